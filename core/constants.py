@@ -1,0 +1,33 @@
+"""Tolerances and thresholds used across :mod:`core`, in one place.
+
+The values match cleanlab 2.x so that results agree to the last bit.
+"""
+
+from __future__ import annotations
+
+#: Fuzzy-equality tolerance for probability comparisons (cleanlab's FLOATING_POINT_COMPARISON).
+FLOATING_POINT_COMPARISON: float = 1e-6
+
+#: Lower bound used when clipping probabilities and priors.
+CLIPPING_LOWER_BOUND: float = 1e-6
+
+#: Per-class confident thresholds are clipped from below to this value; it must exceed
+#: :data:`FLOATING_POINT_COMPARISON` so that a threshold never admits a probability of 0.
+CONFIDENT_THRESHOLDS_LOWER_BOUND: float = 2 * FLOATING_POINT_COMPARISON
+
+#: Guard against division by zero in normalisations.
+TINY_VALUE: float = 1e-100
+
+#: Threshold given to a class that never appears in ``labels``: larger than any
+#: probability, so no example is ever confidently counted in it.
+MISSING_CLASS_THRESHOLD: float = 2.0
+
+#: Noise rates (off-diagonal entries of noise matrices) are clipped to at most this value.
+MAX_NOISE_RATE: float = 0.9999
+
+#: How far a row of ``pred_probs`` may sum from 1 before it is rejected as not being
+#: probabilities. Generous enough for float32 softmax output and rounded probabilities.
+ROW_SUM_TOLERANCE: float = 1e-2
+
+#: 1.x behaviour: ``pruning.get_noise_indices`` always keeps this many examples per class.
+LEGACY_MIN_EXAMPLES_PER_CLASS: int = 5
