@@ -20,9 +20,7 @@ def labels_to_array(labels: Any, *, name: str = "labels") -> np.ndarray:
     """Return ``labels`` as a 1-D array, without checking its values."""
     if isinstance(labels, pd.DataFrame):
         if labels.shape[1] != 1:
-            raise ValueError(
-                f"{name} must be 1-D; got a DataFrame with {labels.shape[1]} columns"
-            )
+            raise ValueError(f"{name} must be 1-D; got a DataFrame with {labels.shape[1]} columns")
         return labels.to_numpy().ravel()
     if isinstance(labels, pd.Series):
         return labels.to_numpy()
@@ -38,7 +36,9 @@ def labels_to_array(labels: Any, *, name: str = "labels") -> np.ndarray:
     return arr
 
 
-def validate_labels(labels: Any, *, num_classes: int | None = None, name: str = "labels") -> np.ndarray:
+def validate_labels(
+    labels: Any, *, num_classes: int | None = None, name: str = "labels"
+) -> np.ndarray:
     """Return ``labels`` as a 1-D ``intp`` array of class indices in ``0..num_classes-1``."""
     arr = labels_to_array(labels, name=name)
     if arr.ndim != 1:

@@ -460,7 +460,11 @@ def estimate_latent(
     noise_matrix = joint / np.clip(true_counts, a_min=TINY_VALUE, a_max=None)
     inv_noise_matrix = joint.T / np.clip(given_counts, a_min=TINY_VALUE, a_max=None)
     py = _compute_py(
-        ps, noise_matrix, inv_noise_matrix, py_method=py_method, true_labels_class_counts=true_counts
+        ps,
+        noise_matrix,
+        inv_noise_matrix,
+        py_method=py_method,
+        true_labels_class_counts=true_counts,
     )
     noise_matrix = clip_noise_rates(noise_matrix)
     inv_noise_matrix = clip_noise_rates(inv_noise_matrix)
@@ -498,9 +502,7 @@ def estimate_py_and_noise_matrices_from_probabilities(
     -------
     py, noise_matrix, inv_noise_matrix, confident_joint
     """
-    joint = compute_confident_joint(
-        labels, pred_probs, thresholds=thresholds, calibrate=calibrate
-    )
+    joint = compute_confident_joint(labels, pred_probs, thresholds=thresholds, calibrate=calibrate)
     py, noise_matrix, inv_noise_matrix = estimate_latent(
         joint,
         np.asarray(labels),

@@ -255,7 +255,10 @@ def get_label_quality_ensemble_scores(
             if best > loss:
                 best, weights = loss, candidate.copy()
     scores = np.vstack(
-        [_scores(labels_arr, p, method=method, adjust_pred_probs=adjust_pred_probs) for p in probs_list]
+        [
+            _scores(labels_arr, p, method=method, adjust_pred_probs=adjust_pred_probs)
+            for p in probs_list
+        ]
     ).T
     if verbose:
         print(f"Weighting scheme for ensemble: {weight_ensemble_members_by}")
@@ -324,7 +327,9 @@ def _order(
     """Flagged indices ordered by score, computing scores for flagged rows only."""
     unknown = set(rank_by_kwargs) - {"adjust_pred_probs"}
     if unknown:
-        raise ValueError(f"rank_by_kwargs may only contain 'adjust_pred_probs'; got {sorted(unknown)}")
+        raise ValueError(
+            f"rank_by_kwargs may only contain 'adjust_pred_probs'; got {sorted(unknown)}"
+        )
     flagged = np.flatnonzero(mask)
     scores = _scores(labels, pred_probs, method=rank_by, rows=flagged, **rank_by_kwargs)
     return flagged[np.argsort(scores)]

@@ -1,0 +1,21 @@
+"""Shapes the oracle tests sweep: (id, seed, n, k, options for noisy_problem)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
+    ("binary-small", 0, 30, 2, {}),
+    ("binary-noisy", 1, 500, 2, {"noise": 0.4}),
+    ("k3-float32", 2, 400, 3, {"float32": True}),
+    ("k5-ties", 3, 800, 5, {"round_to": 2}),
+    ("k7-missing", 4, 600, 7, {"missing": (2, 5)}),
+    ("k6-tiny", 5, 300, 6, {"tiny": (1, 4)}),
+    ("k10-imbalanced", 6, 2_000, 10, {"imbalance": 0.4}),
+    ("k20-flat", 7, 1_500, 20, {"concentration": 0.5}),
+    ("k25-ties-f32", 8, 3_000, 25, {"round_to": 3, "float32": True}),
+    ("k50-tiny-missing", 9, 2_500, 50, {"tiny": (3,), "missing": (7, 8)}),
+    ("k100", 10, 5_000, 100, {"noise": 0.25}),
+    ("n1e5-k10", 11, 100_000, 10, {"noise": 0.1}),
+    ("n1e5-k100", 12, 100_000, 100, {"noise": 0.2, "imbalance": 0.02}),
+]
