@@ -266,7 +266,7 @@ def compute_confident_joint(
     Examples
     --------
     >>> import numpy as np
-    >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.9, 0.1]])
     >>> compute_confident_joint([0, 0, 1, 1], probs)
     array([[2, 0],
            [1, 1]])

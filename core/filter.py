@@ -309,7 +309,7 @@ def find_label_issues(
     Examples
     --------
     >>> import numpy as np
-    >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]])
+    >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.9, 0.1], [0.1, 0.9]])
     >>> find_label_issues([0, 0, 1, 1, 1], probs)
     array([False, False, False,  True, False])
     """
