@@ -585,6 +585,8 @@ def _append_rows(to_data: Any, from_data: Any, index: int) -> Any:
     import scipy.sparse as sp
 
     if isinstance(to_data, np.ndarray):
+        if to_data.ndim == 1:  # e.g. raw strings for a text pipeline
+            return np.append(to_data, from_data[index : index + 1])
         return np.vstack([to_data, from_data[index]])
     if isinstance(to_data, (pd.DataFrame, pd.Series)):
         return pd.concat([to_data, from_data.iloc[[index]]]).reset_index(drop=True)

@@ -212,12 +212,12 @@ def _prune(
             continue
         if n_k == 1:  # cleanlab never writes back a per-class mask of length 1
             continue
-        block = pred_probs[rows]
         if by_class:
             num_issues = n_k - prune_count_matrix[k][k]
             if num_issues >= 1:
-                by_class_mask[rows[smallest_m(block[:, k], num_issues)]] = True
+                by_class_mask[rows[smallest_m(pred_probs[rows, k], num_issues)]] = True
         if by_noise_rate:
+            block = pred_probs[rows]
             by_rate_mask[rows[_largest_margins(block, k, prune_count_matrix[:, k])]] = True
     if too_few:
         warnings.warn(
