@@ -72,7 +72,7 @@ def validate_labels(
     if num_classes is not None and hi >= num_classes:
         raise ValueError(
             f"{name} must be class indices 0..{num_classes - 1} "
-            f"(K = {num_classes} columns of pred_probs); got label {hi}"
+            f"(K = {num_classes} classes); got label {hi}"
         )
     return arr.astype(np.intp, copy=False)
 

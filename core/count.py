@@ -330,8 +330,8 @@ def calibrate_confident_joint(
 
 
 def estimate_joint(
-    labels: LabelLike,
-    pred_probs: np.ndarray,
+    labels: LabelLike | None,
+    pred_probs: np.ndarray | None,
     *,
     confident_joint: np.ndarray | None = None,
     multi_label: bool = False,
@@ -356,6 +356,8 @@ def estimate_joint(
     """
     _no_multi_label(multi_label)
     if confident_joint is None:
+        if labels is None or pred_probs is None:
+            raise ValueError("estimate_joint needs labels and pred_probs, or a confident_joint")
         calibrated = compute_confident_joint(labels, pred_probs, calibrate=True)
     elif labels is not None:
         calibrated = calibrate_confident_joint(confident_joint, labels)

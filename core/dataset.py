@@ -100,7 +100,7 @@ def _resolve_joint(
         _check_matrix("confident_joint", confident_joint)
     # estimate_joint takes labels=None (confident joint already calibrated) and ignores
     # pred_probs when a confident joint is given, as cleanlab's does.
-    return estimate_joint(cast(Any, labels), cast(Any, pred_probs), confident_joint=confident_joint)
+    return estimate_joint(labels, pred_probs, confident_joint=confident_joint)
 
 
 def _resolve_num_examples(

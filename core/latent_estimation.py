@@ -52,12 +52,7 @@ def estimate_joint(
     multi_label: bool = False,
 ) -> np.ndarray:
     """Estimate the joint distribution of given and true labels."""
-    return count.estimate_joint(
-        s,
-        psx,  # type: ignore[arg-type]  # may be None when confident_joint is given
-        confident_joint=confident_joint,
-        multi_label=multi_label,
-    )
+    return count.estimate_joint(s, psx, confident_joint=confident_joint, multi_label=multi_label)
 
 
 def compute_confident_joint(
