@@ -31,3 +31,11 @@ ROW_SUM_TOLERANCE: float = 1e-2
 
 #: 1.x behaviour: ``pruning.get_noise_indices`` always keeps this many examples per class.
 LEGACY_MIN_EXAMPLES_PER_CLASS: int = 5
+
+#: ``CleanLearning`` passes this ``min_examples_per_class`` to ``filter.find_label_issues``
+#: unless ``find_label_issues_kwargs`` says otherwise (cleanlab's default for the class).
+CLEAN_LEARNING_MIN_EXAMPLES_PER_CLASS: int = 10
+
+#: Automatic sample weights are ``1 / max(noise_matrix[k, k], this)``: a class whose
+#: estimated consistency is tiny still gets a finite weight (at most 1000).
+MIN_CONSISTENCY_FOR_SAMPLE_WEIGHT: float = 1e-3
