@@ -1,0 +1,1 @@
+"""Everything that reads from or writes to Label Studio."""

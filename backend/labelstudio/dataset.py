@@ -1,0 +1,66 @@
+"""The dataset an audit works on: one row per usable annotation, from any source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+InputType = Literal["text", "image", "numeric", "embedding"]
+
+
+class UnsupportedConfig(ValueError):
+    """The project's label config is not one labelaudit can audit (names tag and why)."""
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """What the label config asks annotators to do, as far as the audit cares.
+
+    ``control``/``object_name`` are the ``from_name``/``to_name`` a prediction must carry;
+    ``data_keys`` are the task-data fields holding the input (several for tabular);
+    ``classes`` are the Choices values in label-config order (label ``i`` is
+    ``classes[i]``).
+    """
+
+    control: str
+    object_name: str
+    input_type: InputType
+    data_keys: tuple[str, ...]
+    classes: tuple[str, ...]
+    control_type: str = "choices"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A task or annotation left out of the audit, and why (counted in the summary)."""
+
+    task_id: int | None
+    annotation_id: int | None
+    reason: str
+
+
+@dataclass
+class AuditDataset:
+    """Rows are annotations; every per-row array has the same length.
+
+    ``inputs[i]`` is the raw input of row i taken from task data: a string for text, a
+    URL or path for images, a list of floats for numeric and embedding inputs.
+    ``unlabeled`` maps task id to the raw input of tasks with no usable annotation (they
+    get predictions, not audits).
+    """
+
+    kind: TaskKind
+    task_ids: np.ndarray  # int64
+    annotation_ids: np.ndarray  # int64, -1 when the row has no annotation id
+    annotators: list[str]
+    labels: np.ndarray  # intp, index into kind.classes
+    ground_truth: np.ndarray  # bool: trusted, used for training, never flagged
+    inputs: list[Any]
+    unlabeled: dict[int, Any] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.labels)

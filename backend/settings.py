@@ -1,0 +1,112 @@
+"""One settings object for the CLI, the service and the workers.
+
+Defaults come from :data:`DEFAULTS`, then environment variables (``LABEL_STUDIO_URL``,
+``LABEL_STUDIO_API_KEY``, ``REDIS_URL``, ``MODEL_DIR``, ``BASIC_AUTH_USER``,
+``BASIC_AUTH_PASS``, and ``LABELAUDIT_<NAME>`` for the rest), then explicit overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.filter import FILTER_BY
+
+#: Environment variables read without the LABELAUDIT_ prefix (the names Label Studio's
+#: ML-backend ecosystem already uses).
+_UNPREFIXED = {
+    "label_studio_url": "LABEL_STUDIO_URL",
+    "label_studio_api_key": "LABEL_STUDIO_API_KEY",
+    "redis_url": "REDIS_URL",
+    "model_dir": "MODEL_DIR",
+    "basic_auth_user": "BASIC_AUTH_USER",
+    "basic_auth_pass": "BASIC_AUTH_PASS",
+}
+_SECRETS = ("label_studio_api_key", "basic_auth_pass")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of labelaudit; build with :func:`load_settings`."""
+
+    # Label Studio
+    label_studio_url: str = ""
+    label_studio_api_key: str = field(default="", repr=False)
+    # The audit
+    folds: int = 5
+    seed: int = 0
+    filter_by: str = "prune_by_noise_rate"
+    model: str = "auto"  # "auto" (defaults per input type) or a dotted path to an estimator
+    model_params: Mapping[str, Any] = field(default_factory=dict)
+    featurizer: str = "auto"
+    image_size: int = 32
+    image_timeout: float = 10.0
+    # Service and workers
+    redis_url: str = ""
+    model_dir: str = "./labelaudit-data"
+    basic_auth_user: str = ""
+    basic_auth_pass: str = field(default="", repr=False)
+    debounce_seconds: float = 5.0
+    max_body_bytes: int = 50 * 2**20
+
+    def redacted(self) -> dict[str, Any]:
+        """Return the settings as a dict with secrets replaced, for reports and logs."""
+        out = dataclasses.asdict(self)
+        for name in _SECRETS:
+            if out[name]:
+                out[name] = "***"
+        out["model_params"] = dict(self.model_params)
+        return out
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    if isinstance(default, Mapping):
+        if isinstance(raw, Mapping):
+            return dict(raw)
+        try:
+            value = json.loads(raw)
+        except (TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f"setting {name} must be a JSON object; got {raw!r} ({err})") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"setting {name} must be a JSON object; got {raw!r}")
+        return value
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    try:
+        return type(default)(raw)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"setting {name} must be of type {type(default).__name__}; got {raw!r}"
+        ) from None
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build :class:`Settings` from defaults, the environment, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        var = _UNPREFIXED.get(f.name, f"LABELAUDIT_{f.name.upper()}")
+        if var in env and env[var] != "":
+            values[f.name] = _coerce(var, env[var], getattr(defaults, f.name))
+    for name, raw in (overrides or {}).items():
+        if name not in {f.name for f in dataclasses.fields(Settings)}:
+            raise ValueError(f"unknown setting {name!r}")
+        if raw is not None:
+            values[name] = _coerce(name, raw, getattr(defaults, name))
+    settings = dataclasses.replace(defaults, **values)
+    if settings.folds < 2:
+        raise ValueError(f"setting folds must be >= 2; got {settings.folds}")
+    if settings.filter_by not in FILTER_BY:
+        raise ValueError(
+            f"setting filter_by must be one of {list(FILTER_BY)}; got {settings.filter_by!r}"
+        )
+    return settings
