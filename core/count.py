@@ -179,6 +179,15 @@ def _confident_joint_and_off_diagonals(
             UserWarning,
             stacklevel=3,
         )
+    if k == 2:
+        ties = int(np.count_nonzero(pred_probs[:, 0] == pred_probs[:, 1]))
+        if ties:
+            warnings.warn(
+                f"{ties} rows of pred_probs are exact ties between the two classes; "
+                "argmax breaks ties toward class 0, so they are counted as class 0",
+                UserWarning,
+                stacklevel=3,
+            )
     # cleanlab's code (not the paper): every class counts at least one correct example.
     np.fill_diagonal(joint, joint.diagonal().clip(min=1))
     off_diagonal = np.flatnonzero(confident)[true != given]
