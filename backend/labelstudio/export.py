@@ -1,0 +1,279 @@
+"""Label Studio tasks (a JSON export, or tasks read through the API) -> AuditDataset.
+
+One row per usable annotation. Cancelled ("skipped") annotations are left out, and so is
+anything malformed; each leaves a :class:`Skipped` saying why, and the rest goes on.
+Numeric inputs become lists of floats: one per field for ``data_keys`` of several
+fields, or the values of one field holding a ``{column: number}`` dict, in sorted column
+order (Label Studio's Postgres storage does not keep key order), or one field holding a
+list of numbers.
+
+Ground truth: Label Studio 1.23 stores every annotation imported with tasks as
+``ground_truth: true`` unless the import says otherwise, so a project whose labels were
+imported has nothing but "ground truth", and trusting it would leave nothing to audit.
+By default (``trust_ground_truth=None``) the flag is honoured only when it is a choice:
+when some usable annotations carry it and others do not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.labelstudio.config import infer_task_kind, parse_label_config
+from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
+
+
+class _Bad(Exception):
+    """A task or annotation that cannot be used; the message is the Skipped reason."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+class _InputReader:
+    """Read the input of a task for one TaskKind, holding shapes consistent across tasks."""
+
+    def __init__(self, kind: TaskKind) -> None:
+        self.kind = kind
+        self.columns: tuple[str, ...] | None = None  # dict-valued numeric field
+        self.length: int | None = None  # vector-valued numeric/embedding field
+
+    def __call__(self, data: dict[str, Any]) -> Any:
+        kind = self.kind
+        for key in kind.data_keys:
+            if key not in data or data[key] is None:
+                raise _Bad(f"task data has no {key!r} field")
+        if kind.input_type in {"text", "image"}:
+            (key,) = kind.data_keys
+            value = data[key]
+            if not isinstance(value, str):
+                raise _Bad(f"data field {key!r} must be a string; got {_type_name(value)}")
+            if kind.input_type == "image" and not value.strip():
+                raise _Bad(f"data field {key!r} is an empty image reference")
+            return value
+        if kind.input_type == "embedding":
+            (key,) = kind.data_keys
+            return self._vector(key, data[key], "embedding")
+        if len(kind.data_keys) == 1:
+            (key,) = kind.data_keys
+            value = data[key]
+            if isinstance(value, dict):
+                return self._table(key, value)
+            if isinstance(value, list):
+                return self._vector(key, value, "numeric")
+            return [self._number(key, value)]
+        return [self._number(key, data[key]) for key in kind.data_keys]
+
+    @staticmethod
+    def _number(key: str, value: Any) -> float:
+        if not _is_number(value):
+            raise _Bad(f"non-numeric value in field {key!r}: {_type_name(value)} {value!r:.40}")
+        if not math.isfinite(value):
+            raise _Bad(f"non-finite value in field {key!r}: {value!r}")
+        return float(value)
+
+    def _vector(self, key: str, value: Any, what: str) -> list[float]:
+        if not isinstance(value, list) or not value:
+            raise _Bad(
+                f"{what} field {key!r} must be a non-empty list of numbers; got {_type_name(value)}"
+            )
+        vector = [self._number(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        if self.length is None:
+            self.length = len(vector)
+        elif len(vector) != self.length:
+            raise _Bad(f"{what} field {key!r} has length {len(vector)}; expected {self.length}")
+        return vector
+
+    def _table(self, key: str, value: dict[str, Any]) -> list[float]:
+        columns = tuple(sorted(map(str, value)))
+        if self.columns is None:
+            self.columns = columns
+        elif columns != self.columns:
+            missing = sorted(set(self.columns) - set(columns))
+            extra = sorted(set(columns) - set(self.columns))
+            raise _Bad(f"table field {key!r} has columns missing {missing} / extra {extra}")
+        return [self._number(f"{key}.{c}", value[c]) for c in columns]
+
+
+def _annotator(annotation: dict[str, Any]) -> str:
+    """Return a stable annotator key: the user id if known, else the email, else 'unknown'."""
+    who = annotation.get("completed_by")
+    if isinstance(who, dict):
+        user_id = _as_int(who.get("id"))
+        if user_id is not None:
+            return str(user_id)
+        email = who.get("email")
+        return str(email) if email else "unknown"
+    user_id = _as_int(who)
+    if user_id is not None:
+        return str(user_id)
+    return str(who) if isinstance(who, str) and who else "unknown"
+
+
+def _label(annotation: dict[str, Any], kind: TaskKind) -> int:
+    """Return the class index an annotation gives, or raise _Bad saying what is wrong."""
+    result = annotation.get("result")
+    if not isinstance(result, list):
+        raise _Bad(f"annotation result must be a list; got {_type_name(result)}")
+    ours = [
+        r
+        for r in result
+        if isinstance(r, dict)
+        and r.get("from_name") == kind.control
+        and str(r.get("type", "")).lower() == kind.control_type
+    ]
+    if not ours:
+        raise _Bad(f"annotation has no {kind.control_type} result for {kind.control!r}")
+    if len(ours) > 1:
+        raise _Bad(f"annotation has {len(ours)} {kind.control_type} results for {kind.control!r}")
+    value = ours[0].get("value")
+    picked = value.get(kind.control_type) if isinstance(value, dict) else None
+    if not isinstance(picked, list) or len(picked) != 1:
+        got = len(picked) if isinstance(picked, list) else _type_name(picked)
+        raise _Bad(f"{kind.control!r} result must hold exactly one choice; got {got}")
+    (label,) = picked
+    if not isinstance(label, str) or label not in kind.classes:
+        raise _Bad(f"label {label!r} is not one of the classes {list(kind.classes)}")
+    return kind.classes.index(label)
+
+
+def dataset_from_tasks(
+    tasks: list[dict], kind: TaskKind, *, source: str, trust_ground_truth: bool | None = None
+) -> AuditDataset:
+    """Build the AuditDataset of ``tasks`` (Label Studio task dicts) for ``kind``."""
+    if not isinstance(tasks, list):
+        raise TypeError(f"tasks must be a list of task dicts; got {type(tasks).__name__}")
+    read_input = _InputReader(kind)
+    task_ids: list[int] = []
+    annotation_ids: list[int] = []
+    annotators: list[str] = []
+    labels: list[int] = []
+    ground_truth: list[bool] = []
+    inputs: list[Any] = []
+    unlabeled: dict[int, Any] = {}
+    skipped: list[Skipped] = []
+    seen_tasks: set[int] = set()
+
+    for position, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            skipped.append(
+                Skipped(None, None, f"item {position} is {_type_name(task)}, not a task object")
+            )
+            continue
+        task_id = _as_int(task.get("id"))
+        if task_id is None:
+            skipped.append(Skipped(None, None, f"item {position} has no integer task id"))
+            continue
+        if task_id in seen_tasks:
+            skipped.append(Skipped(task_id, None, "duplicate task id"))
+            continue
+        seen_tasks.add(task_id)
+        data = task.get("data")
+        if not isinstance(data, dict):
+            skipped.append(
+                Skipped(task_id, None, f"task data must be an object; got {_type_name(data)}")
+            )
+            continue
+        try:
+            value = read_input(data)
+        except _Bad as bad:
+            skipped.append(Skipped(task_id, None, str(bad)))
+            continue
+        annotations = task.get("annotations", [])
+        if annotations is None:
+            annotations = []
+        if not isinstance(annotations, list):
+            skipped.append(
+                Skipped(task_id, None, f"annotations must be a list; got {_type_name(annotations)}")
+            )
+            continue
+        used = 0
+        for annotation in annotations:
+            if not isinstance(annotation, dict):
+                skipped.append(Skipped(task_id, None, "annotation is not an object"))
+                continue
+            annotation_id = _as_int(annotation.get("id"))
+            if annotation.get("was_cancelled"):
+                skipped.append(
+                    Skipped(task_id, annotation_id, "annotation was cancelled (skipped)")
+                )
+                continue
+            try:
+                label = _label(annotation, kind)
+            except _Bad as bad:
+                skipped.append(Skipped(task_id, annotation_id, str(bad)))
+                continue
+            task_ids.append(task_id)
+            annotation_ids.append(-1 if annotation_id is None else annotation_id)
+            annotators.append(_annotator(annotation))
+            labels.append(label)
+            ground_truth.append(bool(annotation.get("ground_truth")))
+            inputs.append(value)
+            used += 1
+        if not used:
+            unlabeled[task_id] = value
+
+    trusted = np.asarray(ground_truth, dtype=bool)
+    if trust_ground_truth is False or (trust_ground_truth is None and trusted.all()):
+        trusted[:] = False  # every annotation marked: Label Studio's import default
+    return AuditDataset(
+        kind=kind,
+        task_ids=np.asarray(task_ids, dtype=np.int64),
+        annotation_ids=np.asarray(annotation_ids, dtype=np.int64),
+        annotators=annotators,
+        labels=np.asarray(labels, dtype=np.intp),
+        ground_truth=trusted,
+        inputs=inputs,
+        unlabeled=unlabeled,
+        skipped=skipped,
+        source=source,
+    )
+
+
+def read_export(path: str | Path) -> list[dict]:
+    """Read a Label Studio JSON export file: a JSON list of task objects."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"cannot read export {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"export {path} is not UTF-8 text (expected Label Studio JSON)") from None
+    try:
+        tasks = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"export {path} is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
+            "export the project as JSON from Label Studio"
+        ) from None
+    if not isinstance(tasks, list):
+        raise ValueError(
+            f"export {path} must be a JSON list of tasks (Label Studio's JSON export); got a "
+            f"JSON {'object' if isinstance(tasks, dict) else type(tasks).__name__}"
+        )
+    if tasks and not any(isinstance(t, dict) and isinstance(t.get("data"), dict) for t in tasks):
+        raise ValueError(
+            f"export {path}: none of its {len(tasks)} items has a 'data' object; expected "
+            "Label Studio's JSON export (not JSON_MIN or CSV)"
+        )
+    return tasks
+
+
+def load_export(path: str | Path, *, label_config: str | None = None) -> AuditDataset:
+    """Read a Label Studio JSON export; the task kind comes from ``label_config`` or the data."""
+    tasks = read_export(path)
+    kind = parse_label_config(label_config) if label_config is not None else infer_task_kind(tasks)
+    return dataset_from_tasks(tasks, kind, source=str(path))

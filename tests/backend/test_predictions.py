@@ -1,0 +1,291 @@
+"""Predictions in Label Studio's format, and the push logic against a fake Label Studio."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from label_studio_sdk.core.api_error import ApiError
+
+from backend.labelstudio import push as push_module
+from backend.labelstudio.dataset import TaskKind
+from backend.labelstudio.predictions import (
+    build_predict_result,
+    build_prediction,
+    validate_prediction,
+)
+from backend.labelstudio.push import push_audit, review_view_data, version_number
+
+KIND = TaskKind("sentiment", "text", "text", ("text",), ("pos", "neg"))
+CONFIG = (
+    '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
+    '<Choice value="pos"/><Choice value="neg"/></Choices></View>'
+)
+
+
+# --- the format --------------------------------------------------------------------------
+
+
+def test_build_prediction_is_what_import_predictions_takes():
+    assert build_prediction(KIND, 12, "neg", 0.93, "labelaudit-7", mislabeling=0.93) == {
+        "task": 12,
+        "result": [
+            {
+                "from_name": "sentiment",
+                "to_name": "text",
+                "type": "choices",
+                "value": {"choices": ["neg"]},
+            }
+        ],
+        "score": 0.93,
+        "model_version": "labelaudit-7",
+        "mislabeling": 0.93,
+    }
+
+
+def test_predict_variant_has_no_task_and_mislabeling_is_optional():
+    prediction = build_predict_result(KIND, "pos", 0.1, "labelaudit-1")
+    assert set(prediction) == {"result", "score", "model_version"}
+    assert prediction["result"][0]["value"] == {"choices": ["pos"]}
+
+
+def test_numpy_values_become_plain_json():
+    prediction = build_prediction(
+        KIND, np.int64(5), np.str_("pos"), np.float32(0.25), "v", mislabeling=np.float64(0.25)
+    )
+    assert json.loads(json.dumps(prediction)) == prediction
+    assert type(prediction["task"]) is int and type(prediction["score"]) is float
+
+
+def test_built_predictions_fit_the_config():
+    validate_prediction(CONFIG, build_prediction(KIND, 1, "neg", 0.5, "v"))
+    validate_prediction(CONFIG, build_predict_result(KIND, "pos", 0.5, "v"))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"value": {"choices": ["maybe"]}}, "Invalid value for control 'sentiment'"),
+        ({"from_name": "nope"}, "'from_name' 'nope' not found"),
+    ],
+)
+def test_validate_prediction_reports_what_does_not_fit(change, match):
+    prediction = build_prediction(KIND, 1, "neg", 0.5, "v")
+    prediction["result"][0].update(change)
+    with pytest.raises(ValueError, match=match):
+        validate_prediction(CONFIG, prediction)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (
+            (1, "maybe", 0.5, "v"),
+            {},
+            ValueError,
+            r"label must be one of \['pos', 'neg'\]; got 'maybe'",
+        ),
+        ((1, "pos", float("nan"), "v"), {}, ValueError, "score must be finite; got nan"),
+        ((1, "pos", "0.5", "v"), {}, TypeError, "score must be a number; got str"),
+        (
+            (1, "pos", 0.5, "v"),
+            {"mislabeling": float("inf")},
+            ValueError,
+            "mislabeling must be finite",
+        ),
+        ((1, "pos", 0.5, ""), {}, ValueError, "model_version must be a non-empty string"),
+        (("1", "pos", 0.5, "v"), {}, TypeError, "task_id must be an int; got str"),
+        ((True, "pos", 0.5, "v"), {}, TypeError, "task_id must be an int; got bool"),
+    ],
+)
+def test_bad_arguments(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        build_prediction(KIND, *args, **kwargs)
+
+
+# --- the push ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("labelaudit-3", 3),
+        ("labelaudit-12", 12),
+        ("labelaudit-x", None),
+        ("labelaudit-3b", None),
+        ("my-labelaudit-3", None),
+        ("other", None),
+        ("", None),
+    ],
+)
+def test_version_number(version, expected):
+    assert version_number(version) == expected
+
+
+def test_review_view_data():
+    data = review_view_data("Needs re-review", [np.int64(4), 2])
+    assert data["filters"]["items"] == [
+        {"filter": "filter:tasks:id", "operator": "in_list", "type": "Number", "value": [4, 2]}
+    ]
+    assert data["ordering"] == ["-tasks:predictions_score"]
+    assert review_view_data("t", [])["filters"]["items"][0]["value"] == []
+    json.dumps(data)
+
+
+class _Response:
+    def __init__(self, status: int, body: Any) -> None:
+        self.status_code = status
+        self._body = body
+        self.content = b"" if body is None else json.dumps(body).encode()
+        self.text = self.content.decode()
+
+    def json(self) -> Any:
+        return self._body
+
+
+class FakeLabelStudio:
+    """The Label Studio routes a push uses, shaped like the SDK client, with LS 1.23.2's rules."""
+
+    def __init__(self, task_ids: list[int]) -> None:
+        self.task_ids = set(task_ids)
+        self.predictions: list[dict[str, Any]] = []
+        self.model_version = ""
+        self.tabs: list[SimpleNamespace] = []
+        self.fail_import_after: int | None = None
+        self.calls: list[str] = []
+        self.projects = SimpleNamespace(
+            get=lambda id: SimpleNamespace(model_version=self.model_version),
+            update=self._update_project,
+            import_predictions=self._import,
+        )
+        self.views = SimpleNamespace(
+            list=lambda project: list(self.tabs), create=self._create_view, update=self._update_view
+        )
+        self._client_wrapper = SimpleNamespace(
+            get_base_url=lambda: "http://fake/",
+            httpx_client=SimpleNamespace(request=self._request),
+        )
+
+    def _update_project(self, id: int, model_version: str) -> None:
+        self.calls.append(f"set {model_version}")
+        if not any(p["model_version"] == model_version for p in self.predictions):
+            raise ApiError(status_code=400, body={"detail": "Model version doesn't exist"})
+        self.model_version = model_version
+
+    def _import(self, id: int, request: list[dict[str, Any]]) -> None:
+        if self.fail_import_after is not None and len(self.calls) >= self.fail_import_after:
+            raise ApiError(status_code=503, body={"detail": "down"})
+        self.calls.append(f"import {len(request)}")
+        for item in request:
+            assert item["task"] in self.task_ids
+            self.predictions.append(dict(item))
+
+    def _create_view(self, project: int, data: dict[str, Any]) -> SimpleNamespace:
+        view = SimpleNamespace(id=len(self.tabs) + 1, data=dict(data))
+        self.tabs.append(view)
+        return view
+
+    def _update_view(self, id: str, project: int, data: dict[str, Any]) -> SimpleNamespace:
+        (view,) = [v for v in self.tabs if str(v.id) == id]
+        view.data = dict(data)
+        return view
+
+    def _request(self, path: str, *, method: str, json: Any = None) -> _Response:
+        assert path.endswith("/model-versions/")
+        if method == "GET":
+            return _Response(200, dict(Counter(p["model_version"] for p in self.predictions)))
+        self.calls.append(f"delete {json['model_version']}")
+        self.predictions = [
+            p for p in self.predictions if p["model_version"] != json["model_version"]
+        ]
+        return _Response(200, {"deleted_predictions": 1})
+
+    def tab(self, title: str) -> list[int]:
+        (view,) = [v for v in self.tabs if v.data["title"] == title]
+        return view.data["filters"]["items"][0]["value"]
+
+    def ours(self, task: int) -> list[str]:
+        return [
+            p["model_version"]
+            for p in self.predictions
+            if p["task"] == task and version_number(p["model_version"]) is not None
+        ]
+
+
+@pytest.fixture
+def fake(monkeypatch) -> FakeLabelStudio:
+    monkeypatch.setattr(push_module, "IMPORT_CHUNK", 2)
+    return FakeLabelStudio(list(range(1, 6)))
+
+
+def _preds(scores: dict[int, float]) -> list[dict[str, Any]]:
+    return [build_prediction(KIND, t, "neg", s, "pending") for t, s in scores.items()]
+
+
+def test_push_sets_version_imports_in_chunks_and_saves_the_tab(fake):
+    fake.predictions.append({"task": 1, "model_version": "other-model"})
+    progress: list[tuple[int, int]] = []
+    scores = {1: 0.2, 2: 0.9, 3: 0.1, 4: 0.7, 5: 0.3}
+    version = push_audit(
+        fake, 1, _preds(scores), [2, 4], progress=lambda d, t: progress.append((d, t))
+    )
+    assert version == "labelaudit-1"
+    assert progress == [(2, 5), (4, 5), (5, 5)]
+    assert fake.calls == ["import 2", "import 2", "import 1", "set labelaudit-1"]
+    assert fake.model_version == "labelaudit-1"
+    assert fake.tab("Needs re-review") == [2, 4]
+    assert {p["model_version"] for p in fake.predictions} == {"labelaudit-1", "other-model"}
+
+
+def test_push_twice_keeps_one_current_prediction_per_task_and_one_tab(fake):
+    fake.predictions.append({"task": 3, "model_version": "labelaudit-4"})  # an older, partial push
+    fake.predictions.append({"task": 3, "model_version": "labelaudit-final"})  # not one of ours
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), [1]) == "labelaudit-5"
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), []) == "labelaudit-6"
+    assert all(fake.ours(t) in ([], ["labelaudit-6"]) for t in range(1, 6))
+    assert fake.ours(1) == ["labelaudit-6"] and fake.ours(3) == []
+    assert {"task": 3, "model_version": "labelaudit-final"} in fake.predictions  # not ours
+    assert len(fake.tabs) == 1 and fake.tab("Needs re-review") == []
+    assert fake.calls[-2:] == ["set labelaudit-6", "delete labelaudit-5"]
+
+
+def test_a_push_that_dies_half_way_is_cleaned_up_by_the_next(fake):
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), [1])
+    fake.fail_import_after = len(fake.calls) + 1  # the next push dies after one chunk
+    with pytest.raises(ConnectionError, match="HTTP 503"):
+        push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}), [2])
+    assert fake.model_version == "labelaudit-1"  # still the complete version
+    fake.fail_import_after = None
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), [3]) == "labelaudit-3"
+    assert {p["model_version"] for p in fake.predictions} == {"labelaudit-3"}
+    assert fake.tab("Needs re-review") == [3]
+
+
+@pytest.mark.parametrize(
+    ("predictions", "error", "match"),
+    [
+        ([], ValueError, "predictions is empty"),
+        ("abc", TypeError, "predictions must be a list of dicts"),
+        ([1], TypeError, r"predictions\[0\] must be a dict"),
+        ([{"task": "1", "result": []}], ValueError, r"predictions\[0\] must have an int 'task'"),
+        ([{"task": 1}], ValueError, r"predictions\[0\] must have a list 'result'"),
+        (
+            [{"task": 1, "result": []}, {"task": 1, "result": []}],
+            ValueError,
+            "two items for task 1",
+        ),
+    ],
+)
+def test_push_refuses_bad_predictions_before_touching_label_studio(fake, predictions, error, match):
+    with pytest.raises(error, match=match):
+        push_audit(fake, 1, predictions, [])
+    assert fake.calls == []
+
+
+def test_push_refuses_a_bad_prefix(fake):
+    with pytest.raises(ValueError, match="version_prefix"):
+        push_audit(fake, 1, _preds({1: 0.5}), [], version_prefix="a b")
