@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -51,6 +52,244 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Bars:
+    """Progress callback drawing one tqdm bar per step; silent when quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(step)
+        if bar is None:
+            bar = self.bars[step] = tqdm(total=total, desc=f"{step:>16}", unit="", leave=True)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """Audit an export file or a live project; write issues, predictions, summary, report."""
+    from pathlib import Path
+
+    from backend.audit import NothingToAudit, run_audit
+    from backend.labelstudio.client import fetch_bytes
+    from backend.report import predictions, write_outputs
+    from backend.settings import load_settings
+
+    settings = load_settings(
+        {
+            "folds": args.folds,
+            "seed": args.seed,
+            "filter_by": args.filter_by,
+            "model": args.model,
+            "model_params": args.model_params,
+            "label_studio_url": args.url,
+            "label_studio_api_key": args.api_key,
+        }
+    )
+    bars = _Bars(args.quiet)
+    started = time.perf_counter()
+    base_dir: Path | None = None
+    try:
+        if args.export is not None:
+            from backend.labelstudio.export import load_export
+
+            if args.push:
+                return _fail("--push needs a live project (--url, --api-key, --project)")
+            config = Path(args.config).read_text(encoding="utf-8") if args.config else None
+            dataset = load_export(args.export, label_config=config)
+            base_dir = Path(args.export).resolve().parent
+            source = f"file:{args.export}"
+        else:
+            from backend.labelstudio.client import load_project
+
+            if not (settings.label_studio_url and settings.label_studio_api_key and args.project):
+                return _fail(
+                    "give an export file, or --url, --api-key (or LABEL_STUDIO_URL, "
+                    "LABEL_STUDIO_API_KEY) and --project"
+                )
+            dataset = load_project(
+                settings.label_studio_url,
+                settings.label_studio_api_key,
+                args.project,
+                progress=lambda done, total: bars("export", done, total),
+            )
+            source = f"project:{args.project}@{settings.label_studio_url}"
+
+        def fetch(ref: str) -> bytes:
+            if base_dir is not None and "://" not in ref and not ref.startswith("/"):
+                ref = str(base_dir / ref)
+            return fetch_bytes(
+                ref,
+                base_url=settings.label_studio_url,
+                api_key=settings.label_studio_api_key,
+                timeout=settings.image_timeout,
+            )
+
+        result = run_audit(dataset, settings, fetch=fetch, progress=bars)
+        version = "labelaudit-file"
+        if args.push:
+            from backend.labelstudio.client import connect
+            from backend.labelstudio.push import push_audit
+
+            client = connect(settings.label_studio_url, settings.label_studio_api_key)
+            version = push_audit(
+                client,
+                args.project,
+                predictions(result, "labelaudit-pending"),
+                result.flagged_task_ids(),
+                progress=lambda done, total: bars("push", done, total),
+            )
+        paths = write_outputs(
+            result,
+            args.out,
+            settings=settings.redacted(),
+            source=source,
+            model_version=version,
+            fetch=fetch,
+        )
+    except NothingToAudit as err:
+        bars.close()
+        return _fail(f"nothing to audit: {err}")
+    except (ValueError, OSError) as err:
+        bars.close()
+        return _fail(str(err))
+    bars.close()
+    counts = result.counts
+    print(
+        f"audited {counts['audited_annotations']} annotations on {counts['annotated_tasks']} "
+        f"tasks in {time.perf_counter() - started:.1f} s: {counts['flagged_annotations']} "
+        f"flagged on {counts['flagged_tasks']} tasks, {counts['skipped']} skipped"
+        + (f"; pushed as {version}" if args.push else "")
+    )
+    print(f"report: {paths['report']}")
+    return 0
+
+
+# --- serve and worker: the ML backend service (backend/api, worker/) ---------------------
+
+#: Gunicorn worker processes in Redis mode when --workers is not given.
+DEFAULT_WEB_PROCESSES = 2
+#: Threads per gunicorn process (the gthread worker class).
+DEFAULT_WEB_THREADS = 8
+
+
+def _log_to_stderr(level: str) -> None:
+    """Send labelaudit's own log records to stderr (gunicorn and Celery log their own)."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("labelaudit")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+
+
+def _warm_up(worker: Any) -> None:
+    """Gunicorn hook: prepare each worker process before it takes requests."""
+    from backend.api.routes import warm_up
+
+    warm_up()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run the ML backend under gunicorn (embedded audits without REDIS_URL)."""
+    from gunicorn.app.base import BaseApplication
+
+    from backend.api.auth import check_config
+    from backend.settings import load_settings
+
+    settings = load_settings()
+    check_config(settings)  # fail here, not in every gunicorn worker
+    embedded = not settings.redis_url
+    workers = args.workers or (1 if embedded else DEFAULT_WEB_PROCESSES)
+    if embedded and workers != 1:
+        print(
+            "labelaudit: without REDIS_URL state lives in one process; serving with 1 worker",
+            file=sys.stderr,
+        )
+        workers = 1
+    options = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": workers,
+        "threads": args.threads,
+        "worker_class": "gthread",
+        "timeout": args.timeout,
+        "keepalive": 5,
+        "accesslog": "-" if args.access_log else None,
+        "errorlog": "-",
+        "loglevel": args.log_level,
+        "post_worker_init": _warm_up,
+    }
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from backend.api import create_app
+
+            return create_app()
+
+    _log_to_stderr(args.log_level)
+    mode = "embedded (audits in this process)" if embedded else "Redis + Celery workers"
+    print(f"labelaudit: serving on http://{args.host}:{args.port} ({mode})", file=sys.stderr)
+    _Server().run()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run a Celery worker for audits and folds (with the sweep's beat unless --no-beat)."""
+    import os
+    import tempfile
+
+    from backend.settings import load_settings
+    from worker.celery_app import make_celery
+
+    settings = load_settings()
+    if not settings.redis_url:
+        return _fail(
+            "REDIS_URL is not set: a worker needs Redis (without it, `labelaudit serve` "
+            "runs audits itself)"
+        )
+    app = make_celery(settings)  # Celery logs labelaudit's records with its own
+    argv = [
+        "worker",
+        "--loglevel",
+        args.loglevel.upper(),
+        "--concurrency",
+        str(args.concurrency or os.cpu_count() or 1),
+        "--queues",
+        settings.namespace,
+        "--hostname",
+        f"labelaudit-{os.getpid()}@%h",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    if args.beat and settings.sweep_seconds > 0:
+        schedule = os.path.join(tempfile.mkdtemp(prefix="labelaudit-beat-"), "schedule")
+        argv += ["--beat", "--schedule", schedule]
+    app.worker_main(argv)
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"labelaudit: {message}", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``labelaudit`` command."""
     parser = argparse.ArgumentParser(
@@ -66,6 +305,66 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--filter-by", default="prune_by_noise_rate")
     demo.set_defaults(run=_demo)
+
+    audit = commands.add_parser(
+        "audit",
+        help="audit a Label Studio JSON export or a live project",
+        description="Find the annotations that are probably wrong. Writes issues.csv, "
+        "predictions.json, summary.json and report.html into --out.",
+    )
+    audit.add_argument("export", nargs="?", help="a Label Studio JSON export file")
+    audit.add_argument("--config", help="the project's label config XML (else inferred)")
+    audit.add_argument("--url", help="Label Studio URL (or LABEL_STUDIO_URL)")
+    audit.add_argument("--api-key", help="Label Studio API key (or LABEL_STUDIO_API_KEY)")
+    audit.add_argument("--project", type=int, help="project id, to audit a live project")
+    audit.add_argument("--out", required=True, help="output directory")
+    audit.add_argument(
+        "--push", action="store_true", help="push predictions and the re-review tab back"
+    )
+    audit.add_argument("--quiet", action="store_true", help="no progress bars")
+    audit.add_argument("--folds", type=int, help="cross-validation folds (default 5)")
+    audit.add_argument("--seed", type=int, help="random seed (default 0)")
+    audit.add_argument("--filter-by", help="core.filter.find_label_issues filter_by")
+    audit.add_argument("--model", help="'auto' or a dotted path to a scikit-learn classifier")
+    audit.add_argument("--model-params", help="JSON object of parameters for --model")
+    audit.set_defaults(run=_audit)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the Label Studio ML backend (gunicorn)",
+        description="Serve the ML-backend protocol and labelaudit's job/report routes. Without "
+        "REDIS_URL audits run in a background thread of this one process; with it, audits go "
+        "to `labelaudit worker` processes through Redis.",
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=9090, help="port (default 9090)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help=f"gunicorn processes (default {DEFAULT_WEB_PROCESSES} with REDIS_URL, 1 without)",
+    )
+    serve.add_argument(
+        "--threads", type=int, default=DEFAULT_WEB_THREADS, help="threads per process"
+    )
+    serve.add_argument("--timeout", type=int, default=120, help="gunicorn worker timeout, s")
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run a Celery worker for audits (needs REDIS_URL)",
+        description="Run audits, their cross-validation folds and the periodic sweep.",
+    )
+    worker.add_argument("--concurrency", type=int, help="pool processes (default: CPU count)")
+    worker.add_argument("--loglevel", default="info")
+    worker.add_argument(
+        "--no-beat",
+        dest="beat",
+        action="store_false",
+        help="do not run the sweep's scheduler in this worker (run it in exactly one)",
+    )
+    worker.set_defaults(run=_worker)
     return parser
 
 

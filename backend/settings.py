@@ -52,6 +52,21 @@ class Settings:
     basic_auth_pass: str = field(default="", repr=False)
     debounce_seconds: float = 5.0
     max_body_bytes: int = 50 * 2**20
+    # --- Service and workers: scheduling and reliability (backend/service.py) ---
+    #: A burst of events may postpone its audit by at most this long after its first event.
+    debounce_max_seconds: float = 60.0
+    #: Re-audit projects whose annotations changed without a webhook, this often (0: never).
+    sweep_seconds: float = 1800.0
+    #: An audit's per-project lock lives this long unless a step of the audit renews it.
+    lock_seconds: float = 3600.0
+    #: A running audit step renews its lease this often x3; a dead step is noticed after it.
+    lease_seconds: float = 15.0
+    #: How long an audit waits before looking again when its project is busy.
+    poll_seconds: float = 2.0
+    #: Redis broker: an unacknowledged task is handed to another worker after this long.
+    visibility_timeout: float = 600.0
+    #: Prefix of every Redis key and the name of the Celery queue (one per deployment).
+    namespace: str = "labelaudit"
 
     def redacted(self) -> dict[str, Any]:
         """Return the settings as a dict with secrets replaced, for reports and logs."""

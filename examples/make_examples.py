@@ -1,0 +1,318 @@
+"""Write the bundled example projects: Label Studio JSON exports with known wrong labels.
+
+Each folder holds ``export.json`` (what Label Studio's JSON export produces), the
+project's ``config.xml`` and ``flips.json`` (the tasks whose label was flipped, with the
+true and the given label). Labels are flipped with a seeded class-dependent noise matrix
+from ``core.benchmarking.noise``, so the same seed writes the same files.
+
+* ``text/``: 480 short texts from the Debian package ``fortunes`` in 4 classes (needs
+  ``apt-get install fortunes``); two tasks have a second annotator and one task a
+  cancelled annotation, as real projects do;
+* ``image/``: 500 handwritten digits (scikit-learn's bundled ``load_digits``) as 32x32
+  PNG files under ``image/images/``, referenced by relative path;
+* ``tabular/``: the 178 wines of scikit-learn's ``load_wine``, 13 numeric columns in one
+  ``<Table>`` field.
+
+Run: ``.venv/bin/python examples/make_examples.py`` (writes next to this file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from sklearn.datasets import load_digits, load_wine
+
+from core.benchmarking.noise import generate_noise_matrix_from_trace, generate_noisy_labels
+
+HERE = Path(__file__).resolve().parent
+FORTUNES = Path("/usr/share/games/fortunes")
+#: Fortune file -> class name of the text example.
+TEXT_CLASSES = {
+    "startrek": "Star Trek",
+    "zippy": "Zippy",
+    "definitions": "Definition",
+    "songs-poems": "Verse",
+}
+TEXT_PER_CLASS = 120
+TEXT_MAX_CHARS = 300
+DIGITS_PER_CLASS = 50
+DIGIT_PIXELS = 32  # the 8x8 digits, enlarged so that a person can see them in Label Studio
+NOISE_RATE = 0.10
+#: Annotator user ids: the main annotator, a second opinion, one who skipped a task.
+MAIN, SECOND, SKIPPER = 1, 2, 3
+TIMESTAMP = "2026-11-28T12:00:00.000000Z"
+
+
+def flip(true: np.ndarray, num_classes: int, *, seed: int) -> np.ndarray:
+    """Return labels flipped at NOISE_RATE with a seeded class-dependent noise matrix."""
+    prior = np.bincount(true, minlength=num_classes) / len(true)
+    noise_matrix = generate_noise_matrix_from_trace(
+        num_classes, num_classes * (1 - NOISE_RATE), py=prior, valid_noise_matrix=True, seed=seed
+    )
+    return generate_noisy_labels(true, noise_matrix, random_state=seed)
+
+
+def choice_result(control: str, obj: str, choice: str, region: str) -> dict[str, Any]:
+    return {
+        "id": region,
+        "type": "choices",
+        "value": {"choices": [choice]},
+        "origin": "manual",
+        "to_name": obj,
+        "from_name": control,
+    }
+
+
+def annotation(
+    annotation_id: int,
+    task_id: int,
+    user: int,
+    result: list[dict[str, Any]],
+    *,
+    cancelled: bool = False,
+) -> dict[str, Any]:
+    """One annotation as Label Studio's JSON export writes it."""
+    return {
+        "id": annotation_id,
+        "completed_by": user,
+        "result": result,
+        "was_cancelled": cancelled,
+        "ground_truth": False,
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+        "draft_created_at": None,
+        "lead_time": 4.2,
+        "prediction": {},
+        "result_count": len(result),
+        "unique_id": f"example-{annotation_id}",
+        "import_id": None,
+        "last_action": None,
+        "bulk_created": False,
+        "task": task_id,
+        "project": 1,
+        "updated_by": user,
+        "parent_prediction": None,
+        "parent_annotation": None,
+        "last_created_by": None,
+    }
+
+
+def task(task_id: int, data: dict[str, Any], annotations: list[dict[str, Any]]) -> dict[str, Any]:
+    """One task as Label Studio's JSON export writes it."""
+    cancelled = sum(a["was_cancelled"] for a in annotations)
+    return {
+        "id": task_id,
+        "annotations": annotations,
+        "file_upload": None,
+        "drafts": [],
+        "predictions": [],
+        "data": data,
+        "meta": {},
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+        "inner_id": task_id,
+        "total_annotations": len(annotations) - cancelled,
+        "cancelled_annotations": cancelled,
+        "total_predictions": 0,
+        "comment_count": 0,
+        "unresolved_comment_count": 0,
+        "last_comment_updated_at": None,
+        "project": 1,
+        "updated_by": None,
+        "comment_authors": [],
+    }
+
+
+def config_xml(obj_tag: str, obj: str, field: str, control: str, classes: list[str]) -> str:
+    choices = "\n".join(f'    <Choice value="{c}"/>' for c in classes)
+    return (
+        "<View>\n"
+        f'  <{obj_tag} name="{obj}" value="${field}"/>\n'
+        f'  <Choices name="{control}" toName="{obj}" choice="single" showInline="true">\n'
+        f"{choices}\n"
+        "  </Choices>\n"
+        "</View>\n"
+    )
+
+
+def write_project(
+    folder: Path,
+    *,
+    data: list[dict[str, Any]],
+    true: np.ndarray,
+    given: np.ndarray,
+    classes: list[str],
+    obj_tag: str,
+    obj: str,
+    field: str,
+    control: str,
+    seed: int,
+    extras: bool = False,
+) -> None:
+    """Write export.json, config.xml and flips.json of one example project."""
+    tasks = []
+    next_annotation = 1
+    for i, (row, label) in enumerate(zip(data, given, strict=True)):
+        task_id = i + 1
+        result = [choice_result(control, obj, classes[label], f"r{task_id}")]
+        annotations = [annotation(next_annotation, task_id, MAIN, result)]
+        next_annotation += 1
+        tasks.append(task(task_id, row, annotations))
+    if extras:
+        # A second opinion on two tasks: one agrees with the truth where the main
+        # annotator's label was flipped, one agrees with an unflipped label.
+        flipped = np.flatnonzero(given != true)
+        kept = np.flatnonzero(given == true)
+        for row, label in (
+            (int(flipped[0]), int(true[flipped[0]])),
+            (int(kept[0]), int(true[kept[0]])),
+        ):
+            result = [choice_result(control, obj, classes[label], f"s{row + 1}")]
+            tasks[row]["annotations"].append(annotation(next_annotation, row + 1, SECOND, result))
+            next_annotation += 1
+        # A task an annotator skipped (Label Studio's "Skip": a cancelled, empty annotation).
+        row = int(kept[1])
+        tasks[row]["annotations"].append(
+            annotation(next_annotation, row + 1, SKIPPER, [], cancelled=True)
+        )
+        for t in (tasks[int(flipped[0])], tasks[int(kept[0])], tasks[row]):
+            t.update(task(t["id"], t["data"], t["annotations"]))
+    flips = [
+        {"task_id": i + 1, "true_label": classes[t], "given_label": classes[g]}
+        for i, (t, g) in enumerate(zip(true, given, strict=True))
+        if t != g
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "export.json").write_text(json.dumps(tasks, indent=1, ensure_ascii=False) + "\n")
+    (folder / "config.xml").write_text(config_xml(obj_tag, obj, field, control, classes))
+    summary = {
+        "seed": seed,
+        "noise_rate": NOISE_RATE,
+        "annotator": MAIN,
+        "tasks": len(tasks),
+        "flipped": len(flips),
+        "flips": flips,
+    }
+    (folder / "flips.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"{folder}: {len(tasks)} tasks, {len(flips)} flipped labels")
+
+
+def make_text(out: Path, seed: int) -> None:
+    if not FORTUNES.is_dir():
+        raise SystemExit(f"{FORTUNES} not found: apt-get install fortunes")
+    rng = np.random.default_rng(seed)
+    texts: list[str] = []
+    true: list[int] = []
+    for k, name in enumerate(TEXT_CLASSES):
+        raw = (FORTUNES / name).read_text(encoding="utf-8")
+        short = sorted(
+            {e.strip() for e in raw.split("\n%\n") if 0 < len(e.strip()) <= TEXT_MAX_CHARS}
+        )
+        picked = np.sort(rng.permutation(len(short))[:TEXT_PER_CLASS])
+        texts += [short[i] for i in picked]
+        true += [k] * len(picked)
+    order = rng.permutation(len(texts))  # tasks in no particular class order
+    texts = [texts[i] for i in order]
+    true_labels = np.asarray(true)[order]
+    classes = list(TEXT_CLASSES.values())
+    given = flip(true_labels, len(classes), seed=seed)
+    write_project(
+        out / "text",
+        data=[{"text": t} for t in texts],
+        true=true_labels,
+        given=given,
+        classes=classes,
+        obj_tag="Text",
+        obj="text",
+        field="text",
+        control="label",
+        seed=seed,
+        extras=True,
+    )
+
+
+def make_image(out: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    digits = load_digits()
+    rows = np.concatenate(
+        [rng.permutation(np.flatnonzero(digits.target == d))[:DIGITS_PER_CLASS] for d in range(10)]
+    )
+    rows = rng.permutation(rows)
+    folder = out / "image"
+    if (folder / "images").exists():
+        shutil.rmtree(folder / "images")
+    (folder / "images").mkdir(parents=True)
+    data = []
+    for i, row in enumerate(rows):
+        pixels = (digits.images[row] * (255 / 16)).round().astype(np.uint8)
+        image = Image.fromarray(255 - pixels, mode="L")  # dark ink on white paper
+        image = image.resize((DIGIT_PIXELS, DIGIT_PIXELS), Image.Resampling.NEAREST)
+        name = f"images/digit-{i + 1:04d}.png"
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        (folder / name).write_bytes(buffer.getvalue())
+        data.append({"image": name})
+    true_labels = digits.target[rows]
+    classes = [str(d) for d in range(10)]
+    write_project(
+        folder,
+        data=data,
+        true=true_labels,
+        given=flip(true_labels, 10, seed=seed),
+        classes=classes,
+        obj_tag="Image",
+        obj="image",
+        field="image",
+        control="digit",
+        seed=seed,
+    )
+
+
+def make_tabular(out: Path, seed: int) -> None:
+    wine = load_wine()
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(wine.target))
+    data = [
+        {
+            "features": {
+                name: float(v) for name, v in zip(wine.feature_names, wine.data[r], strict=True)
+            }
+        }
+        for r in rows
+    ]
+    true_labels = wine.target[rows]
+    classes = ["Cultivar A", "Cultivar B", "Cultivar C"]
+    write_project(
+        out / "tabular",
+        data=data,
+        true=true_labels,
+        given=flip(true_labels, 3, seed=seed),
+        classes=classes,
+        obj_tag="Table",
+        obj="table",
+        field="features",
+        control="cultivar",
+        seed=seed,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=HERE, help="folder to write into")
+    args = parser.parse_args(argv)
+    make_text(args.out, args.seed)
+    make_image(args.out, args.seed)
+    make_tabular(args.out, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
