@@ -184,7 +184,12 @@ def _thumbnail(ref: str, fetch: Callable[[str], bytes] | None) -> str:
         from PIL import Image
 
         image = Image.open(io.BytesIO(fetch(ref)))
-        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        scale = THUMBNAIL / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        # Small images (icons, digits) are enlarged with hard pixel edges, large ones shrunk.
+        image = image.resize(
+            size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+        )
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="PNG")
     except Exception:  # a broken image must not break the report
@@ -304,13 +309,13 @@ def render_html(
 <code>{html.escape(summary_data["model_version"])}</code> ·
 {len(classes)} classes · filter <code>{filter_by}</code></p>
 <div class="cards">{card_html}</div>
+<h2>Where the labels go wrong</h2>
+<div class="plots">{images}</div>
 <h2>Most suspicious flagged annotations</h2>
 <p class="note">Suspicion is 1 minus the probability a model that never saw the task gives
 to the annotator's label. Flagged by confident learning; top {TOP_ITEMS} shown, all in
 issues.csv.</p>
 {table}
-<h2>Where the labels go wrong</h2>
-<div class="plots">{images}</div>
 <h2>Classes most often confused</h2>
 {overlap_table}
 <h2>Skipped</h2>
