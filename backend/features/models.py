@@ -2,7 +2,7 @@
 
 The defaults were chosen by how well confident learning finds injected label flips with
 their out-of-fold probabilities (F1 of ``core.filter.find_label_issues``), tuned on one
-set of datasets and checked on others (``bench/detection.py``, ``bench/DETECTION.md``):
+set of datasets and checked on others (``bench/detection.py``, ``bench/RESULTS.md``):
 
 =========  ===========================================================================
 input      default model
