@@ -27,17 +27,10 @@ from sklearn.utils.estimator_checks import check_estimator
 
 import core.classification
 from core.classification import CleanLearning, LearningWithNoisyLabels
+from core.filter import FILTER_BY as FILTER_BY_OPTIONS
 from tests.core._cases import CASES
 
-FILTER_BY = [
-    "prune_by_noise_rate",
-    "prune_by_class",
-    "both",
-    "confident_learning",
-    "predicted_neq_given",
-    "low_normalized_margin",
-    "low_self_confidence",
-]
+FILTER_BY = list(FILTER_BY_OPTIONS)
 STATE = ["confident_joint", "noise_matrix", "inverse_noise_matrix", "py", "ps"]
 
 

@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 
 from core import filter as our_filter
+from core.filter import FILTER_BY as FILTER_BY_OPTIONS
 from tests.core._cases import CASES
 from tests.core.conftest import noisy_problem
 
-FILTER_BY = [
-    "prune_by_noise_rate",
-    "prune_by_class",
-    "both",
-    "confident_learning",
-    "predicted_neq_given",
-    "low_normalized_margin",
-    "low_self_confidence",
-]
+FILTER_BY = list(FILTER_BY_OPTIONS)
 PRUNE = FILTER_BY[:3]
 
 
