@@ -1,0 +1,193 @@
+"""The routes: the Label Studio ML-backend protocol, then labelaudit's own job/report routes.
+
+Routes validate, read or write small state, enqueue, and answer. The audit itself runs in
+a worker (or the embedded thread); /predict computes only for tasks no audit has seen.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from backend.api import metrics as prometheus
+from backend.api.errors import ApiError
+from backend.api.payloads import (
+    config_hash,
+    http_url,
+    json_object,
+    optional_str,
+    project_id,
+    tasks_list,
+    webhook_project,
+)
+from backend.service import NO_VERSION, MissingCredentials, Service
+
+bp = Blueprint("labelaudit", __name__)
+
+#: Annotation events that schedule a debounced re-audit.
+ANNOTATION_EVENTS = frozenset(
+    {"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"}
+)
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def service() -> Service:
+    """Return the app's service."""
+    return current_app.extensions["labelaudit"]
+
+
+@functools.lru_cache(maxsize=64)
+def _config_problem(config: str) -> str | None:
+    """Return why labelaudit cannot audit a label config, or None (cached per config)."""
+    from backend.labelstudio.config import parse_label_config
+
+    try:
+        parse_label_config(config)
+    except ValueError as err:  # UnsupportedConfig, and configs that are not XML
+        return str(err)
+    return None
+
+
+def warm_up() -> None:
+    """Load the label-config parser now (~0.5 s), not in the first /setup of a process."""
+    _config_problem('<View><Text name="t" value="$t"/><Choices name="c" toName="t"/></View>')
+
+
+# ----------------------------------------------------------------- Label Studio protocol
+
+
+@bp.get("/")
+@bp.get("/health")
+def health() -> Any:
+    """Answer Label Studio's health check (and a state-store ping)."""
+    svc = service()
+    try:
+        svc.store.ping()
+    except Exception as err:
+        return jsonify(status="DOWN", error=f"state store unreachable ({type(err).__name__})"), 503
+    mode = "embedded" if not svc.settings.redis_url else "celery"
+    return jsonify(status="UP", model_class="labelaudit", mode=mode)
+
+
+@bp.post("/setup")
+def setup() -> Any:
+    """Remember the project (and its Label Studio URL/token); answer its current version."""
+    body = json_object()
+    project = project_id(body.get("project"))
+    schema = optional_str(body, "schema")
+    hostname = http_url(optional_str(body, "hostname"), "hostname")
+    token = optional_str(body, "access_token")
+    if schema and (problem := _config_problem(schema)):
+        raise ApiError(400, f"labelaudit cannot audit this project's label config: {problem}")
+    svc = service()
+    version = svc.store.remember_project(
+        project, url=hostname, token=token, config_hash=config_hash(schema) if schema else ""
+    )
+    svc.runner.start()
+    return jsonify(model_version=version or NO_VERSION)
+
+
+@bp.post("/predict")
+def predict() -> Any:
+    """One result per task, in order (see Service.predict)."""
+    body = json_object()
+    tasks = tasks_list(body)
+    project = project_id(body.get("project"))
+    return jsonify(results=service().predict(project, tasks))
+
+
+@bp.post("/webhook")
+def webhook() -> Any:
+    """Schedule audits on Label Studio's events; 200 and ignored for anything else."""
+    body = json_object()
+    action = body.get("action")
+    if not isinstance(action, str) or not action:
+        raise ApiError(400, "action must be a non-empty string (a Label Studio webhook action)")
+    if action == "START_TRAINING" or action in ANNOTATION_EVENTS:
+        project, _ = webhook_project(body)
+        job = service().trigger(project, immediate=action == "START_TRAINING", reason=action)
+        return jsonify(status="scheduled", job=job)
+    if action == "PROJECT_UPDATED":
+        return _project_updated(body)
+    return jsonify(status="ignored", action=action)
+
+
+def _project_updated(body: dict[str, Any]) -> Any:
+    """Re-audit when the label config changed."""
+    project, payload = webhook_project(body)
+    config = payload.get("label_config")
+    if not isinstance(config, str) or not config:
+        return jsonify(status="ignored", action="PROJECT_UPDATED")
+    svc = service()
+    previous = svc.store.swap_config_hash(project, config_hash(config))
+    if previous is None or previous == config_hash(config):
+        return jsonify(status="ignored", action="PROJECT_UPDATED")
+    job = svc.trigger(project, immediate=False, reason="label config changed")
+    return jsonify(status="scheduled", job=job)
+
+
+@bp.get("/versions")
+def versions() -> Any:
+    """Model versions: one project's (``?project=``), else each project's current one."""
+    raw = request.args.get("project")
+    project = project_id(raw) if raw is not None else None
+    return jsonify(versions=service().store.versions(project))
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text: audits run/failed, durations, tasks flagged, queue depth."""
+    svc = service()
+    text = prometheus.render(
+        svc.store.metrics(), queue_depth=svc.runner.queue_depth(), running=len(svc.store.running())
+    )
+    return Response(text, mimetype="text/plain; version=0.0.4")
+
+
+# ----------------------------------------------------------------- jobs and reports
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str) -> Any:
+    """State, progress and error of one audit job."""
+    record = service().store.get_job(job_id) if _JOB_ID.fullmatch(job_id) else None
+    if record is None:
+        raise ApiError(404, f"no job {job_id[:64]!r}")
+    return jsonify(record)
+
+
+@bp.get("/projects/<int:project>/audit")
+def latest_audit(project: int) -> Any:
+    """The latest audit's summary, and what is scheduled or running now."""
+    svc = service()
+    record = svc.store.latest_audit(project)
+    activity = svc.store.activity(project)
+    if record is None:
+        raise ApiError(404, f"project {project} has not been audited yet", activity=activity)
+    return jsonify({"project": project, **record, "activity": activity})
+
+
+@bp.post("/projects/<int:project>/audit")
+def start_audit(project: int) -> Any:
+    """Start an audit now (after the one running, if any)."""
+    svc = service()
+    try:
+        svc.credentials(project)
+    except MissingCredentials as err:
+        raise ApiError(409, str(err)) from None
+    job_id = svc.trigger(project, immediate=True, reason="api")
+    return jsonify(status="scheduled", job=job_id), 202
+
+
+@bp.get("/projects/<int:project>/report")
+def report(project: int) -> Response:
+    """The HTML report of the latest audit."""
+    svc = service()
+    version = svc.store.current_version(project)
+    path = svc.artifacts.version_dir(project, version) / "report.html" if version else None
+    if path is None or not path.is_file():
+        raise ApiError(404, f"project {project} has no report yet")
+    return Response(path.read_bytes(), mimetype="text/html")

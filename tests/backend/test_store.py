@@ -1,0 +1,217 @@
+"""The state store: debounced scheduling, one audit per project, leases; memory and Redis alike."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from backend.store import Artifacts, MemoryStore, RedisStore, SavedAudit
+from tests.worker.support import drop_namespace, redis_server
+
+LONG = 60.0  # seconds: a TTL that never runs out during a test
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request, redis_url):
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
+    redis_store = RedisStore(redis_url, namespace=namespace)
+    yield redis_store
+    drop_namespace(redis_url, namespace)
+    redis_store.redis.close()
+
+
+def schedule(store, project=1, *, immediate=False, debounce=LONG, max_wait=LONG):
+    return store.schedule(
+        project,
+        uuid.uuid4().hex,
+        immediate=immediate,
+        debounce=debounce,
+        max_wait=max_wait,
+        ttl=LONG,
+    )
+
+
+def claim(store, project, ticket, owner="owner-1", *, lease=LONG):
+    return store.claim_begin(project, ticket, owner, lock_ttl=LONG, lease_ttl=lease, ttl=LONG)
+
+
+def test_a_burst_of_events_keeps_one_ticket(store):
+    first = schedule(store)
+    assert first.created and first.countdown == pytest.approx(LONG, abs=1)
+    later = [schedule(store) for _ in range(200)]
+    assert {s.ticket for s in later} == {first.ticket}
+    assert not any(s.created for s in later)
+    assert store.activity(1)["scheduled"] == first.ticket
+
+
+def test_debounce_slides_but_never_past_the_max_wait(store):
+    first = schedule(store, debounce=0.3, max_wait=0.5)
+    assert first.countdown == pytest.approx(0.3, abs=0.05)
+    time.sleep(0.35)
+    again = schedule(store, debounce=0.3, max_wait=0.5)
+    # 0.35 s (or more) after the first event, 0.3 s more would pass the 0.5 s cap.
+    assert 0.0 <= again.countdown <= 0.151
+
+
+def test_immediate_is_due_now_and_stays_due(store):
+    schedule(store)
+    now = schedule(store, immediate=True)
+    assert now.countdown == 0 and not now.created
+    assert schedule(store).countdown == 0  # a later event does not postpone it again
+    assert claim(store, 1, now.ticket).action == "run"
+
+
+def test_a_ticket_waits_for_its_due_time_then_runs_once(store):
+    ticket = schedule(store, debounce=0.2, max_wait=1).ticket
+    deferred = claim(store, 1, ticket)
+    assert deferred.action == "defer" and 0 < deferred.delay <= 0.2
+    time.sleep(0.25)
+    assert claim(store, 1, ticket).action == "run"
+    assert store.activity(1) == {"scheduled": None, "running": ticket, "stage": "begin"}
+    store.set_stage(1, ticket, "folds")
+    assert claim(store, 1, ticket, "owner-2").action == "stale"  # a second copy of it
+
+
+def test_an_event_during_an_audit_gives_exactly_one_more(store):
+    running = schedule(store, immediate=True).ticket
+    assert claim(store, 1, running).action == "run"
+    store.set_stage(1, running, "folds")
+    tickets = {schedule(store, immediate=True).ticket for _ in range(5)}
+    assert len(tickets) == 1
+    (waiting,) = tickets
+    assert waiting != running
+    assert claim(store, 1, waiting, "owner-2").action == "wait"
+    assert store.release(1, running)
+    assert claim(store, 1, waiting, "owner-2").action == "run"
+    assert schedule(store).ticket not in {running, waiting}
+
+
+def test_projects_do_not_block_each_other(store):
+    one = schedule(store, 1, immediate=True).ticket
+    two = schedule(store, 2, immediate=True).ticket
+    assert claim(store, 1, one).action == "run"
+    assert claim(store, 2, two, "owner-2").action == "run"
+    assert sorted(store.running()) == [1, 2]
+
+
+def test_a_redelivered_first_step_waits_for_a_live_owner_and_takes_over_a_dead_one(store):
+    ticket = schedule(store, immediate=True).ticket
+    assert claim(store, 1, ticket, "first", lease=0.2).action == "run"
+    assert claim(store, 1, ticket, "second").action == "wait"  # the first copy is alive
+    time.sleep(0.3)  # its lease ran out: the worker died
+    assert claim(store, 1, ticket, "second").action == "run"
+
+
+def test_later_steps_need_the_running_ticket_and_one_owner(store):
+    ticket = schedule(store, immediate=True).ticket
+    claim(store, 1, ticket, "begin")
+    store.end_lease(1, "begin")
+    common = {"lock_ttl": LONG, "lease_ttl": LONG}
+    assert store.claim_step(1, ticket, None, stage="folds", **common).action == "run"
+    assert store.claim_step(1, "another", None, stage="folds", **common).action == "stale"
+    assert store.claim_step(1, ticket, "finish-1", stage="finish", **common).action == "run"
+    assert store.claim_step(1, ticket, "finish-2", stage="finish", **common).action == "wait"
+    assert store.renew(1, ticket, "finish-1", **common)
+    assert not store.renew(1, ticket, "finish-2", **common)
+    assert store.release(1, ticket)
+    assert not store.release(1, ticket)
+    assert not store.renew(1, ticket, "finish-1", **common)
+    assert store.claim_step(1, ticket, "finish-1", stage="finish", **common).action == "stale"
+
+
+def test_a_lapsed_lock_goes_back_to_its_audit_not_to_another(store):
+    ticket = schedule(store, immediate=True).ticket
+    store.claim_begin(1, ticket, "owner", lock_ttl=0.1, lease_ttl=0.1, ttl=LONG)
+    time.sleep(0.2)
+    assert store.renew(1, ticket, None, lock_ttl=LONG, lease_ttl=LONG)  # taken back
+    newer = schedule(store, immediate=True).ticket
+    assert claim(store, 1, newer, "other").action == "wait"
+
+
+def test_results_and_history(store, tmp_path):
+    assert store.remember_project(3, url="http://ls:8080", token="secret") is None
+    assert store.credentials(3) == ("http://ls:8080", "secret")
+    assert store.current_version(3) is None and store.latest_audit(3) is None
+    for n in (1, 2):
+        store.save_audit(
+            3,
+            SavedAudit(
+                version=f"labelaudit-{n}",
+                job=f"job-{n}",
+                predictions={10: {"result": [], "model_version": f"labelaudit-{n}"}},
+                summary={"counts": {"flagged_tasks": n}},
+                fingerprint=f"fp-{n}",
+                flagged=n,
+                duration=1.5,
+            ),
+        )
+    assert store.remember_project(3) == "labelaudit-2"
+    assert store.versions(3) == ["labelaudit-2", "labelaudit-1"]
+    assert store.versions() == ["labelaudit-2"]
+    assert store.predictions(3, [10, 11]) == [{"result": [], "model_version": "labelaudit-2"}, None]
+    assert store.latest_audit(3)["summary"] == {"counts": {"flagged_tasks": 2}}
+    assert store.fingerprint(3) == "fp-2"
+    store.set_fingerprint(3, None)
+    assert store.fingerprint(3) is None
+    assert store.projects() == [3]
+
+
+def test_config_hash_is_remembered_once_then_swapped(store):
+    store.remember_project(4, config_hash="one")
+    store.remember_project(4, config_hash="two")  # /setup never overwrites it
+    assert store.swap_config_hash(4, "three") == "one"
+    assert store.swap_config_hash(4, "three") == "three"
+
+
+def test_jobs_merge_and_metrics_count(store):
+    assert store.get_job("nope") is None
+    store.put_job("j1", project=1, state="scheduled")
+    store.put_job("j1", state="running", progress={"step": "export", "done": 1, "total": 2})
+    assert store.get_job("j1") == {
+        "id": "j1",
+        "project": 1,
+        "state": "running",
+        "progress": {"step": "export", "done": 1, "total": 2},
+    }
+    store.record_outcome(1, succeeded=True, duration=3.0, flagged=4)
+    store.record_outcome(1, succeeded=False, duration=100.0, flagged=None)
+    metrics = store.metrics()
+    assert (metrics["audits_succeeded"], metrics["audits_failed"]) == (1, 1)
+    assert metrics["duration_count"] == 2 and metrics["duration_sum"] == pytest.approx(103.0)
+    assert metrics["duration_buckets"][5.0] == 1 and metrics["duration_buckets"][300.0] == 2
+    assert metrics["flagged_tasks"] == {1: 4} and metrics["flagged_tasks_total"] == 4
+
+
+def test_one_sweep_per_period(store):
+    assert store.try_sweep(LONG)
+    assert not store.try_sweep(LONG)
+
+
+def test_artifacts_write_atomically_and_prune(tmp_path):
+    artifacts = Artifacts(tmp_path)
+    path = artifacts.version_dir(1, "labelaudit-1") / "model.pkl"
+    artifacts.write_pickle(path, {"a": 1})
+    assert artifacts.read_pickle(path) == {"a": 1}
+    artifacts.write_text(artifacts.version_dir(1, "labelaudit-2") / "report.html", "<p>")
+    artifacts.prune_versions(1, ["labelaudit-2"])
+    assert not path.exists()
+    work = artifacts.work_dir(1, "t1")
+    artifacts.write_pickle(work / "prepared.pkl", 1)
+    artifacts.write_pickle(artifacts.work_dir(1, "t2") / "prepared.pkl", 2)
+    artifacts.clear_work(1, keep="t2")
+    assert not work.exists() and artifacts.work_dir(1, "t2").exists()
+    assert [p.name for p in path.parent.parent.iterdir()] == ["labelaudit-2"]
+    with pytest.raises(ValueError, match="plain name"):
+        artifacts.work_dir(1, "../escape")

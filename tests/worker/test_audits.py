@@ -1,0 +1,175 @@
+"""A real Celery worker on real Redis, against a fake Label Studio API.
+
+One worker (three pool processes) serves the whole module. The web side is the Flask app
+in this process, in Redis mode: its webhook enqueues tasks the worker runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.worker.support import TOKEN, annotation, numeric_tasks, wait_for
+
+JOB_TIMEOUT = 60.0
+
+
+def job_of(client, job_id: str) -> dict:
+    answer = client.get(f"/jobs/{job_id}")
+    assert answer.status_code == 200, answer.json
+    return answer.json
+
+
+def finished(client, job_id: str, timeout: float = JOB_TIMEOUT) -> dict:
+    """Wait until a job succeeded or failed; return its record."""
+
+    def done():
+        record = job_of(client, job_id)
+        return record if record["state"] in {"succeeded", "failed", "superseded"} else None
+
+    return wait_for(done, timeout=timeout, what=f"job {job_id}", every=0.1)
+
+
+def start_training(client, project: int) -> str:
+    answer = client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": project}})
+    assert answer.status_code == 200
+    return answer.json["job"]
+
+
+def test_an_audit_fans_out_pushes_and_serves_predict(client, deployment):
+    ls = deployment.label_studio
+    tasks = numeric_tasks(60, seed=1, flip=0.15)
+    unlabeled = {"id": 500, "data": {"x": 8.2, "y": 0.3}}
+    ls.add_project(1, [*tasks, unlabeled])
+
+    record = finished(client, start_training(client, 1))
+    assert record["state"] == "succeeded", record
+    assert record["model_version"] == "labelaudit-1"
+    assert record["progress"]["step"] == "done"
+
+    # Pushed: one current prediction per audited task, the project's version, the tab.
+    project = ls.projects[1]
+    assert project.model_version == "labelaudit-1"
+    current = ls.current_predictions(1)
+    assert sorted(current) == [t["id"] for t in tasks]
+    assert all(len(p) == 1 for p in current.values())
+    (view,) = project.views
+    flagged = view["data"]["filters"]["items"][0]["value"]
+    assert 0 < len(flagged) == record["flagged_tasks"] < 20
+
+    # The three folds ran as tasks of their own.
+    log = (deployment.logs / "worker.log").read_text()
+    assert log.count("labelaudit.audit_fold[") >= 3
+
+    # /predict: audited tasks from the store, the unlabeled one and a new one from the model.
+    new_task = {"id": 999, "data": {"x": 0.1, "y": 7.9}}
+    results = client.post(
+        "/predict", json={"project": "1.1700000000", "tasks": [tasks[0], unlabeled, new_task]}
+    ).json["results"]
+    assert results[0] == {k: v for k, v in current[tasks[0]["id"]][0].items() if k != "task"}
+    assert results[1]["result"][0]["value"] == {"choices": ["b"]}
+    assert results[2]["result"][0]["value"] == {"choices": ["c"]}
+    assert "score" not in results[1] and results[2]["model_version"] == "labelaudit-1"
+
+    summary = client.get("/projects/1/audit").json
+    assert summary["model_version"] == "labelaudit-1"
+    assert summary["summary"]["counts"]["audited_annotations"] == 60
+    report = client.get("/projects/1/report")
+    assert report.status_code == 200 and b"labelaudit report" in report.data
+    assert client.post("/setup", json={"project": 1}).json == {"model_version": "labelaudit-1"}
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'labelaudit_audits_total{outcome="succeeded"}' in metrics
+
+
+def test_a_burst_of_500_events_gives_one_audit(client, deployment):
+    ls = deployment.label_studio
+    ls.add_project(2, numeric_tasks(40, seed=2))
+    payload = {"action": "ANNOTATION_CREATED", "project": {"id": 2}, "annotation": {"id": 1}}
+    jobs = {client.post("/webhook", json=payload).json["job"] for _ in range(500)}
+    assert len(jobs) == 1
+    record = finished(client, jobs.pop())
+    assert record["state"] == "succeeded"
+    time.sleep(1.5)  # longer than the debounce: nothing else may start
+    assert ls.projects[2].model_version == "labelaudit-1"
+    assert client.get("/versions?project=2").json == {"versions": ["labelaudit-1"]}
+    assert client.get("/projects/2/audit").json["activity"]["scheduled"] is None
+
+
+def test_events_during_an_audit_give_exactly_one_more_never_two_at_once(client, deployment):
+    ls = deployment.label_studio
+    project = ls.add_project(3, numeric_tasks(40, seed=3))
+    ls.delays["tasks"] = 1.0  # reading the project takes a second
+    try:
+        first = start_training(client, 3)
+        wait_for(lambda: job_of(client, first)["state"] == "running", timeout=20, what="start")
+        payload = {"action": "ANNOTATION_UPDATED", "project": {"id": 3}}
+        during = {client.post("/webhook", json=payload).json["job"] for _ in range(50)}
+        during.add(start_training(client, 3))
+        assert len(during) == 1 and first not in during
+        # More events for the one waiting audit: still one.
+        project.tasks[0]["annotations"][0] = annotation(10_001, "c")
+        second = during.pop()
+        records = [finished(client, first), finished(client, second)]
+    finally:
+        ls.delays.pop("tasks")
+    assert [r["state"] for r in records] == ["succeeded", "succeeded"]
+    assert records[0]["finished_at"] <= records[1]["started_at"]
+    assert ls.projects[3].model_version == "labelaudit-2"
+    assert all(len(p) == 1 for p in ls.current_predictions(3).values())
+    time.sleep(1.5)
+    assert client.get("/versions?project=3").json["versions"] == ["labelaudit-2", "labelaudit-1"]
+
+
+def test_transient_label_studio_errors_are_retried(client, deployment):
+    ls = deployment.label_studio
+    ls.add_project(4, numeric_tasks(40, seed=4))
+    # More 503s in a row than label-studio-sdk retries itself (2), on reading and on pushing.
+    ls.fail("tasks", 4)
+    ls.fail("import", 4)
+    record = finished(client, start_training(client, 4), timeout=90)
+    assert record["state"] == "succeeded", record
+    assert record["retries"] >= 2
+    assert "HTTP 503" in record["last_error"]
+    assert ls.count("tasks") >= 5 and ls.count("import") >= 5
+    assert ls.projects[4].model_version == "labelaudit-1"
+
+
+def test_permanent_errors_fail_the_job_at_once_without_secrets(client, deployment):
+    ls = deployment.label_studio
+    record = finished(client, start_training(client, 404))  # no such project
+    assert record["state"] == "failed"
+    assert "HTTP 404" in record["error"]
+    assert TOKEN not in str(record)
+    assert ls.count("project") >= 1
+    # The project is free again: the next audit starts (and fails the same way).
+    assert finished(client, start_training(client, 404))["state"] == "failed"
+
+
+def test_the_sweep_reaudits_what_changed_without_a_webhook(client, deployment):
+    from backend.settings import load_settings
+    from worker.celery_app import SWEEP_TASK, make_celery
+
+    ls = deployment.label_studio
+    project = ls.add_project(5, numeric_tasks(30, seed=5))
+    finished(client, start_training(client, 5))
+    project.tasks[3]["annotations"][0] = annotation(20_000, "a")  # no webhook arrives
+    app = make_celery(load_settings(deployment.overrides(), environ={}))
+    app.send_task(SWEEP_TASK, queue=deployment.namespace)
+    wait_for(
+        lambda: ls.projects[5].model_version == "labelaudit-2",
+        timeout=JOB_TIMEOUT,
+        what="the sweep's audit",
+        every=0.2,
+    )
+    # Unchanged projects were checked, not audited again.
+    assert ls.projects[1].model_version == "labelaudit-1"
+    assert ls.projects[2].model_version == "labelaudit-1"
+
+
+@pytest.fixture(autouse=True)
+def _show_worker_log_on_failure(request, deployment):
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print((deployment.logs / "worker.log").read_text()[-6000:])

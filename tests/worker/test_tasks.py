@@ -1,0 +1,174 @@
+"""The task bodies called directly (Celery's eager mode): thin glue around the service.
+
+The service they use is injected with an in-memory store and a fake Label Studio, so
+these tests need no worker; Redis only holds Celery's task states (update_state).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from backend.service import Service
+from backend.settings import load_settings
+from backend.store import Artifacts, MemoryStore
+from tests.backend.test_service import FakeLabelStudio, NullRunner
+from tests.worker.support import drop_namespace, numeric_tasks
+from worker.celery_app import AUDIT_TASK, FINISH_TASK, make_celery
+
+pytestmark = pytest.mark.filterwarnings(
+    # celery 5.7's Redis result backend stores task states with redis-py 8's deprecated
+    # SETEX (celery/backends/redis.py); not ours to change.
+    "ignore:Call to deprecated setex:DeprecationWarning"
+)
+
+
+@pytest.fixture
+def ls():
+    fake = FakeLabelStudio()
+    fake.tasks[1] = numeric_tasks(40, seed=1)
+    return fake
+
+
+@pytest.fixture
+def app(redis_url, tmp_path, ls):
+    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
+    settings = load_settings(
+        {
+            "redis_url": redis_url,
+            "namespace": namespace,
+            "model_dir": str(tmp_path),
+            "folds": 3,
+            "label_studio_url": "http://ls:8080",
+            "label_studio_api_key": "k" * 40,
+            "debounce_seconds": 30,
+        },
+        environ={},
+    )
+    celery = make_celery(settings)
+    celery.conf.task_always_eager = True
+    celery._labelaudit_service = Service(
+        settings,
+        MemoryStore(),
+        Artifacts(tmp_path),
+        NullRunner(),
+        loader=ls.load,
+        pusher=ls.push,
+    )
+    yield celery
+    drop_namespace(redis_url, namespace)
+
+
+def service_of(app) -> Service:
+    return app._labelaudit_service
+
+
+class ChordRecorder:
+    """Stands in for celery.chord: records the header and body instead of sending them."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[list, object]] = []
+
+    def __call__(self, header):
+        def send(body):
+            self.sent.append((list(header.tasks), body))
+
+        return send
+
+
+@pytest.fixture
+def chords(monkeypatch):
+    recorder = ChordRecorder()
+    monkeypatch.setattr("worker.tasks.chord", recorder)
+    return recorder
+
+
+def run_audit(app, chords, project: int, ticket: str) -> None:
+    """audit_project, then (as the chord would) every fold and finish_audit."""
+    app.tasks[AUDIT_TASK].apply(kwargs={"project": project, "ticket": ticket})
+    for header, body in chords.sent:
+        results = [fold.apply().result for fold in header]
+        body.clone(args=(results,)).apply()
+    chords.sent.clear()
+
+
+def test_an_audit_fans_out_as_a_chord_of_folds(app, ls, chords):
+    service = service_of(app)
+    ticket = service.trigger(1, immediate=True, reason="test")
+    app.tasks[AUDIT_TASK].apply(kwargs={"project": 1, "ticket": ticket})
+    ((header, body),) = chords.sent
+    assert [f.name for f in header] == ["labelaudit.audit_fold"] * 3
+    assert [f.kwargs for f in header] == [
+        {"project": 1, "ticket": ticket, "folds": 3, "index": i} for i in range(3)
+    ]
+    assert body.name == FINISH_TASK and body.kwargs == {"project": 1, "ticket": ticket, "folds": 3}
+    assert service.store.activity(1) == {"scheduled": None, "running": ticket, "stage": "folds"}
+    chords.sent.clear()
+    for fold in header:
+        fold.apply()
+    body.clone(args=([None] * 3,)).apply()
+    job = service.store.get_job(ticket)
+    assert job["state"] == "succeeded", job
+    assert len(ls.pushes) == 1
+    app.conf.task_always_eager = False  # (Celery reads no task state in eager mode)
+    progress = app.AsyncResult(ticket)  # update_state mirrored the progress under the job id
+    assert progress.state == "PROGRESS" and progress.info["step"] in {"push", "cross-validation"}
+
+
+def test_a_debounced_ticket_is_put_back_with_its_countdown(app, monkeypatch):
+    service = service_of(app)
+    ticket = service.trigger(1, immediate=False, reason="event")
+    task = app.tasks[AUDIT_TASK]
+    sent = []
+    monkeypatch.setattr(task, "apply_async", lambda **kw: sent.append(kw))
+    task.apply(kwargs={"project": 1, "ticket": ticket})
+    ((call,),) = [sent]
+    assert call["kwargs"] == {"project": 1, "ticket": ticket}
+    assert 25 < call["countdown"] <= 30
+    assert service.store.get_job(ticket)["state"] == "scheduled"
+
+
+def test_a_stale_ticket_does_nothing(app, ls, chords):
+    app.tasks[AUDIT_TASK].apply(kwargs={"project": 1, "ticket": "gone"})
+    app.tasks[FINISH_TASK].apply(args=[[None]], kwargs={"project": 1, "ticket": "gone", "folds": 1})
+    assert ls.pushes == []
+    assert service_of(app).store.get_job("gone") is None
+
+
+def test_transient_errors_are_retried_and_counted(app, ls, chords):
+    service = service_of(app)
+    ls.load_errors = [ConnectionError("HTTP 503"), TimeoutError("timed out")]
+    ticket = service.trigger(1, immediate=True, reason="test")
+    run_audit(app, chords, 1, ticket)
+    job = service.store.get_job(ticket)
+    assert job["state"] == "succeeded" and job["retries"] == 2
+    assert job["last_error"] == "timed out"
+
+
+def test_other_errors_fail_the_job_at_once(app, ls, chords):
+    service = service_of(app)
+    ls.load_errors = [PermissionError("Label Studio rejected the API key (HTTP 401)")]
+    ticket = service.trigger(1, immediate=True, reason="test")
+    result = app.tasks[AUDIT_TASK].apply(kwargs={"project": 1, "ticket": ticket})
+    assert isinstance(result.result, PermissionError)
+    job = service.store.get_job(ticket)
+    assert job["state"] == "failed" and "HTTP 401" in job["error"]
+    assert "retries" not in job
+    assert service.store.activity(1)["running"] is None
+
+
+def test_the_celery_app_follows_the_settings(app):
+    settings = service_of(app).settings
+    conf = app.conf
+    assert conf.broker_url == conf.result_backend == settings.redis_url
+    assert conf.task_default_queue == settings.namespace
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.broker_transport_options["visibility_timeout"] == settings.visibility_timeout
+    assert conf.beat_schedule["labelaudit-sweep"]["schedule"] == settings.sweep_seconds
+    assert "labelaudit.audit_fold" in app.tasks and "labelaudit.check_project" in app.tasks
+
+
+def test_a_celery_app_needs_redis():
+    with pytest.raises(ValueError, match="REDIS_URL is empty"):
+        make_celery(load_settings({"redis_url": ""}, environ={}))
