@@ -19,7 +19,6 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import label_studio, label_studio_template  # noqa: F401 (fixtures)
 from tests.worker.conftest import wait_ready
 from tests.worker.support import (
     CLASSES,
@@ -52,7 +51,7 @@ def choice(label: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def backend(label_studio, redis_url, tmp_path_factory):  # noqa: F811 (the imported fixture)
+def backend(label_studio, redis_url, tmp_path_factory):
     """``labelaudit serve`` and one worker, no Label Studio credentials of their own."""
     root = tmp_path_factory.mktemp("live")
     namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
@@ -93,7 +92,7 @@ def backend(label_studio, redis_url, tmp_path_factory):  # noqa: F811 (the impor
 
 
 @pytest.fixture(scope="module")
-def ls(label_studio):  # noqa: F811 (the imported fixture)
+def ls(label_studio):
     from backend.labelstudio.client import close, connect
 
     client = connect(label_studio.url, label_studio.token)

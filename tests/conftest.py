@@ -1,4 +1,4 @@
-"""A real Label Studio for the e2e tests.
+"""Shared fixtures: a real Label Studio for the e2e and live-worker tests.
 
 Label Studio is installed once into its own virtualenv inside the clone, ``.e2e/venv``
 (it pins Django and many packages, so it never shares labelaudit's venv), from
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent / "e2e"
 ROOT = HERE.parents[1]
 E2E_DIR = ROOT / ".e2e"
 VENV = E2E_DIR / "venv"
