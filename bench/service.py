@@ -9,7 +9,7 @@ and the error count (non-2xx answers or failed connections).
 
     .venv/bin/python bench/service.py                      # Redis mode (REDIS_URL or local)
     .venv/bin/python bench/service.py --mode embedded      # no Redis: one process
-    .venv/bin/python bench/service.py --markdown bench/SERVICE.md
+    .venv/bin/python bench/service.py --markdown bench/RESULTS.md
 
 Goal: p99 < 50 ms (/predict < 100 ms), no errors. Timing is per request, from writing it
 to reading the whole answer, on one machine shared by clients and server.
