@@ -463,3 +463,84 @@ def test_uploaded_images_are_audited_through_the_image_featurizer(ls, backend, l
         (prediction,) = task.predictions
         assert prediction.model_version == version and 0.0 <= prediction.score <= 1.0
         validate_prediction(config, {"result": prediction.result, "model_version": version})
+
+
+# --------------------------------------------------------------------------- 9
+
+
+def small_text_project(ls, backend: Backend, title: str, n: int) -> tuple[int, str]:
+    """A connected text project of ``n`` tasks from the example (labels as annotated)."""
+    config, export, _ = example("text")
+    project = ls.projects.create(title=title, label_config=config)
+    request = [
+        {
+            "data": t["data"],
+            "annotations": [{"result": t["annotations"][0]["result"], "ground_truth": False}],
+        }
+        for t in export[:n]
+    ]
+    ls.projects.import_tasks(id=project.id, request=request)
+    ml = ls.ml.create(url=backend.url, project=project.id, title="labelaudit")
+    assert ml.state == "CO", ml
+    return project.id, config
+
+
+def wait_job(backend: Backend, job: str, states: set[str]) -> dict[str, Any]:
+    def finished() -> dict[str, Any] | None:
+        record = backend.get(f"/jobs/{job}").json()
+        return record if record.get("state") in states else None
+
+    return wait_for(finished, timeout=120, what=f"job {job} to reach {sorted(states)}", every=0.25)
+
+
+def test_a_label_config_turned_unsupported_gives_a_clear_job_error(ls, backend: Backend):
+    project, config = small_text_project(ls, backend, "scenario config change", 120)
+    started = backend.post(f"/projects/{project}/audit")
+    assert started.status_code == 202, started.text
+    first = wait_job(backend, started.json()["job"], {"succeeded", "failed"})
+    assert first["state"] == "succeeded", first
+    version = ls.projects.get(id=project).model_version
+
+    # A second Choices control: Label Studio accepts it (old annotations stay valid), but
+    # labelaudit audits exactly one single-choice Choices.
+    extra = (
+        '<Choices name="tone" toName="text"><Choice value="calm"/><Choice value="loud"/></Choices>'
+    )
+    ls.projects.update(id=project, label_config=config.replace("</View>", extra + "</View>"))
+    answer = backend.post(f"/projects/{project}/audit")
+    assert answer.status_code == 202, answer.text
+    failed = wait_job(backend, answer.json()["job"], {"succeeded", "failed"})
+    assert failed["state"] == "failed", failed
+    assert "Choices" in failed["error"] and "Traceback" not in failed["error"], failed["error"]
+    assert backend.get("/health").json()["status"] == "UP"
+    # Nothing is lost: the last good audit's predictions and version stay in place.
+    assert ls.projects.get(id=project).model_version == version
+    tasks = tasks_by_id(ls, project)
+    assert all(len(t.predictions) == 1 for t in tasks.values())
+
+
+# --------------------------------------------------------------------------- 7
+
+
+def test_a_worker_killed_mid_audit_is_replaced_and_the_audit_finishes(ls, backend: Backend):
+    from tests.worker.conftest import wait_ready
+    from tests.worker.support import start_worker, stop_worker
+
+    project, _ = small_text_project(ls, backend, "scenario worker crash", 300)
+    started = backend.post(f"/projects/{project}/audit")
+    assert started.status_code == 202, started.text
+    job = started.json()["job"]
+    seen = wait_job(backend, job, {"running", "succeeded", "failed"})
+    assert seen["state"] == "running", seen  # the kill must land mid-audit
+    stop_worker(backend.worker)  # the whole process group, mid-audit
+    timer = Timer("audit finishing after its worker was killed and a new one started")
+    log = backend.root / "worker-replacement.log"
+    backend.worker = start_worker(backend.env, log, concurrency=2)
+    wait_ready(log, backend.worker)
+    done = wait_job(backend, job, {"succeeded", "failed"})
+    timer.done(done["state"])
+    assert done["state"] == "succeeded", done
+    version = ls.projects.get(id=project).model_version
+    for task in tasks_by_id(ls, project).values():
+        current = [p for p in task.predictions if p.model_version == version]
+        assert len(current) == 1 and len(task.predictions) == 1, (task.id, task.predictions)
