@@ -136,6 +136,12 @@ def test_label_studio_drives_the_backend(ls, backend):
         basic_auth_pass=PASSWORD,
     )
     assert ml.state == "CO", ml  # connected
+    # The same backend refuses anyone without the credentials, on every kind of route.
+    for method, path in (("GET", "/health"), ("POST", "/setup"), ("POST", "/webhook")):
+        refused = httpx.request(method, f"{backend}{path}", json={}, timeout=10)
+        assert refused.status_code == 401, (path, refused.status_code)
+        wrong = httpx.request(method, f"{backend}{path}", json={}, auth=(USER, "nope"), timeout=10)
+        assert wrong.status_code == 401, (path, wrong.status_code)
 
     # "Start Training": a START_TRAINING webhook (HTTP Basic too); the audit runs and pushes.
     ls.ml.train(id=ml.id)
