@@ -97,6 +97,9 @@ def backend(e2e_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "LABELAUDIT_DEBOUNCE_SECONDS": "1",
             "LABELAUDIT_DEBOUNCE_MAX_SECONDS": "5",
             "LABELAUDIT_SWEEP_SECONDS": "0",
+            # A worker killed with SIGKILL: its unacknowledged task comes back after this.
+            "LABELAUDIT_VISIBILITY_TIMEOUT": "10",
+            "LABELAUDIT_LEASE_SECONDS": "2",
         }
     )
     port = free_port()
@@ -113,10 +116,13 @@ def backend(e2e_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 return False
 
         wait_for(up, timeout=30, what="labelaudit serve", every=0.1)
-        yield Backend(url, server, worker, env, root)
+        running = Backend(url, server, worker, env, root)
+        yield running
     finally:
         stop_worker(server)
         stop_worker(worker)
+        if "running" in locals() and running.worker is not worker:
+            stop_worker(running.worker)  # a test replaced the worker (the crash scenario)
         drop_namespace(e2e_redis_url, namespace)
 
 

@@ -532,7 +532,7 @@ def test_a_worker_killed_mid_audit_is_replaced_and_the_audit_finishes(ls, backen
     job = started.json()["job"]
     seen = wait_job(backend, job, {"running", "succeeded", "failed"})
     assert seen["state"] == "running", seen  # the kill must land mid-audit
-    stop_worker(backend.worker)  # the whole process group, mid-audit
+    stop_worker(backend.worker, hard=True)  # SIGKILL to the whole process group, mid-audit
     timer = Timer("audit finishing after its worker was killed and a new one started")
     log = backend.root / "worker-replacement.log"
     backend.worker = start_worker(backend.env, log, concurrency=2)
