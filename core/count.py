@@ -76,11 +76,19 @@ def _no_multi_label(multi_label: bool) -> None:
 # --------------------------------------------------------------------------- thresholds
 
 
-def _thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """Per-class mean self-confidence (the t_j of [CL], eq. 2), for validated inputs."""
+def _thresholds(
+    labels: np.ndarray, pred_probs: np.ndarray, groups: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """Per-class mean self-confidence (the t_j of [CL], eq. 2), for validated inputs.
+
+    ``groups`` (from :func:`core._util.group_by_label`) saves regrouping when the caller
+    already has them.
+    """
     num_classes = pred_probs.shape[1]
+    if groups is None:
+        groups = group_by_label(labels, num_classes)
     per_class = []
-    for k, rows in enumerate(group_by_label(labels, num_classes)):
+    for k, rows in enumerate(groups):
         if len(rows):
             per_class.append(np.mean(pred_probs[rows, k]))
         else:
@@ -159,12 +167,16 @@ def _confident_true_label_guess(
 
 
 def _confident_joint_and_off_diagonals(
-    labels: np.ndarray, pred_probs: np.ndarray, thresholds: np.ndarray | None = None
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    thresholds: np.ndarray | None = None,
+    *,
+    groups: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Uncalibrated confident joint (diagonal >= 1) and the rows off its diagonal."""
     k = pred_probs.shape[1]
     if thresholds is None:
-        thresholds = _thresholds(labels, pred_probs)
+        thresholds = _thresholds(labels, pred_probs, groups)
     guess, confident = _confident_true_label_guess(pred_probs, np.asarray(thresholds))
     given = labels[confident]
     true = guess[confident]

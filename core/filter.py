@@ -190,6 +190,7 @@ def _prune(
     labels: np.ndarray,
     pred_probs: np.ndarray,
     prune_count_matrix: np.ndarray,
+    groups: list[np.ndarray],
     *,
     by_class: bool,
     by_noise_rate: bool,
@@ -200,12 +201,12 @@ def _prune(
     ``prune_count_matrix[j][k]`` is how many examples given label ``k`` to flag as
     really being ``j`` (by noise rate, the ``num`` with the largest ``p_j - p_k``); its
     diagonal says how many to keep (by class, the rest with lowest ``p_k`` go).
+    ``groups[k]`` holds the rows given label ``k`` (:func:`core._util.group_by_label`).
     """
-    num_classes = pred_probs.shape[1]
     by_class_mask = np.zeros(len(labels), dtype=bool)
     by_rate_mask = np.zeros(len(labels), dtype=bool)
     too_few: list[int] = []
-    for k, rows in enumerate(group_by_label(labels, num_classes)):
+    for k, rows in enumerate(groups):
         n_k = len(rows)
         if n_k <= min_examples_per_class:
             too_few.append(k)
@@ -345,8 +346,12 @@ def find_label_issues(
     counts = label_counts(labels_arr, num_classes)
 
     off_diagonal = np.arange(0)
+    # Rows grouped by label once, for the thresholds and for pruning class by class; only
+    # predicted_neq_given with a supplied confident joint needs neither.
+    skip_groups = filter_by == "predicted_neq_given" and confident_joint is not None
+    groups = [] if skip_groups else group_by_label(labels_arr, num_classes)
     if confident_joint is None or filter_by in ("confident_learning", *_LOW):
-        joint, off_diagonal = _confident_joint_and_off_diagonals(labels_arr, probs)
+        joint, off_diagonal = _confident_joint_and_off_diagonals(labels_arr, probs, groups=groups)
         if confident_joint is None or filter_by == "confident_learning":
             confident_joint = _calibrate(joint, counts)
 
@@ -368,6 +373,7 @@ def find_label_issues(
                 labels_arr,
                 probs,
                 prune_counts,
+                groups,
                 by_class=filter_by in ("prune_by_class", "both"),
                 by_noise_rate=filter_by in ("prune_by_noise_rate", "both"),
                 min_examples_per_class=min_examples_per_class,
