@@ -304,13 +304,12 @@ def run_audit(
         When no row can be audited, or the usable rows hold fewer than two classes.
     """
     prepared = prepare(dataset, settings, fetch=fetch, progress=progress)
-    start = time.perf_counter()
-    splits = fold_splits(prepared, folds=settings.folds, seed=settings.seed)
-    probs = np.zeros((len(prepared.labels), prepared.num_classes))
-    for done, (train, test) in enumerate(splits):
-        probs[test] = fit_predict_fold(prepared, settings, train, test)
-        progress("cross-validation", done + 1, len(splits))
-    prepared.timings["cross_validation"] = round(time.perf_counter() - start, 3)
+    with _timed(prepared.timings, "cross_validation"):
+        splits = fold_splits(prepared, folds=settings.folds, seed=settings.seed)
+        probs = np.zeros((len(prepared.labels), prepared.num_classes))
+        for done, (train, test) in enumerate(splits):
+            probs[test] = fit_predict_fold(prepared, settings, train, test)
+            progress("cross-validation", done + 1, len(splits))
     return finish(prepared, probs, settings)
 
 
