@@ -55,7 +55,7 @@ class AuditResult:
     kind: TaskKind
     task_ids: np.ndarray
     annotation_ids: np.ndarray
-    annotators: list[str]
+    annotators: list[str]  # the email where known, else the annotator key
     inputs: list[Any]
     given: np.ndarray  # index into kind.classes
     suggested: np.ndarray  # index into kind.classes
@@ -68,7 +68,7 @@ class AuditResult:
     skipped: list[Skipped]
     unlabeled: dict[int, Any]
     counts: dict[str, int]
-    timings: dict[str, float]
+    timings: dict[str, float]  # seconds per step, in the order they ran
     notes: list[str] = field(default_factory=list)
 
     def ranked(self) -> np.ndarray:
@@ -99,9 +99,21 @@ class AuditResult:
         """Ids of tasks with at least one flagged annotation, most suspicious first."""
         return [v["task_id"] for v in self.task_verdicts() if v["is_label_issue"]]
 
+    def flagged_annotations(self) -> dict[int, int]:
+        """Flagged task id -> id of its most suspicious flagged annotation, tasks in tab order.
+
+        -1 stands for an annotation without an id (an export may lack them).
+        """
+        first: dict[int, int] = {}
+        for row in self.ranked():
+            if self.is_label_issue[row]:
+                first.setdefault(int(self.task_ids[row]), int(self.annotation_ids[row]))
+        return {task: first[task] for task in self.flagged_task_ids()}
+
 
 @contextmanager
-def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the seconds the block takes as ``timings[name]``."""
     start = time.perf_counter()
     try:
         yield
@@ -152,7 +164,7 @@ def prepare(
             f"no usable annotations to audit ({len(skipped)} skipped, "
             f"{len(dataset.unlabeled)} tasks without annotations)"
         )
-    with _timed(timings, "features"):
+    with timed(timings, "features"):
         X, ok, failures = featurize(
             kind,
             dataset.inputs,
@@ -225,10 +237,11 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
     timings = dict(prepared.timings)
     notes: list[str] = []
     dataset, kind = prepared.dataset, prepared.dataset.kind
+    emails = dataset.annotator_emails
     labels, groups, rows = prepared.labels, prepared.groups, prepared.rows
     present = np.unique(labels)
     num_classes = prepared.num_classes
-    with _timed(timings, "confident_learning"):
+    with timed(timings, "confident_learning"):
         # core works over the classes present; classes nobody chose get no column.
         local = np.searchsorted(present, labels)
         local_probs = probs[:, present]
@@ -271,7 +284,7 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         kind=kind,
         task_ids=groups,
         annotation_ids=dataset.annotation_ids[rows],
-        annotators=[dataset.annotators[i] for i in rows],
+        annotators=[emails.get(dataset.annotators[i], dataset.annotators[i]) for i in rows],
         inputs=[dataset.inputs[i] for i in rows],
         given=labels,
         suggested=suggested,
@@ -304,7 +317,7 @@ def run_audit(
         When no row can be audited, or the usable rows hold fewer than two classes.
     """
     prepared = prepare(dataset, settings, fetch=fetch, progress=progress)
-    with _timed(prepared.timings, "cross_validation"):
+    with timed(prepared.timings, "cross_validation"):
         splits = fold_splits(prepared, folds=settings.folds, seed=settings.seed)
         probs = np.zeros((len(prepared.labels), prepared.num_classes))
         for done, (train, test) in enumerate(splits):

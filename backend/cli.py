@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -82,9 +82,9 @@ def _audit(args: argparse.Namespace) -> int:
     """Audit an export file or a live project; write issues, predictions, summary, report."""
     from pathlib import Path
 
-    from backend.audit import NothingToAudit, run_audit
-    from backend.labelstudio.client import fetch_bytes
-    from backend.report import predictions, write_outputs
+    from backend.audit import NothingToAudit, run_audit, timed
+    from backend.labelstudio.client import fetch_bytes, task_page
+    from backend.report import predictions, summary, write_outputs
     from backend.settings import load_settings
 
     settings = load_settings(
@@ -101,6 +101,8 @@ def _audit(args: argparse.Namespace) -> int:
     bars = _Bars(args.quiet)
     started = time.perf_counter()
     base_dir: Path | None = None
+    task_url: Callable[[int], str] | None = None  # a task's page in Label Studio
+    timings: dict[str, float] = {}
     try:
         if args.export is not None:
             from backend.labelstudio.export import load_export
@@ -108,7 +110,8 @@ def _audit(args: argparse.Namespace) -> int:
             if args.push:
                 return _fail("--push needs a live project (--url, --api-key, --project)")
             config = Path(args.config).read_text(encoding="utf-8") if args.config else None
-            dataset = load_export(args.export, label_config=config)
+            with timed(timings, "read_tasks"):
+                dataset = load_export(args.export, label_config=config)
             base_dir = Path(args.export).resolve().parent
             source = f"file:{args.export}"
         else:
@@ -119,13 +122,15 @@ def _audit(args: argparse.Namespace) -> int:
                     "give an export file, or --url, --api-key (or LABEL_STUDIO_URL, "
                     "LABEL_STUDIO_API_KEY) and --project"
                 )
-            dataset = load_project(
-                settings.label_studio_url,
-                settings.label_studio_api_key,
-                args.project,
-                progress=lambda done, total: bars("export", done, total),
-            )
-            source = f"project:{args.project}@{settings.label_studio_url}"
+            with timed(timings, "read_tasks"):
+                dataset = load_project(
+                    settings.label_studio_url,
+                    settings.label_studio_api_key,
+                    args.project,
+                    progress=lambda done, total: bars("export", done, total),
+                )
+            source = dataset.source  # the URL without credentials
+            task_url = task_page(settings.label_studio_url, args.project)
 
         def fetch(ref: str) -> bytes:
             if base_dir is not None and "://" not in ref and not ref.startswith("/"):
@@ -138,27 +143,29 @@ def _audit(args: argparse.Namespace) -> int:
             )
 
         result = run_audit(dataset, settings, fetch=fetch, progress=bars)
+        result.timings = timings | result.timings
         version = "labelaudit-file"
         if args.push:
             from backend.labelstudio.client import connect
             from backend.labelstudio.push import push_audit
 
             client = connect(settings.label_studio_url, settings.label_studio_api_key)
-            version = push_audit(
-                client,
-                args.project,
-                predictions(result, "labelaudit-pending"),
-                result.flagged_task_ids(),
-                progress=lambda done, total: bars("push", done, total),
-            )
-        paths = write_outputs(
+            with timed(result.timings, "push"):
+                version = push_audit(
+                    client,
+                    args.project,
+                    predictions(result, "labelaudit-pending"),
+                    result.flagged_annotations(),
+                    progress=lambda done, total: bars("push", done, total),
+                )
+        summary_data = summary(
             result,
-            args.out,
             settings=settings.redacted(),
             source=source,
             model_version=version,
-            fetch=fetch,
+            title=dataset.title,
         )
+        paths = write_outputs(result, args.out, summary_data, fetch=fetch, task_url=task_url)
     except NothingToAudit as err:
         bars.close()
         return _fail(f"nothing to audit: {err}")

@@ -23,6 +23,50 @@ TOP_ITEMS = 50
 TEXT_EXCERPT = 400
 #: Thumbnail edge in pixels.
 THUMBNAIL = 96
+#: The files of an audit, as write_outputs names them (the report links to the others).
+OUTPUT_FILES = {
+    "issues": "issues.csv",
+    "predictions": "predictions.json",
+    "summary": "summary.json",
+    "report": "report.html",
+}
+
+#: Plain words for the steps an audit times (``AuditResult.timings``), in pipeline order.
+STEPS = {
+    "read_tasks": "reading the tasks (from Label Studio or the export file)",
+    "features": "turning inputs into features",
+    "cross_validation": "cross-validation: out-of-fold probabilities",
+    "confident_learning": "confident learning: finding the wrong labels",
+    "final_model": "training the model that labels new tasks",
+    "push": "pushing predictions and the review tab to Label Studio",
+}
+
+#: One sentence per ``filter_by`` of core.filter.find_label_issues: how it picks the flags.
+FILTER_BY = {
+    "prune_by_noise_rate": (
+        "for each pair of classes (given A, probably B), flags the annotations labelled A "
+        "whose probability of B most exceeds their probability of A, as many as the "
+        "estimated noise matrix says were labelled A but are B"
+    ),
+    "prune_by_class": (
+        "for each given class, flags the annotations whose given label the model believes "
+        "least, as many as the class's estimated number of wrong labels"
+    ),
+    "both": "flags only the annotations both prune_by_noise_rate and prune_by_class flag",
+    "confident_learning": (
+        "flags every annotation the model confidently puts in another class (its probability "
+        "for that class above the class's average for its own members)"
+    ),
+    "predicted_neq_given": "flags every annotation whose most probable class is not its label",
+    "low_normalized_margin": (
+        "flags the annotations whose given label trails the most probable other class by "
+        "the widest margin, as many as the estimated number of wrong labels"
+    ),
+    "low_self_confidence": (
+        "flags the annotations with the lowest probability of their given label, as many "
+        "as the estimated number of wrong labels"
+    ),
+}
 
 ISSUES_COLUMNS = (
     "task_id",
@@ -71,12 +115,18 @@ def predictions(result: AuditResult, model_version: str) -> list[dict[str, Any]]
 
 
 def summary(
-    result: AuditResult, *, settings: dict[str, Any], source: str, model_version: str
+    result: AuditResult,
+    *,
+    settings: dict[str, Any],
+    source: str,
+    model_version: str,
+    title: str = "",
 ) -> dict[str, Any]:
     """The JSON summary: counts, health, noise matrix, settings, timings, skipped items."""
     classes = list(result.kind.classes)
     reasons = Counter(s.reason for s in result.skipped)
     return {
+        "title": title or source,
         "source": source,
         "model_version": model_version,
         "task_kind": {
@@ -98,7 +148,7 @@ def summary(
             "matrix": np.round(result.noise_matrix, 6).tolist(),
         },
         "settings": settings,
-        "timings_seconds": result.timings,
+        "timings_seconds": dict(result.timings),
         "skipped": {
             "count": len(result.skipped),
             "by_reason": dict(reasons.most_common()),
@@ -218,14 +268,49 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem 
 max-width:1100px;color:#222;line-height:1.45;padding:0 1rem}
 h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
 .cards{display:flex;gap:1rem;flex-wrap:wrap;margin:1.5rem 0}
-.card{border:1px solid #ddd;border-radius:8px;padding:.8rem 1.1rem;min-width:150px}
-.card b{display:block;font-size:1.6rem}.card span{color:#666;font-size:.9rem}
+.card{border:1px solid #ddd;border-radius:8px;padding:.8rem 1rem;flex:1 1 0;min-width:110px}
+.card b{display:block;font-size:1.6rem}.card span{color:#444;font-size:.9rem}
+.card small{display:block;color:#777;font-size:.8rem;margin-top:.3rem}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{border-bottom:1px solid #eee;padding:.45rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f6f6}.given{color:#c44e52;font-weight:600}.sugg{color:#2a7a3b;font-weight:600}
 .plots{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}
 .plots img{max-width:100%}code{font-size:.85rem}.note{color:#666;font-size:.9rem}
+dl{font-size:.92rem}dt{font-weight:600;margin-top:.6rem}dd{margin-left:1.2rem;color:#444}
+table.time{width:auto}td.num{text-align:right}
 """
+
+
+def _card(value: str, label: str, hint: str) -> str:
+    return f"<div class='card'><b>{value}</b><span>{label}</span><small>{hint}</small></div>"
+
+
+def _task_cell(task_id: int, task_url: Callable[[int], str] | None) -> str:
+    if task_url is None:
+        return str(task_id)
+    href = html.escape(task_url(task_id))
+    return f'<a href="{href}" target="_blank" rel="noopener">{task_id}</a>'
+
+
+def _annotator_cell(annotator: str) -> str:
+    """The annotator's email, else 'user <id>' (a bare Label Studio user id), else '-'."""
+    if annotator.isdigit():
+        return f"user {annotator}"
+    return html.escape(annotator or "-")
+
+
+def _timings_table(timings: dict[str, float]) -> str:
+    """The steps in pipeline order (steps STEPS does not know after them), and the total."""
+    names = [s for s in STEPS if s in timings] + [s for s in timings if s not in STEPS]
+    rows = "".join(
+        f"<tr><td>{html.escape(STEPS.get(name, name))}</td><td><code>{html.escape(name)}</code>"
+        f"</td><td class='num'>{timings[name]:.2f} s</td></tr>"
+        for name in names
+    )
+    total = f"<tr><th>total</th><th></th><th class='num'>{sum(timings.values()):.2f} s</th></tr>"
+    return (
+        f"<table class='time'><tr><th>step</th><th>name</th><th>time</th></tr>{rows}{total}</table>"
+    )
 
 
 def render_html(
@@ -233,30 +318,54 @@ def render_html(
     summary_data: dict[str, Any],
     *,
     fetch: Callable[[str], bytes] | None = None,
+    task_url: Callable[[int], str] | None = None,
 ) -> str:
-    """The self-contained HTML report (plots and thumbnails inlined)."""
+    """The self-contained HTML report (plots and thumbnails inlined).
+
+    ``task_url(task_id)`` is the task's page in Label Studio; without it task ids are plain
+    text. The other output files are linked by their bare names, which works both beside
+    report.html on disk and under the backend's ``/projects/<id>/report``.
+    """
     counts = result.counts
     plots = _plots(result)
     health = result.health.get("overall_label_health_score")
     audited = counts["audited_annotations"]
     flagged = counts["flagged_annotations"]
     classes = result.kind.classes
+    timings = summary_data["timings_seconds"]
+    method = str(summary_data["settings"]["filter_by"])
+    filter_by = html.escape(method)
     cards = [
-        (f"{counts['annotated_tasks']:,}", "tasks audited"),
-        (f"{audited:,}", "annotations audited"),
-        (f"{flagged:,}", f"flagged ({flagged / max(audited, 1):.1%})"),
-        (f"{counts['flagged_tasks']:,}", "tasks to re-review"),
-        (f"{health:.2f}" if isinstance(health, float) else "-", "label health score"),
-        (f"{sum(result.timings.values()):.1f} s", "audit time"),
+        _card(
+            f"{counts['annotated_tasks']:,}",
+            "tasks audited",
+            f"with at least one usable annotation, of {counts['tasks']:,} tasks",
+        ),
+        _card(f"{audited:,}", "annotations audited", "each judged on its own"),
+        _card(
+            f"{flagged:,}",
+            f"flagged ({flagged / max(audited, 1):.1%})",
+            "annotations whose label is probably wrong",
+        ),
+        _card(
+            f"{counts['flagged_tasks']:,}",
+            "tasks to re-review",
+            "tasks with at least one flagged annotation",
+        ),
+        _card(
+            f"{health:.2f}" if isinstance(health, float) else "-",
+            "label health score",
+            "1 &minus; the estimated fraction of wrong labels (1.00: none)",
+        ),
+        _card(f"{sum(timings.values()):.1f} s", "audit time", "the steps below, added up"),
     ]
-    card_html = "".join(f"<div class='card'><b>{v}</b><span>{t}</span></div>" for v, t in cards)
     rows_html = []
     flagged_rows = [i for i in result.ranked() if result.is_label_issue[i]][:TOP_ITEMS]
     for i in flagged_rows:
         rows_html.append(
             "<tr>"
-            f"<td>{int(result.task_ids[i])}</td>"
-            f"<td>{html.escape(result.annotators[i] or '-')}</td>"
+            f"<td>{_task_cell(int(result.task_ids[i]), task_url)}</td>"
+            f"<td>{_annotator_cell(result.annotators[i])}</td>"
             f"<td class='given'>{html.escape(classes[result.given[i]])}</td>"
             f"<td class='sugg'>{html.escape(classes[result.suggested[i]])}</td>"
             f"<td>{result.suspicion[i]:.3f}</td>"
@@ -289,38 +398,66 @@ def render_html(
         else "<p>None.</p>"
     )
     overlap_table = (
+        "<p class='note'>Pairs of classes the model mixes up: <i>examples</i> is the estimated "
+        "number of annotations given one class of the pair while belonging to the other (either "
+        "way), <i>joint probability</i> the same as a share of all annotations.</p>"
         "<table><tr><th>class A</th><th>class B</th><th>examples</th>"
         "<th>joint probability</th></tr>" + overlap_html + "</table>"
         if overlap_html
         else "<p>No overlapping classes found.</p>"
     )
-    filter_by = html.escape(str(summary_data["settings"]["filter_by"]))
     images = "".join(
         f"<img src='{plots[name]}' alt='{name}'>"
         for name in ("noise", "quality", "suspicion")
         if name in plots
     )
+    files = OUTPUT_FILES
+    how = html.escape(FILTER_BY.get(method, "see core.filter.find_label_issues"))
+    title = html.escape(summary_data["title"])
+    top = f"top {TOP_ITEMS} shown" if flagged > TOP_ITEMS else "all shown"
+    linked = " A task id opens the task in Label Studio." if task_url is not None else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>labelaudit report: {html.escape(summary_data["source"])}</title>
+<title>labelaudit report — {title}</title>
 <style>{_STYLE}</style></head><body>
-<h1>labelaudit report</h1>
+<h1>labelaudit report — {title}</h1>
 <p class="sub">{html.escape(summary_data["source"])} · model version
 <code>{html.escape(summary_data["model_version"])}</code> ·
 {len(classes)} classes · filter <code>{filter_by}</code></p>
-<div class="cards">{card_html}</div>
+<div class="cards">{"".join(cards)}</div>
+<p>Files: <a href="{files["issues"]}">{files["issues"]}</a> (every audited annotation,
+most suspicious first) · <a href="{files["predictions"]}">{files["predictions"]}</a>
+(one prediction per task, for Label Studio's import) ·
+<a href="{files["summary"]}">{files["summary"]}</a> (every figure of this page).</p>
+<h2>What the figures mean</h2>
+<dl>
+<dt>suspicion</dt><dd>1 &minus; the probability that a model which never saw the task
+(out-of-fold, by cross-validation) gives to the annotator's label. 0.9 means the model puts
+90% of its belief on other labels. A task's suspicion is the highest of its annotations.</dd>
+<dt>flagged</dt><dd>Confident learning thinks the annotation's label is wrong. There is no
+fixed suspicion cut-off: the method, <code>{filter_by}</code>, {how}.</dd>
+<dt>label health score</dt><dd>cleanlab's overall label health score: 1 &minus; the
+estimated fraction of wrong labels, from the out-of-fold probabilities. 0.90 means about one
+label in ten is estimated wrong.</dd>
+<dt>noise matrix</dt><dd>For each true class (column, estimated), how its annotations
+spread over the given labels (rows). A perfect dataset has 1 on the diagonal.</dd>
+<dt>per-class label quality</dt><dd>For each class, 1 &minus; the estimated fraction of its
+labels that are wrong.</dd>
+</dl>
 <h2>Where the labels go wrong</h2>
 <div class="plots">{images}</div>
 <h2>Most suspicious flagged annotations</h2>
-<p class="note">Suspicion is 1 minus the probability a model that never saw the task gives
-to the annotator's label. Flagged by confident learning; top {TOP_ITEMS} shown, all in
-issues.csv.</p>
+<p class="note">Most suspicious first; {top}; all in
+<a href="{files["issues"]}">{files["issues"]}</a>.{linked}</p>
 {table}
 <h2>Classes most often confused</h2>
 {overlap_table}
 <h2>Skipped</h2>
 {skipped_html}
-<p class="note">Timings: {html.escape(json.dumps(result.timings))}</p>
+<h2>Where the time went</h2>
+{_timings_table(timings)}
+<p class="note">Measured while the audit ran. When the backend spreads the folds over
+several workers, cross-validation is the sum of their times.</p>
 </body></html>
 """
 
@@ -328,29 +465,28 @@ issues.csv.</p>
 def write_outputs(
     result: AuditResult,
     out_dir: str | Path,
+    summary_data: dict[str, Any],
     *,
-    settings: dict[str, Any],
-    source: str,
-    model_version: str,
     fetch: Callable[[str], bytes] | None = None,
+    task_url: Callable[[int], str] | None = None,
 ) -> dict[str, Path]:
-    """Write the four output files into ``out_dir``; return their paths."""
+    """Write the four OUTPUT_FILES into ``out_dir``; return their paths.
+
+    ``summary_data`` is :func:`summary`'s answer; ``fetch`` and ``task_url`` are passed to
+    :func:`render_html`.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "issues": out / "issues.csv",
-        "predictions": out / "predictions.json",
-        "summary": out / "summary.json",
-        "report": out / "report.html",
-    }
+    paths = {key: out / name for key, name in OUTPUT_FILES.items()}
     with paths["issues"].open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=ISSUES_COLUMNS)
         writer.writeheader()
         writer.writerows(issue_rows(result))
+    model_version = summary_data["model_version"]
     paths["predictions"].write_text(
         json.dumps(predictions(result, model_version), indent=1), encoding="utf-8"
     )
-    summary_data = summary(result, settings=settings, source=source, model_version=model_version)
     paths["summary"].write_text(json.dumps(summary_data, indent=2, default=str), encoding="utf-8")
-    paths["report"].write_text(render_html(result, summary_data, fetch=fetch), encoding="utf-8")
+    page = render_html(result, summary_data, fetch=fetch, task_url=task_url)
+    paths["report"].write_text(page, encoding="utf-8")
     return paths

@@ -41,7 +41,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -74,8 +74,9 @@ CACHE_SIZES = {"work": 1, "model": 4}
 Progress = Callable[[str, int, int], None]
 #: loader(url, api_key, project_id, progress) -> AuditDataset
 Loader = Callable[[str, str, int, Progress], "AuditDataset"]
-#: pusher(url, api_key, project_id, predictions, flagged_task_ids, progress) -> version
-Pusher = Callable[[str, str, int, list[dict[str, Any]], list[int], Progress], str]
+#: pusher(url, api_key, project_id, predictions, flagged, progress) -> version, where
+#: flagged maps each flagged task id to its flagged annotation's id (push_audit)
+Pusher = Callable[[str, str, int, list[dict[str, Any]], dict[int, int], Progress], str]
 
 
 class MissingCredentials(ValueError):
@@ -104,7 +105,11 @@ class Runner(Protocol):
 
 @dataclass
 class WorkItem:
-    """What ``begin`` leaves under MODEL_DIR for the folds and ``complete``."""
+    """What ``begin`` leaves under MODEL_DIR for the folds and ``complete``.
+
+    ``prepared.timings`` holds the seconds of begin's steps (reading the tasks, features);
+    ``complete`` adds the folds' and its own, so the report shows the whole audit.
+    """
 
     prepared: Prepared
     splits: list[tuple[np.ndarray, np.ndarray]]
@@ -146,7 +151,7 @@ def push_to_label_studio(
     api_key: str,
     project: int,
     predictions: list[dict[str, Any]],
-    flagged: list[int],
+    flagged: dict[int, int],
     progress: Progress,
 ) -> str:
     """Push predictions and the review tab; return the new model version."""
@@ -377,14 +382,17 @@ class Service:
 
     def begin(self, project: int, ticket: str, progress: Progress = _no_progress) -> int:
         """Load and featurize the project, save the work item; return the number of folds."""
-        from backend.audit import fold_splits, prepare
+        from backend.audit import fold_splits, prepare, timed
 
         url, key = self.credentials(project)
         self.artifacts.clear_work(project, keep=ticket)
-        dataset = self.loader(url, key, project, progress)
+        timings: dict[str, float] = {}
+        with timed(timings, "read_tasks"):
+            dataset = self.loader(url, key, project, progress)
         fingerprint = dataset_fingerprint(dataset)
         self.store.set_fingerprint(project, fingerprint)
         prepared = prepare(dataset, self.settings, fetch=self._fetcher(url, key), progress=progress)
+        prepared.timings = timings | prepared.timings
         splits = fold_splits(prepared, folds=self.settings.folds, seed=self.settings.seed)
         work = WorkItem(prepared, splits, dataset.source or f"project:{project}", fingerprint)
         self.artifacts.write_pickle(self.artifacts.work_dir(project, ticket) / "prepared.pkl", work)
@@ -392,13 +400,15 @@ class Service:
 
     def fold(self, project: int, ticket: str, index: int) -> int:
         """Compute one fold's out-of-fold probabilities; return how many folds are done."""
-        from backend.audit import fit_predict_fold
+        from backend.audit import fit_predict_fold, timed
 
         work = self._work(project, ticket)
         train, test = work.splits[index]
-        probs = fit_predict_fold(work.prepared, self.settings, train, test)
+        took: dict[str, float] = {}
+        with timed(took, "fold"):
+            probs = fit_predict_fold(work.prepared, self.settings, train, test)
         folder = self.artifacts.work_dir(project, ticket)
-        self.artifacts.write_pickle(folder / f"fold-{index}.pkl", probs)
+        self.artifacts.write_pickle(folder / f"fold-{index}.pkl", (probs, took["fold"]))
         return len(list(folder.glob("fold-*.pkl")))
 
     def complete(
@@ -411,25 +421,38 @@ class Service:
     ) -> SavedAudit:
         """Confident learning, final model, push, then make the results current."""
         from backend import report
-        from backend.audit import finish
+        from backend.audit import finish, timed
+        from backend.labelstudio.client import task_page
 
         started = time.perf_counter()
         work = self._work(project, ticket)
-        result = finish(work.prepared, self._out_of_fold(project, ticket, work), self.settings)
-        final = self._final_model(work.prepared, result)
+        probs, fold_seconds = self._out_of_fold(project, ticket, work)
+        timings = work.prepared.timings | {"cross_validation": round(fold_seconds, 3)}
+        result = finish(replace(work.prepared, timings=timings), probs, self.settings)
+        with timed(result.timings, "final_model"):
+            final = self._final_model(work.prepared, result)
         url, key = self.credentials(project)
+        task_url = task_page(url, project)
         if superseded():
             raise Superseded(f"a newer audit of project {project} took over")
         pushed = report.predictions(result, PENDING_VERSION)
-        version = self.pusher(url, key, project, pushed, result.flagged_task_ids(), progress)
+        with timed(result.timings, "push"):
+            flagged = result.flagged_annotations()
+            version = self.pusher(url, key, project, pushed, flagged, progress)
         final.version = version
         summary = report.summary(
-            result, settings=self.settings.redacted(), source=work.source, model_version=version
+            result,
+            settings=self.settings.redacted(),
+            source=work.source,
+            model_version=version,
+            title=work.prepared.dataset.title or f"project {project}",
         )
-        html = report.render_html(result, summary, fetch=self._fetcher(url, key))
         folder = self.artifacts.version_dir(project, version)
         self.artifacts.write_pickle(folder / "model.pkl", final)
-        self.artifacts.write_text(folder / "report.html", html)
+        # The version becomes current (and its files served) only in save_audit below.
+        report.write_outputs(
+            result, folder, summary, fetch=self._fetcher(url, key), task_url=task_url
+        )
         # /predict answers what was pushed: the suggestion, score = mislabeling = suspicion.
         answers = {
             p["task"]: {k: v for k, v in p.items() if k != "task"} | {"model_version": version}
@@ -570,15 +593,18 @@ class Service:
             "work", (str(project), ticket), lambda: self.artifacts.read_pickle(path)
         )
 
-    def _out_of_fold(self, project: int, ticket: str, work: WorkItem) -> np.ndarray:
+    def _out_of_fold(self, project: int, ticket: str, work: WorkItem) -> tuple[np.ndarray, float]:
+        """Return the out-of-fold probabilities and the seconds the folds took, summed."""
         folder = self.artifacts.work_dir(project, ticket)
         probs = np.zeros((len(work.prepared.labels), work.prepared.num_classes))
+        seconds = 0.0
         for index, (_, test) in enumerate(work.splits):
             path = folder / f"fold-{index}.pkl"
             if not path.exists():
                 raise RuntimeError(f"fold {index} of audit {ticket} has no result")
-            probs[test] = self.artifacts.read_pickle(path)
-        return probs
+            probs[test], took = self.artifacts.read_pickle(path)
+            seconds += took
+        return probs, seconds
 
     def _final_model(self, prepared: Prepared, result: AuditResult) -> FinalModel:
         """Fit the noise-aware model: flagged rows left out, classes weighted up by their noise."""

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from core.filter import FILTER_BY
 
@@ -27,6 +28,8 @@ _UNPREFIXED = {
     "basic_auth_pass": "BASIC_AUTH_PASS",
 }
 _SECRETS = ("label_studio_api_key", "basic_auth_pass")
+#: Settings holding URLs, whose user:password@ part is a secret too.
+_URLS = ("label_studio_url", "redis_url")
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,21 @@ class Settings:
         for name in _SECRETS:
             if out[name]:
                 out[name] = "***"
+        for name in _URLS:
+            out[name] = _without_userinfo(out[name])
         out["model_params"] = dict(self.model_params)
         return out
+
+
+def _without_userinfo(url: str) -> str:
+    """Return ``url`` with any user:password@ replaced by ***@."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:

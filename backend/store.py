@@ -10,7 +10,7 @@ are atomic in both (Lua scripts in Redis, one lock in memory).
 
 **Artifacts** are big and live on disk under ``MODEL_DIR`` (a shared volume when workers
 run on several machines): the prepared dataset and the out-of-fold probabilities of an
-audit in progress, and per model version the final model and the HTML report.
+audit in progress, and per model version the final model and the audit's output files.
 
 Scheduling state per project (see ``backend/service.py`` for how it is used):
 
@@ -942,12 +942,16 @@ class Artifacts:
     Layout::
 
         <model_dir>/projects/<project>/work/<ticket>/prepared.pkl   the featurized dataset
-        <model_dir>/projects/<project>/work/<ticket>/fold-<i>.pkl   out-of-fold probabilities
+        <model_dir>/projects/<project>/work/<ticket>/fold-<i>.pkl   (out-of-fold probabilities,
+                                                                      seconds the fold took)
         <model_dir>/projects/<project>/versions/<version>/model.pkl the final model
-        <model_dir>/projects/<project>/versions/<version>/report.html
+        <model_dir>/projects/<project>/versions/<version>/report.html, issues.csv,
+            predictions.json, summary.json                          the audit's outputs
 
     Every file is written to a temporary name and renamed, so a reader never sees half a
-    file. Pickles are read only from this directory, which only labelaudit writes.
+    file; the outputs (backend.report.write_outputs) are written before their version
+    becomes current, so nobody reads them while they are written. Pickles are read only
+    from this directory, which only labelaudit writes.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.http import dump_options_header
 
 from backend.api import metrics as prometheus
 from backend.api.errors import ApiError
@@ -182,12 +183,34 @@ def start_audit(project: int) -> Any:
     return jsonify(status="scheduled", job=job_id), 202
 
 
-@bp.get("/projects/<int:project>/report")
-def report(project: int) -> Response:
-    """The HTML report of the latest audit."""
+#: The latest audit's files, served at /projects/<id>/<route>: route -> (file name in the
+#: version's directory, media type, sent as a download). Only these are ever served; no part
+#: of a request becomes a path. The report links the others by bare name ("issues.csv"),
+#: which a browser resolves beside /projects/<id>/report, as beside report.html on disk.
+AUDIT_FILES = {
+    "report": ("report.html", "text/html", False),
+    "issues.csv": ("issues.csv", "text/csv", True),
+    "predictions.json": ("predictions.json", "application/json", False),
+    "summary.json": ("summary.json", "application/json", False),
+}
+
+
+def audit_file(project: int, route: str) -> Response:
+    """One file of the latest audit (AUDIT_FILES)."""
+    name, mimetype, download = AUDIT_FILES[route]
     svc = service()
     version = svc.store.current_version(project)
-    path = svc.artifacts.version_dir(project, version) / "report.html" if version else None
+    path = svc.artifacts.version_dir(project, version) / name if version else None
     if path is None or not path.is_file():
-        raise ApiError(404, f"project {project} has no report yet")
-    return Response(path.read_bytes(), mimetype="text/html")
+        raise ApiError(404, f"project {project} has no {route} yet")
+    headers = {}
+    if download:
+        filename = {"filename": f"project-{project}-{version}-{name}"}
+        headers["Content-Disposition"] = dump_options_header("attachment", filename)
+    return Response(path.read_bytes(), mimetype=mimetype, headers=headers)
+
+
+for _route in AUDIT_FILES:
+    bp.add_url_rule(
+        f"/projects/<int:project>/{_route}", view_func=audit_file, defaults={"route": _route}
+    )

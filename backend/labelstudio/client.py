@@ -18,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +31,8 @@ from backend.labelstudio.export import dataset_from_tasks
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
+
+logger = logging.getLogger("labelaudit.client")
 
 #: ``progress(done, total)`` is called after each page of tasks (total may be None).
 Progress = Callable[[int, "int | None"], None]
@@ -212,10 +215,45 @@ def load_project(
             tasks.extend(page)
             if progress is not None:
                 progress(len(tasks), total)
+        emails = user_emails(ls)
     finally:
         close(ls)
     source = f"{_redact(_check_url(url))}projects/{project_id}"
-    return dataset_from_tasks(tasks, kind, source=source)
+    dataset = dataset_from_tasks(tasks, kind, source=source, title=project.title or "")
+    known = {key: emails[key] for key in set(dataset.annotators) if key in emails}
+    dataset.annotator_emails = known | dataset.annotator_emails
+    return dataset
+
+
+def user_emails(ls: LabelStudio) -> dict[str, str]:
+    """Return user id (as a string) -> email of every user; {} if Label Studio will not say.
+
+    Emails only make a report easier to read, so a failure here never fails an audit.
+    """
+    out = {}
+    try:
+        with translate_errors("listing users"):
+            users = ls.users.list()
+        for user in users:
+            user_id, email = getattr(user, "id", None), getattr(user, "email", None)
+            if isinstance(user_id, int) and isinstance(email, str) and email:
+                out[str(user_id)] = email
+    except Exception as err:  # errors out of translate_errors hold no secret
+        logger.warning("annotators are shown by user id (%s: %s)", type(err).__name__, err)
+        return {}
+    return out
+
+
+def task_page(url: str, project_id: int) -> Callable[[int], str]:
+    """Return task id -> the task's page in Label Studio (the Data Manager's labeling view).
+
+    The link never carries credentials: user:password@ in ``url`` is left out, and so are a
+    query string and fragment.
+    """
+    parts = urlsplit(_check_url(url))
+    host = parts.netloc.rpartition("@")[2]
+    base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    return lambda task_id: f"{base}/projects/{int(project_id)}/data?task={int(task_id)}"
 
 
 # --- media -------------------------------------------------------------------------------

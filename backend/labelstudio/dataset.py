@@ -48,7 +48,10 @@ class AuditDataset:
     ``inputs[i]`` is the raw input of row i taken from task data: a string for text, a
     URL or path for images, a list of floats for numeric and embedding inputs.
     ``unlabeled`` maps task id to the raw input of tasks with no usable annotation (they
-    get predictions, not audits).
+    get predictions, not audits). ``annotators[i]`` is a stable key of who made row i (the
+    Label Studio user id when known); ``annotator_emails`` maps such keys to the user's
+    email where it is known. ``title`` is what a report calls the dataset: the project's
+    title, or the export file's name ('' when unknown).
     """
 
     kind: TaskKind
@@ -61,6 +64,8 @@ class AuditDataset:
     unlabeled: dict[int, Any] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     source: str = ""
+    title: str = ""
+    annotator_emails: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -123,6 +123,13 @@ def _annotator(annotation: dict[str, Any]) -> str:
     return str(who) if isinstance(who, str) and who else "unknown"
 
 
+def _email(annotation: dict[str, Any]) -> str | None:
+    """Return the annotator's email when the annotation carries it (``completed_by`` dict)."""
+    who = annotation.get("completed_by")
+    email = who.get("email") if isinstance(who, dict) else None
+    return email if isinstance(email, str) and email else None
+
+
 def _label(annotation: dict[str, Any], kind: TaskKind) -> int:
     """Return the class index an annotation gives, or raise _Bad saying what is wrong."""
     result = annotation.get("result")
@@ -151,7 +158,12 @@ def _label(annotation: dict[str, Any], kind: TaskKind) -> int:
 
 
 def dataset_from_tasks(
-    tasks: list[dict], kind: TaskKind, *, source: str, trust_ground_truth: bool | None = None
+    tasks: list[dict],
+    kind: TaskKind,
+    *,
+    source: str,
+    title: str = "",
+    trust_ground_truth: bool | None = None,
 ) -> AuditDataset:
     """Build the AuditDataset of ``tasks`` (Label Studio task dicts) for ``kind``."""
     if not isinstance(tasks, list):
@@ -160,6 +172,7 @@ def dataset_from_tasks(
     task_ids: list[int] = []
     annotation_ids: list[int] = []
     annotators: list[str] = []
+    emails: dict[str, str] = {}
     labels: list[int] = []
     ground_truth: list[bool] = []
     inputs: list[Any] = []
@@ -219,6 +232,9 @@ def dataset_from_tasks(
             task_ids.append(task_id)
             annotation_ids.append(-1 if annotation_id is None else annotation_id)
             annotators.append(_annotator(annotation))
+            email = _email(annotation)
+            if email is not None and email != annotators[-1]:
+                emails[annotators[-1]] = email
             labels.append(label)
             ground_truth.append(bool(annotation.get("ground_truth")))
             inputs.append(value)
@@ -240,6 +256,8 @@ def dataset_from_tasks(
         unlabeled=unlabeled,
         skipped=skipped,
         source=source,
+        title=title,
+        annotator_emails=emails,
     )
 
 
@@ -276,4 +294,4 @@ def load_export(path: str | Path, *, label_config: str | None = None) -> AuditDa
     """Read a Label Studio JSON export; the task kind comes from ``label_config`` or the data."""
     tasks = read_export(path)
     kind = parse_label_config(label_config) if label_config is not None else infer_task_kind(tasks)
-    return dataset_from_tasks(tasks, kind, source=str(path))
+    return dataset_from_tasks(tasks, kind, source=str(path), title=Path(path).name)

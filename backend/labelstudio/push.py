@@ -1,67 +1,68 @@
 """Send an audit's results back to Label Studio.
 
-The order of the steps is what makes a push safe to repeat or to die half-way:
+The order of the steps is what makes a push safe to repeat or to die half-way, and what
+keeps the project usable while it runs:
 
 1. Pick the new version ``<prefix>-<n>``, n = 1 + the highest ``<prefix>-<n>`` among the
    project's prediction versions and its current model_version.
 2. Import the predictions under that version, in chunks.
-3. Make it the project's model_version (the Data Manager's score column and filters only
-   count predictions of the project's model_version).
-4. Delete every older ``<prefix>-<n>`` version's predictions (one call per version;
-   other models' predictions are never touched).
-5. Create or update the tab named ``view_title`` to hold exactly the flagged tasks, most
-   suspicious (highest prediction score) first.
+3. Switch, back to back: make the version the project's model_version (the Data Manager's
+   score column and filters only count predictions of the project's model_version), then
+   point the review tab at exactly the flagged tasks, most suspicious first. A project
+   that has no tab yet first gets the "Default" tab the page would have made.
+4. Delete every older ``<prefix>-<n>`` version's predictions (other models' predictions are
+   never touched), in writes short enough that Label Studio's other users get through.
 
 If a push dies before step 3 the project still shows the previous version; the next push
 takes a higher n and step 4 removes the partial one. Two pushes to the same project must
 not run at the same time (the worker serialises them per project).
+
+Tabs are written only in forms the Data Manager page itself can render (see views.py).
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from backend.labelstudio import views
 from backend.labelstudio.client import sdk_request, translate_errors
 from backend.labelstudio.predictions import VERSION_PREFIX
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
 
+logger = logging.getLogger("labelaudit.push")
+
 #: Predictions sent per import call.
 IMPORT_CHUNK = 500
-#: Data Manager ordering of the review tab: highest prediction score first.
-REVIEW_ORDERING = ["-tasks:predictions_score"]
+#: The review tab's title.
+REVIEW_TITLE = "Needs re-review"
+#: Between the name a lead gave labelaudit's connection and the audit's state on its card.
+TITLE_SEPARATOR = " · "
+#: What the connection's description says (Settings -> Model -> Edit).
+BACKEND_DESCRIPTION = (
+    "labelaudit finds annotations that are probably wrong. Each audited task gets one "
+    "prediction: the suggested label, and as its score the suspicion, the estimated chance "
+    'that the annotator\'s label is wrong. The "Needs re-review" tab lists the flagged tasks, '
+    "most suspicious first."
+)
+#: The largest old version deleted in one call. Label Studio deletes a version in one
+#: transaction at ~11 ms a prediction (1.23.2, SQLite), and SQLite makes every other writer
+#: (a login, a saved annotation) give up after 5 s; a bigger version goes prediction by
+#: prediction, each its own short write.
+VERSION_DELETE_MAX = 300
+#: Seconds between tries of a delete that met another write (see _retried).
+DELETE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 def version_number(version: str, prefix: str = VERSION_PREFIX) -> int | None:
     """Return n if ``version`` is ``<prefix>-<n>``, else None."""
     match = re.fullmatch(re.escape(prefix) + r"-(\d+)", version or "")
     return int(match.group(1)) if match else None
-
-
-def review_view_data(title: str, task_ids: Sequence[int]) -> dict[str, Any]:
-    """Return the Data Manager tab data holding exactly ``task_ids``, by score descending."""
-    return {
-        "title": title,
-        "type": "list",
-        "target": "tasks",
-        "filters": {
-            "conjunction": "and",
-            # An empty in_list matches no task (Django's id__in=[]), so no flagged tasks
-            # gives an empty tab rather than a tab of every task.
-            "items": [
-                {
-                    "filter": "filter:tasks:id",
-                    "operator": "in_list",
-                    "type": "Number",
-                    "value": [int(t) for t in task_ids],
-                }
-            ],
-        },
-        "ordering": list(REVIEW_ORDERING),
-    }
 
 
 def project_versions(ls: LabelStudio, project_id: int) -> dict[str, int]:
@@ -102,35 +103,85 @@ def _check_predictions(predictions: Sequence[dict[str, Any]]) -> None:
         seen.add(task)
 
 
-def upsert_view(ls: LabelStudio, project_id: int, title: str, data: dict[str, Any]) -> int:
-    """Create the project's tab titled ``title``, or update the first one; return its id."""
-    with translate_errors(f"listing tabs of project {project_id}"):
-        views = ls.views.list(project=project_id)
-    matching = sorted(
-        (v for v in views if isinstance(v.data, dict) and v.data.get("title") == title),
-        key=lambda v: v.id or 0,
-    )
-    with translate_errors(f"saving tab {title!r} of project {project_id}"):
-        if matching:
-            view = ls.views.update(str(matching[0].id), project=project_id, data=data)
-        else:
-            view = ls.views.create(project=project_id, data=data)
-    return int(view.id)
+def _check_flagged(flagged: Mapping[int, int], predictions: Sequence[dict[str, Any]]) -> None:
+    if not isinstance(flagged, Mapping):
+        raise TypeError(f"flagged must map task id -> annotation id; got {type(flagged).__name__}")
+    tasks = {item["task"] for item in predictions}
+    for task, annotation in flagged.items():
+        if task not in tasks:
+            raise ValueError(f"flagged task {task} has no prediction")
+        if isinstance(annotation, bool) or not isinstance(annotation, int) or annotation <= 0:
+            raise ValueError(
+                f"flagged task {task} needs the id of its flagged annotation; got {annotation!r}"
+            )
+
+
+def delete_versions(ls: LabelStudio, project_id: int, old: Mapping[str, int]) -> int:
+    """Delete the predictions of the ``old`` versions (name -> count), in short writes.
+
+    Best effort, after the switch: a prediction that cannot be deleted now is left for the
+    next push (which deletes every older version of ours). Returns how many were left.
+    """
+    left = 0
+    for version in [v for v, n in old.items() if n <= VERSION_DELETE_MAX]:
+        path = f"api/projects/{project_id}/model-versions/"
+        if not _retried(ls, "DELETE", path, json={"model_version": version}):
+            left += old[version]
+    big = {v for v, n in old.items() if n > VERSION_DELETE_MAX}
+    if big:
+        found = sdk_request(ls, "GET", f"api/predictions/?project={int(project_id)}")
+        ids = [
+            int(item["id"])
+            for item in (found if isinstance(found, list) else [])
+            if isinstance(item, dict) and item.get("model_version") in big
+        ]
+        for done, prediction in enumerate(ids):
+            if not _retried(ls, "DELETE", f"api/predictions/{prediction}/"):
+                left += len(ids) - done
+                break
+    if left:
+        logger.warning(
+            "project %s: %d predictions of older labelaudit versions are left for the next push",
+            project_id,
+            left,
+        )
+    return left
+
+
+def _retried(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> bool:
+    """Call a route, trying again after each DELETE_RETRY_DELAYS while it answers 5xx/times out.
+
+    On Label Studio's SQLite a write that meets another one (an annotator saving) can fail
+    at once with "database is locked" (HTTP 500): the other write wins, this one waits.
+    """
+    for delay in (*DELETE_RETRY_DELAYS, None):
+        try:
+            sdk_request(ls, method, path, **kwargs)
+            return True
+        except (ConnectionError, TimeoutError):
+            if delay is None:
+                return False
+            time.sleep(delay)
+    return False
 
 
 def push_audit(
     ls: LabelStudio,
     project_id: int,
     predictions: list[dict],
-    flagged_task_ids: list[int],
+    flagged: Mapping[int, int],
     *,
     version_prefix: str = VERSION_PREFIX,
-    view_title: str = "Needs re-review",
+    view_title: str = REVIEW_TITLE,
     progress: Callable[[int, int], None] | None = None,
 ) -> str:
-    """Push an audit's predictions and review tab to a project; return the new version."""
+    """Push an audit's predictions and review tab to a project; return the new version.
+
+    ``flagged`` maps each flagged task id, most suspicious first, to one of its flagged
+    annotations' ids (the tab lists tasks through their annotation ids).
+    """
     _check_predictions(predictions)
-    flagged = [int(t) for t in flagged_task_ids]
+    _check_flagged(flagged, predictions)
     if not re.fullmatch(r"[\w.]+", version_prefix or ""):
         raise ValueError(
             f"version_prefix must be letters, digits, '_' or '.'; got {version_prefix!r}"
@@ -146,17 +197,45 @@ def push_audit(
         if progress is not None:
             progress(start + len(chunk), len(items))
 
+    cols = views.columns(ls, project_id)  # read before the switch, so the switch is quick
     with translate_errors(f"setting model_version of project {project_id}"):
         ls.projects.update(id=project_id, model_version=version)
+    review = views.annotation_filter(flagged.values())
+    views.upsert_tab(ls, project_id, view_title, review, ordering=views.BY_SCORE_DESC, cols=cols)
 
-    for old in project_versions(ls, project_id):
-        if old != version and version_number(old, version_prefix) is not None:
-            sdk_request(
-                ls,
-                "DELETE",
-                f"api/projects/{project_id}/model-versions/",
-                json={"model_version": old},
-            )
-
-    upsert_view(ls, project_id, view_title, review_view_data(view_title, flagged))
+    old = {
+        name: count
+        for name, count in project_versions(ls, project_id).items()
+        if name != version and version_number(name, version_prefix) is not None
+    }
+    delete_versions(ls, project_id, old)
+    state = f"{version}: {len(flagged)} of {len(items)} tasks to re-review"
+    describe_backend(ls, project_id, state)
     return version
+
+
+def describe_backend(ls: LabelStudio, project_id: int, state: str) -> None:
+    """Show ``state`` on labelaudit's card in Settings -> Model (its title is all it shows).
+
+    labelaudit's connections are those whose stored model_version (the /setup answer) is
+    one of ours; the title keeps what the lead named the connection, before " · ". Best
+    effort: a card that cannot be updated is logged, never a failed push.
+    """
+    try:
+        with translate_errors(f"listing models of project {project_id}"):
+            backends = list(ls.ml.list(project=project_id))
+        for backend in backends:
+            if version_number(backend.model_version or "") is None or not backend.id:
+                continue
+            name = (backend.title or VERSION_PREFIX).split(TITLE_SEPARATOR)[0]
+            with translate_errors(f"updating model {backend.id} of project {project_id}"):
+                # Label Studio 1.23.2 answers 500 to an update without url and project.
+                ls.ml.update(
+                    backend.id,
+                    url=backend.url,
+                    project=project_id,
+                    title=f"{name}{TITLE_SEPARATOR}{state}",
+                    description=BACKEND_DESCRIPTION,
+                )
+    except (ConnectionError, TimeoutError, ValueError, PermissionError) as err:
+        logger.warning("could not update the model card of project %s: %s", project_id, err)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import logging
+import time
+from urllib.parse import urljoin
 
 import pytest
+from werkzeug.http import parse_options_header
 
 from backend.api import create_app
 from backend.service import NO_VERSION
@@ -409,6 +414,129 @@ def test_report(client, app, store):
     assert answer.get_data(as_text=True) == "<h1>report</h1>"
 
 
+# --------------------------------------------------------------------------- an audit's files
+
+FILES = {  # route -> media type
+    "report": "text/html",
+    "issues.csv": "text/csv",
+    "predictions.json": "application/json",
+    "summary.json": "application/json",
+}
+LS_URL = "http://lsuser:hunter2@ls.example:8080/"  # credentials in the URL: never in a link
+
+
+@pytest.fixture
+def audit_app(tmp_path, runner, monkeypatch):
+    """An app whose service audits 60 numeric tasks read by a fake loader (a bit slow)."""
+    from backend.labelstudio.config import parse_label_config
+    from backend.labelstudio.export import dataset_from_tasks
+    from tests.worker.support import CONFIG, numeric_tasks
+
+    for name in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "BASIC_AUTH_USER", "BASIC_AUTH_PASS"):
+        monkeypatch.delenv(name, raising=False)
+    tasks = numeric_tasks(60, seed=1, flip=0.15)
+    for task in tasks:
+        task["annotations"][0]["completed_by"] = {"id": 5, "email": "five@example.com"}
+
+    def load(url, key, project, progress):
+        time.sleep(0.05)
+        return dataset_from_tasks(
+            tasks, parse_label_config(CONFIG), source="ls", title="Points <&> clusters"
+        )
+
+    def push(url, key, project, predictions, flagged, progress):
+        time.sleep(0.02)
+        return "labelaudit-1"
+
+    settings = {
+        "model_dir": str(tmp_path),
+        "redis_url": "",
+        "folds": 3,
+        "sweep_seconds": 0,
+        "label_studio_url": LS_URL,
+        "label_studio_api_key": TOKEN,
+    }
+    config = {"SETTINGS": settings, "RUNNER": runner, "LOADER": load, "PUSHER": push}
+    return create_app(config | {"STORE": MemoryStore(), "TESTING": True})
+
+
+def run_audit(app, project=1):
+    svc = app.extensions["labelaudit"]
+    ticket = svc.trigger(project, immediate=True, reason="test")
+    assert svc.run_ticket(project, ticket) is None
+    assert svc.store.get_job(ticket)["state"] == "succeeded"
+
+
+def test_every_file_of_the_audit_is_served(audit_app):
+    client = audit_app.test_client()
+    for route in FILES:
+        before = client.get(f"/projects/1/{route}")
+        assert before.status_code == 404 and before.mimetype == "application/json"
+        assert before.json == {"error": f"project 1 has no {route} yet"}
+    run_audit(audit_app)
+    answers = {route: client.get(f"/projects/1/{route}") for route in FILES}
+    for route, mimetype in FILES.items():
+        assert answers[route].status_code == 200, route
+        assert answers[route].mimetype == mimetype, route
+    disposition = parse_options_header(answers["issues.csv"].headers["Content-Disposition"])
+    assert disposition == ("attachment", {"filename": "project-1-labelaudit-1-issues.csv"})
+    assert "Content-Disposition" not in answers["report"].headers
+
+    rows = list(csv.DictReader(io.StringIO(answers["issues.csv"].get_data(as_text=True))))
+    assert len(rows) == 60 and {r["annotator"] for r in rows} == {"five@example.com"}
+    predictions = answers["predictions.json"].json
+    assert len(predictions) == 60 and {p["model_version"] for p in predictions} == {"labelaudit-1"}
+    assert answers["summary.json"].json == client.get("/projects/1/audit").json["summary"]
+
+    page = answers["report"].get_data(as_text=True)
+    assert "<title>labelaudit report — Points &lt;&amp;&gt; clusters</title>" in page
+    for name in ("issues.csv", "predictions.json", "summary.json"):
+        assert f'<a href="{name}">' in page
+        # The report's relative links resolve beside /projects/1/report, to the routes above.
+        assert urljoin("/projects/1/report", name) == f"/projects/1/{name}"
+    for task_id in answers["summary.json"].json["flagged_task_ids"][:5]:
+        assert f'<a href="http://ls.example:8080/projects/1/data?task={task_id}"' in page
+    assert "five@example.com" in page
+    for answer in answers.values():
+        body = answer.get_data(as_text=True)
+        assert "hunter2" not in body and "lsuser" not in body and TOKEN not in body
+
+
+def test_the_summary_and_report_time_the_whole_audit(audit_app):
+    run_audit(audit_app)
+    client = audit_app.test_client()
+    timings = client.get("/projects/1/summary.json").json["timings_seconds"]
+    assert list(timings) == [
+        "read_tasks",
+        "features",
+        "cross_validation",
+        "confident_learning",
+        "final_model",
+        "push",
+    ]
+    assert timings["read_tasks"] >= 0.05 and timings["push"] >= 0.02  # the fakes' sleeps
+    assert timings["cross_validation"] > 0 and timings["final_model"] > 0
+    page = client.get("/projects/1/report").get_data(as_text=True)
+    assert f"<b>{sum(timings.values()):.1f} s</b><span>audit time</span>" in page
+    assert "<code>read_tasks</code>" in page and "<code>push</code>" in page
+
+
+def test_only_the_audit_files_are_served(audit_app):
+    run_audit(audit_app)
+    client = audit_app.test_client()
+    folder = audit_app.extensions["labelaudit"].artifacts.version_dir(1, "labelaudit-1")
+    assert (folder / "model.pkl").is_file() and (folder / "report.html").is_file()
+    for path in (
+        "/projects/1/model.pkl",
+        "/projects/1/report.html",
+        "/projects/1/report/issues.csv",
+        "/projects/1/..%2Fversions%2Flabelaudit-1%2Fmodel.pkl",
+        "/projects/2/issues.csv",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 404 and answer.mimetype == "application/json", path
+
+
 # --------------------------------------------------------------------------- bodies and errors
 
 
@@ -496,6 +624,9 @@ ROUTES = [
     ("GET", "/projects/7/audit"),
     ("POST", "/projects/7/audit"),
     ("GET", "/projects/7/report"),
+    ("GET", "/projects/7/issues.csv"),
+    ("GET", "/projects/7/predictions.json"),
+    ("GET", "/projects/7/summary.json"),
     ("GET", "/no-such-route"),
 ]
 

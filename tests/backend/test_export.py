@@ -7,6 +7,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,7 @@ def test_one_row_per_usable_annotation():
     assert ds.task_ids.dtype == np.int64 and ds.annotation_ids.dtype == np.int64
     assert ds.annotation_ids.tolist() == [11, 12, 21, 31]
     assert ds.annotators == ["7", "8", "c@x", "unknown"]
+    assert ds.annotator_emails == {"8": "b@x"}  # the key stays the id; the email is shown
     assert ds.labels.tolist() == [0, 1, 1, 2]
     assert ds.ground_truth.tolist() == [False, False, True, False]
     assert ds.inputs == ["great", "great", "awful", "fine"]
@@ -333,6 +335,7 @@ def test_load_export_with_and_without_config(export_file):
     assert inferred.kind.classes == ("neg", "pos")  # sorted: no config to give the order
     assert inferred.labels.tolist() == [1, 0]
     assert inferred.source == str(path)
+    assert inferred.title == path.name
     configured = load_export(path, label_config=TEXT_CONFIG)
     assert configured.kind == TEXT
     assert configured.labels.tolist() == [0, 1]
@@ -375,6 +378,53 @@ def test_export_with_an_unsupported_config_or_nothing_to_infer(export_file):
             path,
             label_config=TEXT_CONFIG.replace('toName="text"', 'toName="text" choice="multiple"'),
         )
+
+
+# --- reading a live project ---------------------------------------------------------------
+
+
+class _FakeSDK:
+    """The label-studio-sdk calls load_project makes: a project, one page of tasks, users."""
+
+    def __init__(self, list_users: Any) -> None:
+        tasks = [
+            task(1, {"text": "good"}, annotation(11, "pos", who=7)),
+            task(2, {"text": "bad"}, annotation(21, "neg", who=8)),
+            task(3, {"text": "meh"}, annotation(31, "neutral", who={"id": 9, "email": "n@x"})),
+        ]
+        page = SimpleNamespace(items=tasks, response=SimpleNamespace(total=len(tasks)))
+        project = SimpleNamespace(label_config=TEXT_CONFIG, title="Product reviews")
+        self.projects = SimpleNamespace(get=lambda id: project)
+        self.tasks = SimpleNamespace(list=lambda **kwargs: page)
+        self.users = SimpleNamespace(list=list_users)
+
+
+def _users() -> list[Any]:
+    return [
+        SimpleNamespace(id=7, email="seven@x"),
+        SimpleNamespace(id=8, email=""),
+        SimpleNamespace(id=99, email="never-annotated@x"),
+    ]
+
+
+def _broken_users() -> list[Any]:
+    raise RuntimeError("users route exploded")
+
+
+@pytest.mark.parametrize(
+    ("list_users", "emails"),
+    [(_users, {"7": "seven@x", "9": "n@x"}), (_broken_users, {"9": "n@x"})],
+)
+def test_load_project_maps_user_ids_to_emails(monkeypatch, caplog, list_users, emails):
+    from backend.labelstudio import client
+
+    monkeypatch.setattr(client, "connect", lambda url, key: _FakeSDK(list_users))
+    monkeypatch.setattr(client, "close", lambda ls: None)
+    ds = client.load_project("http://ls:8080", KEY, 3)
+    assert ds.annotators == ["7", "8", "9"]  # keys stay user ids
+    assert ds.annotator_emails == emails  # users who annotated nothing are left out
+    assert ds.title == "Product reviews" and ds.source == "http://ls:8080/projects/3"
+    assert ("users route exploded" in caplog.text) == (list_users is _broken_users)
 
 
 # --- fetching the media an export points at -------------------------------------------------

@@ -18,7 +18,7 @@ from backend.labelstudio.predictions import (
     build_prediction,
     validate_prediction,
 )
-from backend.labelstudio.push import push_audit, review_view_data, version_number
+from backend.labelstudio.push import push_audit, version_number
 
 KIND = TaskKind("sentiment", "text", "text", ("text",), ("pos", "neg"))
 CONFIG = (
@@ -126,16 +126,6 @@ def test_version_number(version, expected):
     assert version_number(version) == expected
 
 
-def test_review_view_data():
-    data = review_view_data("Needs re-review", [np.int64(4), 2])
-    assert data["filters"]["items"] == [
-        {"filter": "filter:tasks:id", "operator": "in_list", "type": "Number", "value": [4, 2]}
-    ]
-    assert data["ordering"] == ["-tasks:predictions_score"]
-    assert review_view_data("t", [])["filters"]["items"][0]["value"] == []
-    json.dumps(data)
-
-
 class _Response:
     def __init__(self, status: int, body: Any) -> None:
         self.status_code = status
@@ -147,6 +137,21 @@ class _Response:
         return self._body
 
 
+#: The Data Manager columns of a text project, as GET /api/dm/columns answers (1.23.2, cut).
+COLUMNS = [
+    {"id": "text", "parent": "data", "target": "tasks",
+     "visibility_defaults": {"explore": True, "labeling": True}},
+    {"id": "id", "target": "tasks", "visibility_defaults": {"explore": True, "labeling": False}},
+    {"id": "inner_id", "target": "tasks",
+     "visibility_defaults": {"explore": False, "labeling": False}},
+    {"id": "annotations_results", "target": "tasks",
+     "visibility_defaults": {"explore": False, "labeling": False}},
+    {"id": "predictions_score", "target": "tasks",
+     "visibility_defaults": {"explore": False, "labeling": False}},
+    {"id": "data", "target": "tasks", "children": ["text"]},
+]  # fmt: skip
+
+
 class FakeLabelStudio:
     """The Label Studio routes a push uses, shaped like the SDK client, with LS 1.23.2's rules."""
 
@@ -155,7 +160,9 @@ class FakeLabelStudio:
         self.predictions: list[dict[str, Any]] = []
         self.model_version = ""
         self.tabs: list[SimpleNamespace] = []
+        self.backends: list[SimpleNamespace] = []
         self.fail_import_after: int | None = None
+        self.locked_deletes = 0  # how many deletes answer 500 "database is locked" first
         self.calls: list[str] = []
         self.projects = SimpleNamespace(
             get=lambda id: SimpleNamespace(model_version=self.model_version),
@@ -165,10 +172,16 @@ class FakeLabelStudio:
         self.views = SimpleNamespace(
             list=lambda project: list(self.tabs), create=self._create_view, update=self._update_view
         )
+        self.ml = SimpleNamespace(list=lambda project: list(self.backends), update=self._update_ml)
         self._client_wrapper = SimpleNamespace(
             get_base_url=lambda: "http://fake/",
             httpx_client=SimpleNamespace(request=self._request),
         )
+
+    def add(self, task: int, model_version: str) -> None:
+        """A prediction that was there before the push."""
+        self.predictions.append({"id": len(self.predictions) + 1000, "task": task,
+                                 "model_version": model_version})  # fmt: skip
 
     def _update_project(self, id: int, model_version: str) -> None:
         self.calls.append(f"set {model_version}")
@@ -182,19 +195,41 @@ class FakeLabelStudio:
         self.calls.append(f"import {len(request)}")
         for item in request:
             assert item["task"] in self.task_ids
-            self.predictions.append(dict(item))
+            self.predictions.append({"id": len(self.predictions) + 1, **item})
 
     def _create_view(self, project: int, data: dict[str, Any]) -> SimpleNamespace:
+        self.calls.append(f"create tab {data['title']}")
         view = SimpleNamespace(id=len(self.tabs) + 1, data=dict(data))
         self.tabs.append(view)
         return view
 
     def _update_view(self, id: str, project: int, data: dict[str, Any]) -> SimpleNamespace:
+        self.calls.append(f"update tab {data['title']}")
         (view,) = [v for v in self.tabs if str(v.id) == id]
         view.data = dict(data)
         return view
 
+    def _update_ml(self, id: int, *, url: str, project: int, **fields: Any) -> SimpleNamespace:
+        (backend,) = [b for b in self.backends if b.id == id]
+        assert url == backend.url  # Label Studio 1.23.2 answers 500 without url and project
+        vars(backend).update(fields)
+        return backend
+
     def _request(self, path: str, *, method: str, json: Any = None) -> _Response:
+        if path.startswith("api/dm/columns"):
+            return _Response(200, {"columns": COLUMNS})
+        if path.startswith("api/predictions/?project="):
+            return _Response(200, [dict(p) for p in self.predictions])
+        if path.startswith("api/predictions/"):
+            assert method == "DELETE"
+            if self.locked_deletes > 0:
+                self.locked_deletes -= 1
+                self.calls.append("locked")
+                return _Response(500, {"detail": "database is locked"})
+            pid = int(path.split("/")[2])
+            self.calls.append("delete one")
+            self.predictions = [p for p in self.predictions if p["id"] != pid]
+            return _Response(204, None)
         assert path.endswith("/model-versions/")
         if method == "GET":
             return _Response(200, dict(Counter(p["model_version"] for p in self.predictions)))
@@ -204,9 +239,12 @@ class FakeLabelStudio:
         ]
         return _Response(200, {"deleted_predictions": 1})
 
-    def tab(self, title: str) -> list[int]:
+    def tab(self, title: str) -> str:
+        """The annotation ids a tab lists (its one filter's value)."""
         (view,) = [v for v in self.tabs if v.data["title"] == title]
-        return view.data["filters"]["items"][0]["value"]
+        (item,) = view.data["filters"]["items"]
+        assert (item["filter"], item["operator"]) == ("filter:tasks:annotations_ids", "contains")
+        return item["value"]
 
     def ours(self, task: int) -> list[str]:
         return [
@@ -227,42 +265,141 @@ def _preds(scores: dict[int, float]) -> list[dict[str, Any]]:
 
 
 def test_push_sets_version_imports_in_chunks_and_saves_the_tab(fake):
-    fake.predictions.append({"task": 1, "model_version": "other-model"})
+    fake.add(1, "other-model")
     progress: list[tuple[int, int]] = []
     scores = {1: 0.2, 2: 0.9, 3: 0.1, 4: 0.7, 5: 0.3}
     version = push_audit(
-        fake, 1, _preds(scores), [2, 4], progress=lambda d, t: progress.append((d, t))
+        fake, 1, _preds(scores), {2: 12, 4: 14}, progress=lambda d, t: progress.append((d, t))
     )
     assert version == "labelaudit-1"
     assert progress == [(2, 5), (4, 5), (5, 5)]
-    assert fake.calls == ["import 2", "import 2", "import 1", "set labelaudit-1"]
+    # A project without tabs gets the page's Default tab first; version and tab switch together.
+    assert fake.calls == [
+        "import 2",
+        "import 2",
+        "import 1",
+        "set labelaudit-1",
+        "create tab Default",
+        "create tab Needs re-review",
+    ]
     assert fake.model_version == "labelaudit-1"
-    assert fake.tab("Needs re-review") == [2, 4]
+    assert fake.tab("Needs re-review") == "12 14"
+    assert fake.tabs[0].data["filters"]["items"] == []
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-1", "other-model"}
 
 
 def test_push_twice_keeps_one_current_prediction_per_task_and_one_tab(fake):
-    fake.predictions.append({"task": 3, "model_version": "labelaudit-4"})  # an older, partial push
-    fake.predictions.append({"task": 3, "model_version": "labelaudit-final"})  # not one of ours
-    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), [1]) == "labelaudit-5"
-    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), []) == "labelaudit-6"
+    fake.add(3, "labelaudit-4")  # an older, partial push
+    fake.add(3, "labelaudit-final")  # not one of ours
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {1: 11}) == "labelaudit-5"
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-6"
     assert all(fake.ours(t) in ([], ["labelaudit-6"]) for t in range(1, 6))
     assert fake.ours(1) == ["labelaudit-6"] and fake.ours(3) == []
-    assert {"task": 3, "model_version": "labelaudit-final"} in fake.predictions  # not ours
-    assert len(fake.tabs) == 1 and fake.tab("Needs re-review") == []
-    assert fake.calls[-2:] == ["set labelaudit-6", "delete labelaudit-5"]
+    assert any(p["model_version"] == "labelaudit-final" for p in fake.predictions)  # not ours
+    assert [t.data["title"] for t in fake.tabs] == ["Default", "Needs re-review"]
+    assert fake.tab("Needs re-review") == "0"  # no annotation has id 0: an empty tab
+    assert fake.calls[-3:] == [
+        "set labelaudit-6",
+        "update tab Needs re-review",
+        "delete labelaudit-5",
+    ]
+
+
+def test_a_big_old_version_is_deleted_prediction_by_prediction(fake, monkeypatch):
+    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 2)
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
+    push_audit(fake, 1, _preds({1: 0.5, 4: 0.5}), {})
+    assert fake.calls[-3:] == ["delete one"] * 3  # three short writes, not one long one
+    assert {p["task"] for p in fake.predictions} == {1, 4}
+    assert {p["model_version"] for p in fake.predictions} == {"labelaudit-2"}
+
+
+def test_deletes_that_meet_an_annotator_s_write_try_again_and_never_fail_the_push(
+    fake, monkeypatch, caplog
+):
+    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 1)
+    monkeypatch.setattr(push_module, "DELETE_RETRY_DELAYS", (0.0, 0.0))
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
+    fake.locked_deletes = 2  # the first delete meets two writes, then gets through
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
+    assert fake.calls[-5:] == ["locked", "locked", "delete one", "delete one", "delete one"]
+    assert {p["model_version"] for p in fake.predictions} == {"labelaudit-2"}
+
+    fake.locked_deletes = 3  # more than the tries: the rest waits for the next push
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {}) == "labelaudit-3"
+    assert fake.model_version == "labelaudit-3"
+    assert "3 predictions of older labelaudit versions are left for the next push" in caplog.text
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {}) == "labelaudit-4"
+    assert {p["model_version"] for p in fake.predictions} == {"labelaudit-4"}
+
+
+def test_the_tab_keeps_what_the_lead_set_and_gains_an_all_tasks_tab(fake):
+    # A tab an earlier labelaudit made alone (so the page never made its Default tab), with
+    # the filter the page cannot render; the lead has since widened a column.
+    old = {"title": "Needs re-review", "columnsWidth": {"tasks:id": 90},
+           "filters": {"conjunction": "and", "items": [
+               {"filter": "filter:tasks:id", "operator": "in_list", "type": "Number",
+                "value": [1]}]}}  # fmt: skip
+    fake.tabs.append(SimpleNamespace(id=7, data=old))
+    push_audit(fake, 1, _preds({1: 0.9, 2: 0.1}), {1: 21})
+    review = next(t for t in fake.tabs if t.id == 7)
+    assert review.data["columnsWidth"] == {"tasks:id": 90}
+    assert fake.tab("Needs re-review") == "21"
+    assert "tasks:inner_id" in review.data["hiddenColumns"]["explore"]  # reading columns added
+    assert "tasks:data.text" not in review.data["hiddenColumns"]["explore"]
+    assert [t.data["title"] for t in fake.tabs] == ["Needs re-review", "Default"]
+
+
+def test_push_shows_the_audit_on_labelaudits_model_card(fake):
+    ours = SimpleNamespace(
+        id=3, title="labelaudit", url="http://b:9090", model_version="labelaudit-0"
+    )
+    other = SimpleNamespace(id=4, title="yolo", url="http://y", model_version="v7")
+    fake.backends += [ours, other]
+    push_audit(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {1: 31})
+    assert ours.title == "labelaudit · labelaudit-1: 1 of 3 tasks to re-review"
+    assert "suspicion" in ours.description
+    push_audit(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {})
+    assert ours.title == "labelaudit · labelaudit-2: 0 of 3 tasks to re-review"
+    assert other.title == "yolo"
+
+
+def test_a_model_card_that_cannot_be_updated_does_not_fail_the_push(fake, caplog):
+    def refuse(id: int, **fields: Any) -> None:
+        raise ApiError(status_code=400, body={"detail": "nope"})
+
+    fake.backends.append(SimpleNamespace(id=3, title="t", url="u", model_version="labelaudit-0"))
+    fake.ml.update = refuse
+    assert push_audit(fake, 1, _preds({1: 0.9}), {}) == "labelaudit-1"
+    assert "could not update the model card" in caplog.text
 
 
 def test_a_push_that_dies_half_way_is_cleaned_up_by_the_next(fake):
-    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), [1])
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {1: 11})
     fake.fail_import_after = len(fake.calls) + 1  # the next push dies after one chunk
     with pytest.raises(ConnectionError, match="HTTP 503"):
-        push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}), [2])
+        push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}), {2: 12})
     assert fake.model_version == "labelaudit-1"  # still the complete version
+    assert fake.tab("Needs re-review") == "11"  # and its tab
     fake.fail_import_after = None
-    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), [3]) == "labelaudit-3"
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {3: 13}) == "labelaudit-3"
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-3"}
-    assert fake.tab("Needs re-review") == [3]
+    assert fake.tab("Needs re-review") == "13"
+
+
+@pytest.mark.parametrize(
+    ("flagged", "error", "match"),
+    [
+        ([1], TypeError, "flagged must map task id -> annotation id"),
+        ({9: 1}, ValueError, "flagged task 9 has no prediction"),
+        ({1: -1}, ValueError, "flagged task 1 needs the id of its flagged annotation"),
+        ({1: "3"}, ValueError, "flagged task 1 needs the id"),
+    ],
+)
+def test_push_refuses_bad_flags_before_touching_label_studio(fake, flagged, error, match):
+    with pytest.raises(error, match=match):
+        push_audit(fake, 1, _preds({1: 0.5}), flagged)
+    assert fake.calls == []
 
 
 @pytest.mark.parametrize(
@@ -282,10 +419,10 @@ def test_a_push_that_dies_half_way_is_cleaned_up_by_the_next(fake):
 )
 def test_push_refuses_bad_predictions_before_touching_label_studio(fake, predictions, error, match):
     with pytest.raises(error, match=match):
-        push_audit(fake, 1, predictions, [])
+        push_audit(fake, 1, predictions, {})
     assert fake.calls == []
 
 
 def test_push_refuses_a_bad_prefix(fake):
     with pytest.raises(ValueError, match="version_prefix"):
-        push_audit(fake, 1, _preds({1: 0.5}), [], version_prefix="a b")
+        push_audit(fake, 1, _preds({1: 0.5}), {}, version_prefix="a b")

@@ -46,3 +46,20 @@ def test_secrets_are_redacted_everywhere_they_could_be_shown():
     assert "sekrit-token" not in shown and "hunter2" not in shown
     assert settings.redacted()["label_studio_api_key"] == "***"
     assert settings.label_studio_api_key == "sekrit-token"
+
+
+def test_credentials_in_urls_are_redacted():
+    settings = load_settings(
+        {
+            "label_studio_url": "https://admin:hunter2@ls.example:8443/ls/",
+            "redis_url": "redis://:s3cret@redis:6379/0",
+        },
+        environ={},
+    )
+    shown = settings.redacted()
+    assert shown["label_studio_url"] == "https://***@ls.example:8443/ls/"
+    assert shown["redis_url"] == "redis://***@redis:6379/0"
+    assert (
+        load_settings({"redis_url": "redis://r:6379/0"}, environ={}).redacted()["redis_url"]
+        == "redis://r:6379/0"
+    )
