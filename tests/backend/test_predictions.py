@@ -215,7 +215,7 @@ class FakeLabelStudio:
         vars(backend).update(fields)
         return backend
 
-    def _request(self, path: str, *, method: str, json: Any = None) -> _Response:
+    def _request(self, path: str, *, method: str, json: Any = None, **_: Any) -> _Response:
         if path.startswith("api/dm/columns"):
             return _Response(200, {"columns": COLUMNS})
         if path.startswith("api/predictions/?project="):
@@ -331,6 +331,15 @@ def test_deletes_that_meet_an_annotator_s_write_try_again_and_never_fail_the_pus
     assert "3 predictions of older labelaudit versions are left for the next push" in caplog.text
     assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {}) == "labelaudit-4"
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-4"}
+
+
+def test_deleting_one_by_one_stops_at_its_time_budget(fake, monkeypatch, caplog):
+    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 1)
+    monkeypatch.setattr(push_module, "DELETE_BUDGET_SECONDS", -1.0)  # spent before it starts
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {})
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-2"
+    assert "delete one" not in fake.calls
+    assert "2 predictions of older labelaudit versions are left for the next push" in caplog.text
 
 
 def test_the_tab_keeps_what_the_lead_set_and_gains_an_all_tasks_tab(fake):
