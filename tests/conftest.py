@@ -63,10 +63,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @dataclass(frozen=True)
 class LabelStudioServer:
-    """A running Label Studio: its URL, the admin's legacy token, its data dir and log."""
+    """A running Label Studio: its URL, the admin's legacy token and password, data dir, log."""
 
     url: str
     token: str
+    password: str
     data_dir: Path
     log: Path
 
@@ -251,7 +252,9 @@ def label_studio(
     try:
         _wait_healthy(url, proc, log)
         print(f"\n[e2e] Label Studio up on {url} in {time.perf_counter() - started:.1f} s")
-        yield LabelStudioServer(url=url, token=tmpl.token, data_dir=data_dir, log=log)
+        yield LabelStudioServer(
+            url=url, token=tmpl.token, password=tmpl.password, data_dir=data_dir, log=log
+        )
     finally:
         _stop(proc)
         if request.session.testsfailed > failed_before:

@@ -1,3 +1,4 @@
-"""The scenario tests' fixtures (tests/e2e/fixtures.py): a real backend next to Label Studio."""
+"""The scenario tests' fixtures: a real backend next to Label Studio, and a real browser."""
 
+from tests.e2e.browser import browser, chromium  # noqa: F401
 from tests.e2e.fixtures import _logs_on_failure, backend, e2e_redis_url  # noqa: F401

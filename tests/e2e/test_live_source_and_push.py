@@ -293,6 +293,11 @@ def _tab(ls, project_id: int, title: str) -> list[int]:
     return [int(t.id) for t in ls.tasks.list(project=project_id, view=views[0].id)]
 
 
+def _flags(annotation: dict[int, int], flagged: dict[int, float]) -> dict[int, int]:
+    """Flagged task -> its annotation id, most suspicious first (what push_audit takes)."""
+    return {t: annotation[t] for t in sorted(flagged, key=flagged.get, reverse=True)}
+
+
 def _audit(kind, ids: list[int], flagged: dict[int, float]) -> list[dict[str, Any]]:
     return [
         build_prediction(kind, t, "neg" if t in flagged else "pos", flagged.get(t, 0.01), "unset")
@@ -309,12 +314,19 @@ def test_push_audit_twice(ls, push_project):
         score=0.5,
         model_version="labelaudit-7",
     )
+    # A second annotation on a task that gets flagged: the tab still lists the task once.
+    ls.annotations.create(id=ids[17], result=_choice("sentiment", "text", "neg"))
+    annotation = {t.id: t.annotations[-1]["id"] for t in ls.tasks.list(project=pid, fields="all")}
     flagged = {ids[3]: 0.61, ids[17]: 0.93, ids[25]: 0.75, ids[8]: 0.88, ids[30]: 0.52}
     predictions = _audit(kind, ids, flagged)
     validate_prediction(TEXT_CONFIG, predictions[0])
     chunks: list[tuple[int, int]] = []
     version = push_audit(
-        ls, pid, predictions, list(flagged), progress=lambda d, t: chunks.append((d, t))
+        ls,
+        pid,
+        predictions,
+        _flags(annotation, flagged),
+        progress=lambda d, t: chunks.append((d, t)),
     )
     assert version == "labelaudit-8"
     assert chunks == [(40, 40)]
@@ -330,7 +342,7 @@ def test_push_audit_twice(ls, push_project):
 
     # The second audit flags other tasks; the first version's predictions go.
     flagged2 = {ids[0]: 0.7, ids[39]: 0.95}
-    version2 = push_audit(ls, pid, _audit(kind, ids, flagged2), list(flagged2))
+    version2 = push_audit(ls, pid, _audit(kind, ids, flagged2), _flags(annotation, flagged2))
     assert version2 == "labelaudit-9"
     assert ls.projects.get(id=pid).model_version == "labelaudit-9"
     assert _tab(ls, pid, "Needs re-review") == [ids[39], ids[0]]
@@ -345,6 +357,6 @@ def test_push_audit_twice(ls, push_project):
     )
 
     # Nothing flagged: the tab holds nothing (not every task).
-    version3 = push_audit(ls, pid, _audit(kind, ids, {}), [])
+    version3 = push_audit(ls, pid, _audit(kind, ids, {}), {})
     assert version3 == "labelaudit-10"
     assert _tab(ls, pid, "Needs re-review") == []

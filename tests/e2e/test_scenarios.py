@@ -13,6 +13,8 @@ Uses the e2e fixtures (a Label Studio in .e2e/venv); skipped with LABELAUDIT_SKI
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,12 @@ import pytest
 from label_studio_sdk.core.api_error import ApiError
 
 from backend.labelstudio.predictions import validate_prediction
+from tests.e2e.browser import (
+    checked_choices,
+    footer_counts,
+    open_review_tab,
+    tab_titles,
+)
 from tests.e2e.fixtures import (
     EXAMPLES,
     Backend,
@@ -170,6 +178,78 @@ def test_start_training_audits_and_flags_the_injected_noise(ls, backend, text_pr
     assert right >= 0.85 * len(caught)
 
 
+# --------------------------------------------------------------------------- 1, as a lead sees it
+
+
+def check_page(browser, project: TextProject) -> list[int]:
+    """The Data Manager renders the review tab: the flagged tasks, most suspicious first."""
+    flagged = project.current["flagged_task_ids"]
+    ids = open_review_tab(browser, project.id, "Needs re-review")
+    assert len(ids) >= min(len(flagged), 8), ids  # the table renders what fits the window
+    assert ids == flagged[: len(ids)]
+    assert footer_counts(browser.page) == (len(flagged), len(project.truth))
+    return ids
+
+
+def test_the_project_page_renders_the_review_tab_and_the_suggestion(ls, browser, text_project):
+    page = browser.page
+    check_page(browser, text_project)
+    assert tab_titles(page)[0] == "Default"  # the lead still has every task a click away
+    headers = page.locator(".lsf-table-head").inner_text()
+    for column in ("ID", "Annotation results", "Prediction score", "Prediction results", "text"):
+        assert column in headers, headers
+    assert "Inner ID" not in headers and "Upload filename" not in headers
+
+    # The most suspicious task: its prediction tab is there, and shows the suggestion.
+    version = text_project.current["model_version"]
+    task_id = text_project.current["flagged_task_ids"][0]
+    tasks = tasks_by_id(ls, text_project.id)
+    page.locator(".lsf-table-row").first.click()
+    page.wait_for_url(re.compile(rf".*[?&]task={task_id}\b.*"))
+    prediction_tab = page.get_by_text(version, exact=True)
+    prediction_tab.wait_for()
+    assert checked_choices(page) == [given_label(tasks[task_id])]  # the annotator's label
+    prediction_tab.click()
+    page.wait_for_function(
+        "label => [...document.querySelectorAll('input[type=checkbox]:checked')]"
+        ".some(e => (e.closest('label') || e.parentElement).innerText.startsWith(label))",
+        arg=suggestion(tasks[task_id]),
+    )
+    assert checked_choices(page) == [suggestion(tasks[task_id])]
+    assert not browser.mobx_errors()
+
+
+def test_settings_model_shows_the_audit(ls, browser, text_project):
+    audit = text_project.current
+    flagged, total = len(audit["flagged_task_ids"]), len(text_project.truth)
+    state = f"{audit['model_version']}: {flagged} of {total} tasks to re-review"
+    (model,) = ls.ml.list(project=text_project.id)
+    assert model.title == f"labelaudit · {state}"
+    browser.open(f"/projects/{text_project.id}/settings/ml")
+    browser.page.get_by_text(state, exact=False).wait_for()
+
+
+def test_the_backend_report_page(browser, backend, label_studio, text_project):
+    """The report opens in a browser, links each task into Label Studio, serves its files."""
+    page, audit = browser.page, text_project.current
+    page.goto(f"{backend.url}/projects/{text_project.id}/report")
+    assert page.title() == "labelaudit report — scenario text"
+    links = page.eval_on_selector_all(
+        "table a[href*='/data?task=']", "links => links.map(a => [a.innerText, a.href])"
+    )
+    flagged = audit["flagged_task_ids"]
+    assert [int(text) for text, _ in links] == flagged[: len(links)]
+    assert len(links) == min(len(flagged), 50)
+    first = flagged[0]
+    assert links[0][1] == f"{label_studio.url}/projects/{text_project.id}/data?task={first}"
+    assert label_studio.token not in page.content()
+    for name in ("issues.csv", "predictions.json", "summary.json"):
+        href = page.eval_on_selector(f"a[href$='{name}']", "a => a.href")
+        assert httpx.get(href, timeout=10).status_code == 200, href
+    page.goto(links[0][1])  # the lead follows the link: the task opens with the suggestion
+    page.get_by_text(audit["model_version"], exact=True).wait_for()
+
+
 # --------------------------------------------------------------------------- 2
 
 
@@ -197,6 +277,15 @@ def test_fixing_a_flagged_task_reaudits_and_clears_it(ls, backend, text_project)
         backend.get(f"/versions?project={text_project.id}").json()["versions"][0]
         == (audit["model_version"])
     )
+
+
+def test_the_page_follows_the_reaudit(browser, text_project):
+    """After a re-audit rewrote the tab, the page still renders it, with the new list."""
+    ids = check_page(browser, text_project)
+    fixed = set(text_project.audits[-2]["flagged_task_ids"]) - set(
+        text_project.current["flagged_task_ids"]
+    )
+    assert fixed and not fixed & set(ids)
 
 
 # --------------------------------------------------------------------------- 3
@@ -277,10 +366,6 @@ def test_retrieve_predictions_on_new_tasks(ls, backend, text_project):
 
 # --------------------------------------------------------------------------- 5
 
-_FLAG_ROW = re.compile(
-    r"<tr><td>(\d+)</td><td>([^<]*)</td><td class='given'>([^<]*)</td><td class='sugg'>([^<]*)</td>"
-)
-
 
 def test_two_annotators_each_flag_points_at_its_annotation(ls, backend):
     config, export, truth = example("text")
@@ -323,16 +408,18 @@ def test_two_annotators_each_flag_points_at_its_annotation(ls, backend):
     timer.done()
     assert audit["counts"]["audited_annotations"] == len(ids) + 20
 
-    report = backend.get(f"/projects/{project.id}/report")
-    assert report.status_code == 200
+    answer = backend.get(f"/projects/{project.id}/issues.csv")
+    assert answer.status_code == 200
     rows = [
-        (int(task), annotator, given, suggested)
-        for task, annotator, given, suggested in _FLAG_ROW.findall(report.text)
+        (int(row["task_id"]), row["annotator"], row["given_label"], row["suggested_label"])
+        for row in csv.DictReader(io.StringIO(answer.text))
+        if row["is_label_issue"] == "True"
     ]
-    assert len(rows) == min(50, audit["counts"]["flagged_annotations"])
+    assert len(rows) == audit["counts"]["flagged_annotations"]
     tasks = tasks_by_id(ls, project.id)
-    labels = {  # (task id, annotator) -> the label that annotator gave
-        (task.id, str(a["completed_by"])): a["result"][0]["value"]["choices"][0]
+    email = {user.id: user.email for user in ls.users.list()}
+    labels = {  # (task id, annotator's email) -> the label that annotator gave
+        (task.id, email[a["completed_by"]]): a["result"][0]["value"]["choices"][0]
         for task in tasks.values()
         for a in task.annotations
     }
@@ -340,7 +427,7 @@ def test_two_annotators_each_flag_points_at_its_annotation(ls, backend):
     for task_id, annotator, given, _ in rows:
         # Every flag names an annotation that exists, by its annotator, with its label.
         assert labels[(task_id, annotator)] == given, (task_id, annotator, given)
-    caught = [r for r in rows if r[1] == str(second) and r[0] in {ls_id[s] for s in wrong_second}]
+    caught = [r for r in rows if r[1] == email[second] and r[0] in {ls_id[s] for s in wrong_second}]
     for task_id, _, given, _ in caught:
         source_id = next(s for s in wrong_second if ls_id[s] == task_id)
         assert given != truth[source_id]

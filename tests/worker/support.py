@@ -234,6 +234,8 @@ class FakeLabelStudio:
             ("GET", r"/api/dm/views/", "views", self._views),
             ("POST", r"/api/dm/views/", "views", self._create_view),
             ("PATCH", r"/api/dm/views/(\d+)/", "views", self._update_view),
+            ("GET", r"/api/dm/columns/?", "columns", self._columns),
+            ("GET", r"/api/ml/?", "ml", self._no_models),
         ]
 
     def _dispatch(
@@ -285,6 +287,21 @@ class FakeLabelStudio:
         if "model_version" in (body or {}) and body["model_version"] is not None:
             project.model_version = body["model_version"]
         return 200, self._project_json(project)
+
+    def _columns(self, **_: Any) -> tuple[int, Any]:
+        """Data Manager columns of a text project (1.23.2's shape, cut to a few)."""
+        columns = [
+            {"id": "text", "parent": "data", "target": "tasks",
+             "visibility_defaults": {"explore": True, "labeling": True}},
+            {"id": "id", "target": "tasks",
+             "visibility_defaults": {"explore": True, "labeling": False}},
+            {"id": "inner_id", "target": "tasks",
+             "visibility_defaults": {"explore": False, "labeling": False}},
+        ]  # fmt: skip
+        return 200, {"columns": columns}
+
+    def _no_models(self, **_: Any) -> tuple[int, Any]:
+        return 200, []
 
     def _versions(self, project_id: int, **_: Any) -> tuple[int, Any]:
         project = self._project(project_id)

@@ -54,9 +54,11 @@ def test_an_audit_fans_out_pushes_and_serves_predict(client, deployment):
     current = ls.current_predictions(1)
     assert sorted(current) == [t["id"] for t in tasks]
     assert all(len(p) == 1 for p in current.values())
-    (view,) = project.views
-    flagged = view["data"]["filters"]["items"][0]["value"]
+    assert [v["data"]["title"] for v in project.views] == ["Default", "Needs re-review"]
+    (item,) = project.views[1]["data"]["filters"]["items"]
+    flagged = [int(a) - 10_000 for a in item["value"].split()]  # annotation 10_000 + task id
     assert 0 < len(flagged) == record["flagged_tasks"] < 20
+    assert set(flagged) <= {t["id"] for t in tasks}
 
     # The three folds ran as tasks of their own.
     log = (deployment.logs / "worker.log").read_text()
