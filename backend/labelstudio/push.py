@@ -55,9 +55,6 @@ BACKEND_DESCRIPTION = (
 #: (a login, a saved annotation) give up after 5 s; a bigger version goes prediction by
 #: prediction, each its own short write.
 VERSION_DELETE_MAX = 300
-#: How long one push spends deleting prediction by prediction (~90 ms each, more while
-#: annotators save); the rest is left for the next push, so an audit is never held long.
-DELETE_BUDGET_SECONDS = 60.0
 #: Seconds between tries of a delete that met another write (see _retried).
 DELETE_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)
 
@@ -138,11 +135,8 @@ def delete_versions(ls: LabelStudio, project_id: int, old: Mapping[str, int]) ->
             for item in (found if isinstance(found, list) else [])
             if isinstance(item, dict) and item.get("model_version") in big
         ]
-        deadline = time.monotonic() + DELETE_BUDGET_SECONDS
         for done, prediction in enumerate(ids):
-            if time.monotonic() > deadline or not _retried(
-                ls, "DELETE", f"api/predictions/{prediction}/"
-            ):
+            if not _retried(ls, "DELETE", f"api/predictions/{prediction}/"):
                 left += len(ids) - done
                 break
     if left:

@@ -333,15 +333,6 @@ def test_deletes_that_meet_an_annotator_s_write_try_again_and_never_fail_the_pus
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-4"}
 
 
-def test_deleting_one_by_one_stops_at_its_time_budget(fake, monkeypatch, caplog):
-    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 1)
-    monkeypatch.setattr(push_module, "DELETE_BUDGET_SECONDS", -1.0)  # spent before it starts
-    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {})
-    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-2"
-    assert "delete one" not in fake.calls
-    assert "2 predictions of older labelaudit versions are left for the next push" in caplog.text
-
-
 def test_the_tab_keeps_what_the_lead_set_and_gains_an_all_tasks_tab(fake):
     # A tab an earlier labelaudit made alone (so the page never made its Default tab), with
     # the filter the page cannot render; the lead has since widened a column.

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -240,13 +241,16 @@ def test_the_backend_report_page(browser, backend, label_studio, text_project):
     flagged = audit["flagged_task_ids"]
     assert [int(text) for text, _ in links] == flagged[: len(links)]
     assert len(links) == min(len(flagged), 50)
-    first = flagged[0]
-    assert links[0][1] == f"{label_studio.url}/projects/{text_project.id}/data?task={first}"
+    # The link uses the address Label Studio announces in /setup: LABEL_STUDIO_HOST, unset
+    # here, so http://localhost:<its port>.
+    port = urlsplit(label_studio.url).port
+    page_path = f"/projects/{text_project.id}/data?task={flagged[0]}"
+    assert links[0][1] == f"http://localhost:{port}{page_path}"
     assert label_studio.token not in page.content()
     for name in ("issues.csv", "predictions.json", "summary.json"):
         href = page.eval_on_selector(f"a[href$='{name}']", "a => a.href")
         assert httpx.get(href, timeout=10).status_code == 200, href
-    page.goto(links[0][1])  # the lead follows the link: the task opens with the suggestion
+    browser.open(page_path)  # the lead follows the link (logged in on 127.0.0.1, not localhost)
     page.get_by_text(audit["model_version"], exact=True).wait_for()
 
 
@@ -262,9 +266,17 @@ def test_fixing_a_flagged_task_reaudits_and_clears_it(ls, backend, text_project)
     true = text_project.truth[task_id]
 
     timer = Timer("re-audit latency after an annotator fixes a flagged task")
+    off_tab = Timer("fixed task off the re-review tab (what the lead sees)")
     ls.annotations.update(id=annotation["id"], result=choice("label", "text", true))
+    view = review_tab(ls, text_project.id)
+
+    def left_the_tab() -> bool:
+        return task_id not in [t.id for t in ls.tasks.list(project=text_project.id, view=view.id)]
+
+    wait_for(left_the_tab, timeout=120, what="the fixed task to leave the tab", every=0.25)
+    off_tab.done()
     audit = backend.wait_audit(text_project.id, after=old_version, what="the re-audit after a fix")
-    timer.done(f"{old_version} -> {audit['model_version']}")
+    timer.done(f"{old_version} -> {audit['model_version']} (older version deleted)")
     text_project.audits.append(audit)
 
     assert task_id not in audit["flagged_task_ids"]
