@@ -74,9 +74,12 @@ CACHE_SIZES = {"work": 1, "model": 4}
 Progress = Callable[[str, int, int], None]
 #: loader(url, api_key, project_id, progress) -> AuditDataset
 Loader = Callable[[str, str, int, Progress], "AuditDataset"]
-#: pusher(url, api_key, project_id, predictions, flagged, progress) -> version, where
-#: flagged maps each flagged task id to its flagged annotation's id (push_audit)
-Pusher = Callable[[str, str, int, list[dict[str, Any]], dict[int, int], Progress], str]
+#: pusher(url, api_key, project_id, predictions, flagged, progress, switched) -> version,
+#: where flagged maps each flagged task id to its flagged annotation's id and switched(version)
+#: is called once the project shows the new version, before older ones are deleted
+Pusher = Callable[
+    [str, str, int, list[dict[str, Any]], dict[int, int], Progress, Callable[[str], None]], str
+]
 
 
 class MissingCredentials(ValueError):
@@ -153,6 +156,7 @@ def push_to_label_studio(
     predictions: list[dict[str, Any]],
     flagged: dict[int, int],
     progress: Progress,
+    switched: Callable[[str], None],
 ) -> str:
     """Push predictions and the review tab; return the new model version."""
     from backend.labelstudio.client import close, connect
@@ -161,7 +165,12 @@ def push_to_label_studio(
     client = connect(url, api_key)
     try:
         return push_audit(
-            client, project, predictions, flagged, progress=lambda d, t: progress("push", d, t)
+            client,
+            project,
+            predictions,
+            flagged,
+            progress=lambda d, t: progress("push", d, t),
+            switched=switched,
         )
     finally:
         close(client)
@@ -436,44 +445,55 @@ class Service:
         if superseded():
             raise Superseded(f"a newer audit of project {project} took over")
         pushed = report.predictions(result, PENDING_VERSION)
-        with timed(result.timings, "push"):
-            flagged = result.flagged_annotations()
-            version = self.pusher(url, key, project, pushed, flagged, progress)
-        final.version = version
-        summary = report.summary(
-            result,
-            settings=self.settings.redacted(),
-            source=work.source,
-            model_version=version,
-            title=work.prepared.dataset.title or f"project {project}",
+        pushing = time.perf_counter()
+        saved: list[SavedAudit] = []
+
+        def record(version: str) -> None:
+            """Make the results current the moment Label Studio shows them."""
+            result.timings["push"] = round(time.perf_counter() - pushing, 3)
+            final.version = version
+            summary = report.summary(
+                result,
+                settings=self.settings.redacted(),
+                source=work.source,
+                model_version=version,
+                title=work.prepared.dataset.title or f"project {project}",
+            )
+            folder = self.artifacts.version_dir(project, version)
+            self.artifacts.write_pickle(folder / "model.pkl", final)
+            # The version becomes current (and its files served) only in save_audit below.
+            report.write_outputs(
+                result, folder, summary, fetch=self._fetcher(url, key), task_url=task_url
+            )
+            # /predict answers what was pushed: the suggestion, score = mislabeling = suspicion.
+            answers = {
+                p["task"]: {k: v for k, v in p.items() if k != "task"} | {"model_version": version}
+                for p in pushed
+            }
+            unlabeled = list(work.prepared.dataset.unlabeled.items())
+            answers.update(self._predict_inputs(final, unlabeled, url, key))
+            job = self.store.get_job(ticket) or {}
+            duration = time.time() - float(job.get("started_at") or time.time())
+            saved.append(
+                SavedAudit(
+                    version=version,
+                    job=ticket,
+                    predictions=answers,
+                    summary=summary,
+                    fingerprint=work.fingerprint,
+                    flagged=len(result.flagged_task_ids()),
+                    duration=max(duration, time.perf_counter() - started),
+                )
+            )
+            self.store.save_audit(project, saved[0])
+            self.artifacts.prune_versions(project, self.store.versions(project)[:VERSIONS_ON_DISK])
+
+        version = self.pusher(
+            url, key, project, pushed, result.flagged_annotations(), progress, record
         )
-        folder = self.artifacts.version_dir(project, version)
-        self.artifacts.write_pickle(folder / "model.pkl", final)
-        # The version becomes current (and its files served) only in save_audit below.
-        report.write_outputs(
-            result, folder, summary, fetch=self._fetcher(url, key), task_url=task_url
-        )
-        # /predict answers what was pushed: the suggestion, score = mislabeling = suspicion.
-        answers = {
-            p["task"]: {k: v for k, v in p.items() if k != "task"} | {"model_version": version}
-            for p in pushed
-        }
-        unlabeled = list(work.prepared.dataset.unlabeled.items())
-        answers.update(self._predict_inputs(final, unlabeled, url, key))
-        job = self.store.get_job(ticket) or {}
-        duration = time.time() - float(job.get("started_at") or time.time())
-        saved = SavedAudit(
-            version=version,
-            job=ticket,
-            predictions=answers,
-            summary=summary,
-            fingerprint=work.fingerprint,
-            flagged=len(result.flagged_task_ids()),
-            duration=max(duration, time.perf_counter() - started),
-        )
-        self.store.save_audit(project, saved)
-        self.artifacts.prune_versions(project, self.store.versions(project)[:VERSIONS_ON_DISK])
-        return saved
+        if not saved or saved[0].version != version:
+            raise RuntimeError(f"the push of project {project} never reported its switch")
+        return saved[0]
 
     def succeed(self, project: int, ticket: str, saved: SavedAudit) -> None:
         """Close a finished audit: job record, metrics, free the project, drop work files."""

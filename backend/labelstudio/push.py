@@ -175,11 +175,14 @@ def push_audit(
     version_prefix: str = VERSION_PREFIX,
     view_title: str = REVIEW_TITLE,
     progress: Callable[[int, int], None] | None = None,
+    switched: Callable[[str], None] | None = None,
 ) -> str:
     """Push an audit's predictions and review tab to a project; return the new version.
 
     ``flagged`` maps each flagged task id, most suspicious first, to one of its flagged
-    annotations' ids (the tab lists tasks through their annotation ids).
+    annotations' ids (the tab lists tasks through their annotation ids). ``switched`` is
+    called with the new version as soon as the project shows it, before the older
+    versions are deleted (which can take minutes on a big project).
     """
     _check_predictions(predictions)
     _check_flagged(flagged, predictions)
@@ -203,6 +206,8 @@ def push_audit(
         ls.projects.update(id=project_id, model_version=version)
     review = views.annotation_filter(flagged.values())
     views.upsert_tab(ls, project_id, view_title, review, ordering=views.BY_SCORE_DESC, cols=cols)
+    if switched is not None:
+        switched(version)
 
     old = {
         name: count

@@ -444,8 +444,9 @@ def audit_app(tmp_path, runner, monkeypatch):
             tasks, parse_label_config(CONFIG), source="ls", title="Points <&> clusters"
         )
 
-    def push(url, key, project, predictions, flagged, progress):
+    def push(url, key, project, predictions, flagged, progress, switched):
         time.sleep(0.02)
+        switched("labelaudit-1")
         return "labelaudit-1"
 
     settings = {

@@ -288,6 +288,17 @@ def test_push_sets_version_imports_in_chunks_and_saves_the_tab(fake):
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-1", "other-model"}
 
 
+def test_switched_is_told_after_the_switch_and_before_the_deletes(fake):
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {1: 11})
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {}, switched=lambda v: fake.calls.append(v))
+    assert fake.calls[-4:] == [
+        "set labelaudit-2",
+        "update tab Needs re-review",
+        "labelaudit-2",
+        "delete labelaudit-1",
+    ]
+
+
 def test_push_twice_keeps_one_current_prediction_per_task_and_one_tab(fake):
     fake.add(3, "labelaudit-4")  # an older, partial push
     fake.add(3, "labelaudit-final")  # not one of ours

@@ -60,11 +60,13 @@ class FakeLabelStudio:
             with self.lock:
                 self.active -= 1
 
-    def push(self, url, key, project, predictions, flagged, progress) -> str:
+    def push(self, url, key, project, predictions, flagged, progress, switched) -> str:
         if self.push_errors:
             raise self.push_errors.pop(0)
         self.pushes.append((project, predictions, flagged))
-        return f"labelaudit-{sum(1 for p in self.pushes if p[0] == project)}"
+        version = f"labelaudit-{sum(1 for p in self.pushes if p[0] == project)}"
+        switched(version)  # as push_audit does once the project shows the version
+        return version
 
 
 class NullRunner:
@@ -208,6 +210,32 @@ def test_transient_failures_are_retried_then_reported_without_the_secret(service
     assert TOKEN not in caplog.text
     assert service.store.current_version(1) == "labelaudit-1"  # the failed audit stored nothing
     assert service.store.fingerprint(1) is None  # so the sweep tries again
+
+
+def test_the_audit_is_current_as_soon_as_label_studio_shows_it(service, ls, monkeypatch):
+    seen: dict[str, object] = {}
+
+    def push(url, key, project, predictions, flagged, progress, switched):
+        switched("labelaudit-7")
+        # Older versions are being deleted now (minutes on a big project): the backend
+        # already answers with the new version.
+        seen["current"] = service.store.current_version(project)
+        seen["running"] = service.store.activity(project)["running"]
+        return "labelaudit-7"
+
+    monkeypatch.setattr(service, "pusher", push)
+    job = audit(service)
+    assert job["state"] == "succeeded" and job["model_version"] == "labelaudit-7"
+    assert seen["current"] == "labelaudit-7"
+    assert seen["running"] is not None  # the project stays held until the deletes end
+    assert service.store.activity(1)["running"] is None
+
+
+def test_a_pusher_that_never_reports_its_switch_fails_the_job(service, ls, monkeypatch):
+    monkeypatch.setattr(service, "pusher", lambda *args: "labelaudit-1")
+    job = audit(service)
+    assert job["state"] == "failed" and "never reported its switch" in job["error"]
+    assert service.store.current_version(1) is None
 
 
 def test_a_superseded_audit_never_pushes(service, ls):

@@ -62,18 +62,22 @@ class Backend:
         return answer.json() if answer.status_code == 200 else None
 
     def wait_audit(self, project_id: int, *, after: str | None, what: str) -> dict[str, Any]:
-        """Wait for an audit whose model_version differs from ``after``; return its summary
-        (with ``job``: the id of the job that made it)."""
+        """Wait for an audit whose model_version differs from ``after`` and for its job to
+        end (the backend shows the version as soon as Label Studio does, then deletes the
+        older versions); return its summary (with ``job``: the id of the job that made it)."""
 
         def done() -> dict[str, Any] | None:
             for proc in (self.server, self.worker):
                 if proc.poll() is not None:
                     raise AssertionError(f"a backend process exited with {proc.returncode}")
             record = self.audit(project_id)
-            if record and record["model_version"] != after:
-                # The summary, plus the job that produced it.
-                return {**record["summary"], "job": record.get("job")}
-            return None
+            if record is None or record["model_version"] == after:
+                return None
+            job = self.get(f"/jobs/{record.get('job')}").json()
+            if job.get("state") not in {"succeeded", "failed", "superseded"}:
+                return None
+            # The summary, plus the job that produced it.
+            return {**record["summary"], "job": record.get("job")}
 
         return wait_for(done, timeout=AUDIT_TIMEOUT, what=what, every=0.25)
 
