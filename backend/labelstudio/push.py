@@ -51,9 +51,9 @@ BACKEND_DESCRIPTION = (
     "most suspicious first."
 )
 #: The largest old version deleted in one call. Label Studio deletes a version in one
-#: transaction at ~11 ms a prediction (1.23.2, SQLite), and SQLite makes every other writer
-#: (a login, a saved annotation) give up after 5 s; a bigger version goes prediction by
-#: prediction, each its own short write.
+#: transaction at ~11 ms a prediction (1.23.2, SQLite) and every other write waits for it
+#: (an annotator's save waited 10.6 s behind 1,200; a login can fail); a bigger version
+#: goes prediction by prediction, each its own short write (bench/push_usability.py).
 VERSION_DELETE_MAX = 300
 #: Seconds between tries of a delete that met another write (see _retried).
 DELETE_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)
@@ -116,20 +116,26 @@ def _check_flagged(flagged: Mapping[int, int], predictions: Sequence[dict[str, A
             )
 
 
-def delete_versions(ls: LabelStudio, project_id: int, old: Mapping[str, int]) -> int:
-    """Delete the predictions of the ``old`` versions (name -> count), in short writes.
+def delete_older_versions(ls: LabelStudio, project_id: int, current: str, prefix: str) -> int:
+    """Delete every ``<prefix>-<n>`` version's predictions but ``current``'s, in short writes.
 
-    Best effort, after the switch: a prediction that cannot be deleted now is left for the
-    next push (which deletes every older version of ours). Returns how many were left.
+    Best effort, after the switch: what cannot be deleted now (Label Studio busy or down)
+    is logged and left for the next push, which deletes every older version of ours; the
+    push itself never fails here. Returns how many predictions were left.
     """
     left = 0
-    for version in [v for v, n in old.items() if n <= VERSION_DELETE_MAX]:
-        path = f"api/projects/{project_id}/model-versions/"
-        if not _retried(ls, "DELETE", path, json={"model_version": version}):
-            left += old[version]
-    big = {v for v, n in old.items() if n > VERSION_DELETE_MAX}
-    if big:
-        found = sdk_request(ls, "GET", f"api/predictions/?project={int(project_id)}")
+    try:
+        old = {
+            name: count
+            for name, count in project_versions(ls, project_id).items()
+            if name != current and version_number(name, prefix) is not None
+        }
+        for version in [v for v, n in old.items() if n <= VERSION_DELETE_MAX]:
+            path = f"api/projects/{project_id}/model-versions/"
+            if not _retried(ls, "DELETE", path, json={"model_version": version}):
+                left += old[version]
+        big = {v for v, n in old.items() if n > VERSION_DELETE_MAX}
+        found = sdk_request(ls, "GET", f"api/predictions/?project={project_id}") if big else []
         ids = [
             int(item["id"])
             for item in (found if isinstance(found, list) else [])
@@ -139,6 +145,8 @@ def delete_versions(ls: LabelStudio, project_id: int, old: Mapping[str, int]) ->
             if not _retried(ls, "DELETE", f"api/predictions/{prediction}/"):
                 left += len(ids) - done
                 break
+    except (ConnectionError, TimeoutError, ValueError, PermissionError) as err:
+        logger.warning("deleting older versions of project %s stopped: %s", project_id, err)
     if left:
         logger.warning(
             "project %s: %d predictions of older labelaudit versions are left for the next push",
@@ -159,6 +167,10 @@ def _retried(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> bool:
             # Our own short delays, not the SDK's backoff (seconds between tries).
             sdk_request(ls, method, path, request_options={"max_retries": 0}, **kwargs)
             return True
+        except ValueError as err:
+            if " HTTP 404" in str(err):  # deleted meanwhile (by a person, or a twin push)
+                return True
+            raise
         except (ConnectionError, TimeoutError):
             if delay is None:
                 return False
@@ -209,12 +221,7 @@ def push_audit(
     if switched is not None:
         switched(version)
 
-    old = {
-        name: count
-        for name, count in project_versions(ls, project_id).items()
-        if name != version and version_number(name, version_prefix) is not None
-    }
-    delete_versions(ls, project_id, old)
+    delete_older_versions(ls, project_id, version, version_prefix)
     state = f"{version}: {len(flagged)} of {len(items)} tasks to re-review"
     describe_backend(ls, project_id, state)
     return version

@@ -344,6 +344,43 @@ def test_deletes_that_meet_an_annotator_s_write_try_again_and_never_fail_the_pus
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-4"}
 
 
+def test_a_prediction_deleted_meanwhile_counts_as_deleted(fake, monkeypatch, caplog):
+    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 0)
+    push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {})
+    fake.predictions = [p for p in fake.predictions if p["task"] != 1]  # a person deleted it
+    answer = fake._request
+
+    def stale_list(path: str, *, method: str, **kwargs: Any) -> _Response:
+        if path.startswith("api/predictions/?project="):  # the list still names task 1's
+            listed = answer(path, method=method, **kwargs)._body
+            return _Response(200, [{"id": 1, "task": 1, "model_version": "labelaudit-1"}, *listed])
+        if path == "api/predictions/1/":
+            return _Response(404, {"detail": "Not found."})
+        return answer(path, method=method, **kwargs)
+
+    fake._client_wrapper.httpx_client.request = stale_list
+    calls = len(fake.calls)
+    assert push_audit(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-2"
+    assert fake.calls[calls:].count("delete one") == 1  # prediction 1 answered 404: gone
+    assert {p["model_version"] for p in fake.predictions} == {"labelaudit-2"}
+    assert "left for the next push" not in caplog.text
+
+
+def test_label_studio_failing_after_the_switch_never_fails_the_push(fake, caplog):
+    push_audit(fake, 1, _preds({1: 0.5}), {})
+    answer = fake._request
+
+    def down_after_switch(path: str, *, method: str, **kwargs: Any) -> _Response:
+        if fake.model_version == "labelaudit-2" and path.endswith("/model-versions/"):
+            return _Response(503, {"detail": "down"})
+        return answer(path, method=method, **kwargs)
+
+    fake._client_wrapper.httpx_client.request = down_after_switch
+    assert push_audit(fake, 1, _preds({1: 0.5}), {}) == "labelaudit-2"
+    assert fake.model_version == "labelaudit-2"
+    assert "deleting older versions of project 1 stopped" in caplog.text
+
+
 def test_the_tab_keeps_what_the_lead_set_and_gains_an_all_tasks_tab(fake):
     # A tab an earlier labelaudit made alone (so the page never made its Default tab), with
     # the filter the page cannot render; the lead has since widened a column.
