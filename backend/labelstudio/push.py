@@ -241,6 +241,15 @@ def describe_backend(ls: LabelStudio, project_id: int, state: str) -> None:
             if version_number(backend.model_version or "") is None or not backend.id:
                 continue
             name = (backend.title or VERSION_PREFIX).split(TITLE_SEPARATOR)[0]
+            # Label Studio re-checks the connection on every update: a basic-auth one needs
+            # its method and user again, and an empty password keeps the stored one.
+            auth: dict[str, Any] = {}
+            if backend.auth_method == "BASIC_AUTH":
+                auth = {
+                    "auth_method": "BASIC_AUTH",
+                    "basic_auth_user": backend.basic_auth_user,
+                    "basic_auth_pass": "",
+                }
             with translate_errors(f"updating model {backend.id} of project {project_id}"):
                 # Label Studio 1.23.2 answers 500 to an update without url and project.
                 ls.ml.update(
@@ -249,6 +258,7 @@ def describe_backend(ls: LabelStudio, project_id: int, state: str) -> None:
                     project=project_id,
                     title=f"{name}{TITLE_SEPARATOR}{state}",
                     description=BACKEND_DESCRIPTION,
+                    **auth,
                 )
     except (ConnectionError, TimeoutError, ValueError, PermissionError) as err:
         logger.warning("could not update the model card of project %s: %s", project_id, err)

@@ -400,9 +400,15 @@ def test_the_tab_keeps_what_the_lead_set_and_gains_an_all_tasks_tab(fake):
 
 def test_push_shows_the_audit_on_labelaudits_model_card(fake):
     ours = SimpleNamespace(
-        id=3, title="labelaudit", url="http://b:9090", model_version="labelaudit-0"
+        id=3,
+        title="labelaudit",
+        url="http://b:9090",
+        model_version="labelaudit-0",
+        auth_method="NONE",
     )
-    other = SimpleNamespace(id=4, title="yolo", url="http://y", model_version="v7")
+    other = SimpleNamespace(
+        id=4, title="yolo", url="http://y", model_version="v7", auth_method="NONE"
+    )
     fake.backends += [ours, other]
     push_audit(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {1: 31})
     assert ours.title == "labelaudit · labelaudit-1: 1 of 3 tasks to re-review"
@@ -410,13 +416,29 @@ def test_push_shows_the_audit_on_labelaudits_model_card(fake):
     push_audit(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {})
     assert ours.title == "labelaudit · labelaudit-2: 0 of 3 tasks to re-review"
     assert other.title == "yolo"
+    assert not hasattr(ours, "basic_auth_pass")  # no auth fields sent for a NONE connection
+
+
+def test_a_basic_auth_card_keeps_its_credentials(fake):
+    ours = SimpleNamespace(
+        id=3, title="audit · old", url="http://b:9090", model_version="labelaudit-2",
+        auth_method="BASIC_AUTH", basic_auth_user="lead",
+    )  # fmt: skip
+    fake.backends.append(ours)
+    push_audit(fake, 1, _preds({1: 0.9}), {1: 41})
+    assert ours.title == "audit · labelaudit-1: 1 of 1 tasks to re-review"
+    # Label Studio re-checks the connection: method and user again, "" keeps the password.
+    sent = (ours.auth_method, ours.basic_auth_user, ours.basic_auth_pass)
+    assert sent == ("BASIC_AUTH", "lead", "")
 
 
 def test_a_model_card_that_cannot_be_updated_does_not_fail_the_push(fake, caplog):
     def refuse(id: int, **fields: Any) -> None:
         raise ApiError(status_code=400, body={"detail": "nope"})
 
-    fake.backends.append(SimpleNamespace(id=3, title="t", url="u", model_version="labelaudit-0"))
+    fake.backends.append(
+        SimpleNamespace(id=3, title="t", url="u", model_version="labelaudit-0", auth_method="NONE")
+    )
     fake.ml.update = refuse
     assert push_audit(fake, 1, _preds({1: 0.9}), {}) == "labelaudit-1"
     assert "could not update the model card" in caplog.text

@@ -101,11 +101,15 @@ def ls(label_studio):
 
 
 def wait_audited(backend: str, project_id: int, version: str, what: str) -> None:
-    """Wait until the backend stored an audit of ``version`` (pushed, then stored)."""
+    """Wait until the backend stored an audit of ``version`` and its job ended (the audit is
+    stored as soon as Label Studio shows it; older versions are deleted after that)."""
 
     def done() -> bool:
         answer = httpx.get(f"{backend}/projects/{project_id}/audit", auth=(USER, PASSWORD))
-        return answer.status_code == 200 and answer.json()["model_version"] == version
+        if answer.status_code != 200 or answer.json()["model_version"] != version:
+            return False
+        job = httpx.get(f"{backend}/jobs/{answer.json()['job']}", auth=(USER, PASSWORD)).json()
+        return job.get("state") == "succeeded"
 
     wait_for(done, timeout=AUDIT_TIMEOUT, what=what, every=0.5)
 
@@ -153,6 +157,8 @@ def test_label_studio_drives_the_backend(ls, backend):
         v for v in ls.views.list(project=project.id) if v.data.get("title") == "Needs re-review"
     ]
     assert len(views) == 1
+    # The model card says what the audit found, also on a basic-auth connection.
+    assert ls.ml.get(id=ml.id).title.startswith("labelaudit · labelaudit-1: ")
 
     # The webhook Label Studio created for the model has no Authorization header: add it.
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
