@@ -238,7 +238,7 @@ def user_emails(ls: LabelStudio) -> dict[str, str]:
             user_id, email = getattr(user, "id", None), getattr(user, "email", None)
             if isinstance(user_id, int) and isinstance(email, str) and email:
                 out[str(user_id)] = email
-    except Exception as err:  # errors out of translate_errors hold no secret
+    except (ConnectionError, TimeoutError, ValueError, PermissionError) as err:  # no secret
         logger.warning("annotators are shown by user id (%s: %s)", type(err).__name__, err)
         return {}
     return out

@@ -408,7 +408,9 @@ def _users() -> list[Any]:
 
 
 def _broken_users() -> list[Any]:
-    raise RuntimeError("users route exploded")
+    from label_studio_sdk.core.api_error import ApiError
+
+    raise ApiError(status_code=403, body={"detail": "not allowed to list users"})
 
 
 @pytest.mark.parametrize(
@@ -424,7 +426,7 @@ def test_load_project_maps_user_ids_to_emails(monkeypatch, caplog, list_users, e
     assert ds.annotators == ["7", "8", "9"]  # keys stay user ids
     assert ds.annotator_emails == emails  # users who annotated nothing are left out
     assert ds.title == "Product reviews" and ds.source == "http://ls:8080/projects/3"
-    assert ("users route exploded" in caplog.text) == (list_users is _broken_users)
+    assert ("not allowed to list users" in caplog.text) == (list_users is _broken_users)
 
 
 # --- fetching the media an export points at -------------------------------------------------
