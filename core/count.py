@@ -48,6 +48,7 @@ from core.typing import DatasetLike, LabelLike
 __all__ = [
     "calibrate_confident_joint",
     "compute_confident_joint",
+    "compute_inv_noise_matrix",
     "estimate_confident_joint_and_cv_pred_proba",
     "estimate_cv_predicted_probabilities",
     "estimate_joint",
@@ -419,6 +420,49 @@ def _inverse_from_noise(py: np.ndarray, noise_matrix: np.ndarray, ps: np.ndarray
     joint = noise_matrix * py
     inverse = joint.T / np.clip(ps, a_min=TINY_VALUE, a_max=None)
     return clip_noise_rates(inverse)
+
+
+def compute_inv_noise_matrix(
+    py: np.ndarray, noise_matrix: np.ndarray, *, ps: np.ndarray | None = None
+) -> np.ndarray:
+    """Return the inverse noise matrix P(true label = row | given label = column).
+
+    Bayes' rule over the noise matrix: ``inv[j, i] = noise_matrix[i, j] * py[j] / ps[i]``,
+    noise rates then clipped into [0, 1) with columns summing to 1, as cleanlab does.
+
+    Parameters
+    ----------
+    py : np.ndarray, shape ``(n_classes,)``
+        Prior of the true labels, P(true label = k).
+    noise_matrix : np.ndarray, shape ``(n_classes, n_classes)``
+        P(given label = row | true label = column).
+    ps : np.ndarray of shape ``(n_classes,)``, optional
+        Prior of the given labels, P(given label = k); by default ``noise_matrix @ py``.
+
+    Returns
+    -------
+    np.ndarray, shape ``(n_classes, n_classes)``
+
+    Raises
+    ------
+    ValueError
+        When ``noise_matrix`` is not square and finite, or ``py`` / ``ps`` do not have one
+        entry per class.
+
+    Examples
+    --------
+    >>> compute_inv_noise_matrix(np.array([0.5, 0.5]), np.array([[0.9, 0.2], [0.1, 0.8]]))
+    array([[0.81818182, 0.11111111],
+           [0.18181818, 0.88888889]])
+    """
+    noise = _validate_square("noise_matrix", noise_matrix)
+    prior = np.asarray(py, dtype=float)
+    if prior.shape != (noise.shape[0],):
+        raise ValueError(f"py must have one entry per class ({noise.shape[0]}); got {prior.shape}")
+    given = noise.dot(prior) if ps is None else np.asarray(ps, dtype=float)
+    if given.shape != prior.shape:
+        raise ValueError(f"ps must have one entry per class ({noise.shape[0]}); got {given.shape}")
+    return _inverse_from_noise(prior, noise, given)
 
 
 def _noise_from_inverse(ps: np.ndarray, inverse: np.ndarray, py: np.ndarray) -> np.ndarray:

@@ -240,7 +240,7 @@ def find_label_issues(
     rank_by_kwargs: dict[str, Any] | None = None,
     filter_by: str = "prune_by_noise_rate",
     frac_noise: float = 1.0,
-    num_to_remove_per_class: list[int] | np.ndarray | None = None,
+    num_to_remove_per_class: int | list[int] | np.ndarray | None = None,
     min_examples_per_class: int = 1,
     confident_joint: np.ndarray | None = None,
     n_jobs: int | None = None,
@@ -275,8 +275,9 @@ def find_label_issues(
     frac_noise : float in (0, 1], default=1.0
         Flag only this fraction of the estimated issues in each off-diagonal cell
         (prune methods only).
-    num_to_remove_per_class : array_like of shape (n_classes,), optional
-        Flag exactly this many examples per given class (prune methods only).
+    num_to_remove_per_class : int or array_like of shape (n_classes,), optional
+        Flag exactly this many examples per given class (prune methods only); an int is
+        the same number for every class, as in cleanlab.
     min_examples_per_class : int, default=1
         Never flag examples in a class that has this many examples or fewer, and keep
         at least this many per class.
@@ -320,6 +321,9 @@ def find_label_issues(
         )
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
     num_classes = probs.shape[1]
+    if num_to_remove_per_class is not None and np.ndim(num_to_remove_per_class) == 0:
+        # One number for every class, as cleanlab's arithmetic broadcasts it.
+        num_to_remove_per_class = np.full(num_classes, num_to_remove_per_class)
     _validate_options(
         filter_by,
         return_indices_ranked_by,

@@ -212,3 +212,30 @@ def test_unknown_options_are_named():
         count.estimate_cv_predicted_probabilities(np.ones((3, 2)), labels)
     with pytest.raises(ValueError, match="cv_n_folds must be >= 2"):
         count.estimate_cv_predicted_probabilities(np.ones((50, 2)), labels, cv_n_folds=1)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [2, 3, 7, 20])
+@pytest.mark.parametrize("given_ps", [False, True])
+def test_inverse_noise_matrix_matches(seed, k, given_ps):
+    rng = np.random.default_rng(seed)
+    py = rng.dirichlet(np.ones(k))
+    noise = rng.dirichlet(np.ones(k) * 0.3, size=k).T + np.eye(k) * 3  # columns: P(s | y)
+    noise /= noise.sum(axis=0)
+    ps = rng.dirichlet(np.ones(k)) if given_ps else None
+    ours = count.compute_inv_noise_matrix(py, noise, ps=ps)
+    theirs = cl_count.compute_inv_noise_matrix(py, noise, ps=ps)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("py", "noise", "ps", "match"),
+    [
+        (np.ones(2) / 2, np.ones((2, 3)), None, "noise_matrix must be a square"),
+        (np.ones(3) / 3, np.eye(2), None, "py must have one entry per class"),
+        (np.ones(2) / 2, np.eye(2), np.ones(3) / 3, "ps must have one entry per class"),
+    ],
+)
+def test_inverse_noise_matrix_names_the_bad_argument(py, noise, ps, match):
+    with pytest.raises(ValueError, match=match):
+        count.compute_inv_noise_matrix(py, noise, ps=ps)

@@ -207,3 +207,20 @@ def test_option_errors_are_named():
         )
     with pytest.raises(NotImplementedError, match="multi_label"):
         our_filter.find_label_issues(labels, probs, multi_label=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("filter_by", ["prune_by_noise_rate", "prune_by_class", "both"])
+def test_one_number_to_remove_for_every_class_matches(seed, filter_by):
+    labels, pred_probs = noisy_problem(seed, 400, 4)
+    ours = our_filter.find_label_issues(
+        labels, pred_probs, filter_by=filter_by, num_to_remove_per_class=5
+    )
+    theirs = cl_filter.find_label_issues(
+        labels, pred_probs, filter_by=filter_by, num_to_remove_per_class=5
+    )
+    np.testing.assert_array_equal(ours, theirs)
+    same = our_filter.find_label_issues(
+        labels, pred_probs, filter_by=filter_by, num_to_remove_per_class=[5] * 4
+    )
+    np.testing.assert_array_equal(ours, same)
