@@ -16,6 +16,7 @@ import numpy as np
 
 from backend.audit import AuditResult
 from backend.labelstudio.predictions import build_prediction
+from backend.store import OUTPUT_FILES
 
 #: How many flagged items the HTML report shows with their content.
 TOP_ITEMS = 50
@@ -23,13 +24,6 @@ TOP_ITEMS = 50
 TEXT_EXCERPT = 400
 #: Thumbnail edge in pixels.
 THUMBNAIL = 96
-#: The files of an audit, as write_outputs names them (the report links to the others).
-OUTPUT_FILES = {
-    "issues": "issues.csv",
-    "predictions": "predictions.json",
-    "summary": "summary.json",
-    "report": "report.html",
-}
 
 #: Plain words for the steps an audit times (``AuditResult.timings``), in pipeline order.
 STEPS = {

@@ -50,6 +50,13 @@ DURATION_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 SAVE_CHUNK = 1000
 #: Model versions kept on disk per project (the current one and the one before).
 VERSIONS_ON_DISK = 2
+#: An audit's output files (backend.report.write_outputs), in each version's directory.
+OUTPUT_FILES = {
+    "issues": "issues.csv",
+    "predictions": "predictions.json",
+    "summary": "summary.json",
+    "report": "report.html",
+}
 
 Action = Literal["run", "wait", "defer", "stale"]
 Stage = Literal["begin", "folds", "finish"]

@@ -25,6 +25,7 @@ from backend.api.payloads import (
     webhook_project,
 )
 from backend.service import NO_VERSION, MissingCredentials, Service
+from backend.store import OUTPUT_FILES
 
 bp = Blueprint("labelaudit", __name__)
 
@@ -188,10 +189,10 @@ def start_audit(project: int) -> Any:
 #: of a request becomes a path. The report links the others by bare name ("issues.csv"),
 #: which a browser resolves beside /projects/<id>/report, as beside report.html on disk.
 AUDIT_FILES = {
-    "report": ("report.html", "text/html", False),
-    "issues.csv": ("issues.csv", "text/csv", True),
-    "predictions.json": ("predictions.json", "application/json", False),
-    "summary.json": ("summary.json", "application/json", False),
+    "report": (OUTPUT_FILES["report"], "text/html", False),
+    OUTPUT_FILES["issues"]: (OUTPUT_FILES["issues"], "text/csv", True),
+    OUTPUT_FILES["predictions"]: (OUTPUT_FILES["predictions"], "application/json", False),
+    OUTPUT_FILES["summary"]: (OUTPUT_FILES["summary"], "application/json", False),
 }
 
 
