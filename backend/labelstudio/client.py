@@ -49,11 +49,10 @@ def _redact(url: str) -> str:
     """Return ``url`` without its query string, fragment or credentials, for messages."""
     try:
         parts = urlsplit(url)
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return "<unparseable url>"
+    netloc = parts.netloc.rpartition("@")[2]  # without user:password@; [::1] keeps brackets
     if parts.scheme in {"http", "https"}:
         return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     return url.split("?", 1)[0]
@@ -250,9 +249,7 @@ def task_page(url: str, project_id: int) -> Callable[[int], str]:
     The link never carries credentials: user:password@ in ``url`` is left out, and so are a
     query string and fragment.
     """
-    parts = urlsplit(_check_url(url))
-    host = parts.netloc.rpartition("@")[2]
-    base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    base = _redact(_check_url(url)).rstrip("/")
     return lambda task_id: f"{base}/projects/{int(project_id)}/data?task={int(task_id)}"
 
 
