@@ -955,9 +955,9 @@ class Artifacts:
         <model_dir>/projects/<project>/versions/<version>/report.html, issues.csv,
             predictions.json, summary.json                          the audit's outputs
 
-    Every file is written to a temporary name and renamed, so a reader never sees half a
-    file; the outputs (backend.report.write_outputs) are written before their version
-    becomes current, so nobody reads them while they are written. Pickles are read only
+    Pickles are written to a temporary name and renamed, so a reader never sees half a
+    file; the outputs (backend.report.write_outputs, plain writes) are written before their
+    version becomes current, so nobody reads them while they are written. Pickles are read only
     from this directory, which only labelaudit writes.
     """
 
@@ -984,10 +984,6 @@ class Artifacts:
         """Unpickle a file this store wrote."""
         with path.open("rb") as fh:
             return pickle.load(fh)  # only files this class wrote
-
-    def write_text(self, path: Path, text: str) -> None:
-        """Write ``text`` to ``path`` atomically."""
-        self._write(path, text.encode("utf-8"))
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

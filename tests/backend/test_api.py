@@ -406,9 +406,9 @@ def test_report(client, app, store):
     assert client.get("/projects/7/report").status_code == 404
     audited(store)
     artifacts = app.extensions["labelaudit"].artifacts
-    artifacts.write_text(
-        artifacts.version_dir(7, "labelaudit-3") / "report.html", "<h1>report</h1>"
-    )
+    folder = artifacts.version_dir(7, "labelaudit-3")
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("<h1>report</h1>")
     answer = client.get("/projects/7/report")
     assert answer.status_code == 200 and answer.mimetype == "text/html"
     assert answer.get_data(as_text=True) == "<h1>report</h1>"

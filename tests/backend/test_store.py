@@ -204,7 +204,9 @@ def test_artifacts_write_atomically_and_prune(tmp_path):
     path = artifacts.version_dir(1, "labelaudit-1") / "model.pkl"
     artifacts.write_pickle(path, {"a": 1})
     assert artifacts.read_pickle(path) == {"a": 1}
-    artifacts.write_text(artifacts.version_dir(1, "labelaudit-2") / "report.html", "<p>")
+    newer = artifacts.version_dir(1, "labelaudit-2")
+    newer.mkdir(parents=True)
+    (newer / "report.html").write_text("<p>")
     artifacts.prune_versions(1, ["labelaudit-2"])
     assert not path.exists()
     work = artifacts.work_dir(1, "t1")
