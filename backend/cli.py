@@ -82,8 +82,8 @@ def _audit(args: argparse.Namespace) -> int:
     """Audit an export file or a live project; write issues, predictions, summary, report."""
     from pathlib import Path
 
-    from backend.audit import NothingToAudit, run_audit, timed
     from backend.labelstudio.client import fetch_bytes, task_page
+    from backend.pipeline import NothingToAudit, run_audit, timed
     from backend.report import predictions, summary, write_outputs
     from backend.settings import load_settings
 

@@ -14,16 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from backend.audit import AuditResult
+from backend import inputs
 from backend.labelstudio.predictions import build_prediction
+from backend.pipeline import AuditResult
 from backend.store import OUTPUT_FILES
 
 #: How many flagged items the HTML report shows with their content.
 TOP_ITEMS = 50
-#: Longest text excerpt shown per item.
-TEXT_EXCERPT = 400
-#: Thumbnail edge in pixels.
-THUMBNAIL = 96
 
 #: Plain words for the steps an audit times (``AuditResult.timings``), in pipeline order.
 STEPS = {
@@ -75,7 +72,7 @@ ISSUES_COLUMNS = (
 
 def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
     """Every audited annotation as a dict of ISSUES_COLUMNS, most suspicious first."""
-    classes = result.kind.classes
+    label = result.label_text
     rows = []
     for i in result.ranked():
         annotation = int(result.annotation_ids[i])
@@ -84,8 +81,8 @@ def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
                 "task_id": int(result.task_ids[i]),
                 "annotation_id": annotation if annotation >= 0 else "",
                 "annotator": result.annotators[i],
-                "given_label": classes[result.given[i]],
-                "suggested_label": classes[result.suggested[i]],
+                "given_label": label(result.given[i]),
+                "suggested_label": label(result.suggested[i]),
                 "suspicion": round(float(result.suspicion[i]), 6),
                 "is_label_issue": bool(result.is_label_issue[i]),
             }
@@ -99,7 +96,7 @@ def predictions(result: AuditResult, model_version: str) -> list[dict[str, Any]]
         build_prediction(
             result.kind,
             verdict["task_id"],
-            verdict["suggested_label"],
+            verdict["suggested"],
             verdict["suspicion"],
             model_version,
             mislabeling=verdict["suspicion"],
@@ -124,6 +121,7 @@ def summary(
         "source": source,
         "model_version": model_version,
         "task_kind": {
+            "task_type": result.kind.task_type,
             "control": result.kind.control,
             "object": result.kind.object_name,
             "input_type": result.kind.input_type,
@@ -218,43 +216,6 @@ def _plots(result: AuditResult) -> dict[str, str]:
     ax.set_title("Suspicion of every audited annotation")
     plots["suspicion"] = _png(fig)
     return plots
-
-
-def _thumbnail(ref: str, fetch: Callable[[str], bytes] | None) -> str:
-    """A small inline PNG of an image reference, or '' when it cannot be read."""
-    if fetch is None:
-        return ""
-    try:
-        from PIL import Image
-
-        image = Image.open(io.BytesIO(fetch(ref)))
-        scale = THUMBNAIL / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        # Small images (icons, digits) are enlarged with hard pixel edges, large ones shrunk.
-        image = image.resize(
-            size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
-        )
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="PNG")
-    except Exception:  # a broken image must not break the report
-        return ""
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _content_cell(result: AuditResult, row: int, fetch: Callable[[str], bytes] | None) -> str:
-    value = result.inputs[row]
-    if result.kind.input_type == "image":
-        src = _thumbnail(str(value), fetch)
-        label = html.escape(str(value))
-        if src:
-            return f'<img src="{src}" alt="{label}" title="{label}">'
-        return f"<code>{label}</code>"
-    if result.kind.input_type == "text":
-        text = str(value)
-        excerpt = text if len(text) <= TEXT_EXCERPT else text[:TEXT_EXCERPT] + "…"
-        return html.escape(excerpt)
-    numbers = ", ".join(f"{float(x):.3g}" for x in list(value)[:12])
-    return f"<code>{html.escape(numbers)}{' …' if len(value) > 12 else ''}</code>"
 
 
 _STYLE = """
@@ -353,6 +314,7 @@ def render_html(
         ),
         _card(f"{sum(timings.values()):.1f} s", "audit time", "the steps below, added up"),
     ]
+    input_type = inputs.get(result.kind.input_type)
     rows_html = []
     flagged_rows = [i for i in result.ranked() if result.is_label_issue[i]][:TOP_ITEMS]
     for i in flagged_rows:
@@ -360,10 +322,10 @@ def render_html(
             "<tr>"
             f"<td>{_task_cell(int(result.task_ids[i]), task_url)}</td>"
             f"<td>{_annotator_cell(result.annotators[i])}</td>"
-            f"<td class='given'>{html.escape(classes[result.given[i]])}</td>"
-            f"<td class='sugg'>{html.escape(classes[result.suggested[i]])}</td>"
+            f"<td class='given'>{html.escape(result.label_text(result.given[i]))}</td>"
+            f"<td class='sugg'>{html.escape(result.label_text(result.suggested[i]))}</td>"
             f"<td>{result.suspicion[i]:.3f}</td>"
-            f"<td>{_content_cell(result, i, fetch)}</td>"
+            f"<td>{input_type.cell(result.inputs[i], fetch)}</td>"
             "</tr>"
         )
     table = (

@@ -48,11 +48,10 @@ import numpy as np
 
 from backend.settings import Settings
 from backend.store import VERSIONS_ON_DISK, Artifacts, Claim, SavedAudit, Stage, Store
-from core.constants import MIN_CONSISTENCY_FOR_SAMPLE_WEIGHT
 
 if TYPE_CHECKING:  # the audit's modules (scikit-learn) load where audits run, not in routes
-    from backend.audit import AuditResult, Prepared
     from backend.labelstudio.dataset import AuditDataset, TaskKind
+    from backend.pipeline import AuditResult, Prepared
 
 logger = logging.getLogger("labelaudit.service")
 
@@ -181,6 +180,7 @@ def dataset_fingerprint(dataset: AuditDataset) -> str:
     kind = dataset.kind
     digest = hashlib.sha256()
     head = [
+        kind.task_type,
         kind.control,
         kind.object_name,
         kind.input_type,
@@ -197,8 +197,8 @@ def dataset_fingerprint(dataset: AuditDataset) -> str:
 
 def describe_error(err: BaseException) -> str:
     """Return a one-line message for a job record (the errors we raise already hold no secret)."""
-    audit = sys.modules.get("backend.audit")  # loaded wherever a NothingToAudit was raised
-    if audit is not None and isinstance(err, audit.NothingToAudit):
+    tasktypes = sys.modules.get("backend.tasktypes")  # loaded wherever NothingToAudit was raised
+    if tasktypes is not None and isinstance(err, tasktypes.NothingToAudit):
         return f"nothing to audit: {err}"
     if isinstance(err, (ValueError, PermissionError, *TRANSIENT)):
         return str(err) or type(err).__name__
@@ -391,7 +391,7 @@ class Service:
 
     def begin(self, project: int, ticket: str, progress: Progress = _no_progress) -> int:
         """Load and featurize the project, save the work item; return the number of folds."""
-        from backend.audit import fold_splits, prepare, timed
+        from backend.pipeline import fold_splits, prepare, timed
 
         url, key = self.credentials(project)
         self.artifacts.clear_work(project, keep=ticket)
@@ -409,7 +409,7 @@ class Service:
 
     def fold(self, project: int, ticket: str, index: int) -> int:
         """Compute one fold's out-of-fold probabilities; return how many folds are done."""
-        from backend.audit import fit_predict_fold, timed
+        from backend.pipeline import fit_predict_fold, timed
 
         work = self._work(project, ticket)
         train, test = work.splits[index]
@@ -430,8 +430,8 @@ class Service:
     ) -> SavedAudit:
         """Confident learning, final model, push, then make the results current."""
         from backend import report
-        from backend.audit import finish, timed
         from backend.labelstudio.client import task_page
+        from backend.pipeline import finish, timed
 
         started = time.perf_counter()
         work = self._work(project, ticket)
@@ -627,33 +627,18 @@ class Service:
         return probs, seconds
 
     def _final_model(self, prepared: Prepared, result: AuditResult) -> FinalModel:
-        """Fit the noise-aware model: flagged rows left out, classes weighted up by their noise."""
-        from backend.features import make_model
-        from core.classification import CleanLearning
+        """Fit the task type's noise-aware model for tasks no audit has seen."""
+        from backend import tasktypes
 
         kind = prepared.dataset.kind
-        issues = np.asarray(result.is_label_issue, dtype=bool)
-        if len(np.unique(prepared.labels[~issues])) < 2:
-            issues = np.zeros_like(issues)
-        clf = make_model(kind, self.settings, n_samples=int((~issues).sum()))
-        present = np.unique(prepared.labels)
-        codes = np.searchsorted(present, prepared.labels)
-        weights = None
-        if _accepts_sample_weight(clf):
-            # As CleanLearning weighs its own estimates: class k by 1 / P(given=k | true=k).
-            consistency = np.diagonal(result.noise_matrix)[present]
-            weights = 1.0 / np.maximum(consistency, MIN_CONSISTENCY_FOR_SAMPLE_WEIGHT)
-            weights = weights[codes]
-        learner = CleanLearning(clf=clf, seed=self.settings.seed)
-        learner.fit(prepared.X, codes, label_issues=issues, sample_weight=weights)
-        model = _ClassMapped(learner, present, len(kind.classes))
+        model = tasktypes.get(kind.task_type).final_model(prepared, result, self.settings)
         return FinalModel(kind=kind, model=model, version="")
 
     def _predict_inputs(
         self, final: FinalModel, items: list[tuple[int, Any]], url: str, key: str
     ) -> dict[int, dict[str, Any]]:
         """Predict raw task inputs with the final model; keys whose input fails are left out."""
-        from backend.features import featurize
+        from backend.inputs import featurize
         from backend.labelstudio.predictions import build_predict_result
 
         if not items:
@@ -667,7 +652,7 @@ class Service:
         codes = final.model.predict_proba(X[rows]).argmax(axis=1)
         out = {}
         for row, code in zip(rows.tolist(), codes.tolist(), strict=True):
-            answer = build_predict_result(final.kind, final.kind.classes[code], 0.0, final.version)
+            answer = build_predict_result(final.kind, code, 0.0, final.version)
             # score is the suspicion of a given label; a task nobody labelled has none.
             answer.pop("score")
             out[keys[row]] = answer
@@ -758,31 +743,6 @@ class Service:
 def _task_id(task: Any) -> int | None:
     value = task.get("id") if isinstance(task, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _accepts_sample_weight(estimator: Any) -> bool:
-    """Whether ``estimator.fit`` takes ``sample_weight`` by name."""
-    import inspect
-
-    try:
-        return "sample_weight" in inspect.signature(estimator.fit).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-class _ClassMapped:
-    """A model trained on the classes present, answering over all of the config's classes."""
-
-    def __init__(self, model: Any, present: np.ndarray, num_classes: int) -> None:
-        self.model = model
-        self.present = present
-        self.num_classes = num_classes
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Return probabilities with one column per class of the label config."""
-        probs = np.zeros((X.shape[0] if hasattr(X, "shape") else len(X), self.num_classes))
-        probs[:, self.present] = self.model.predict_proba(X)
-        return probs
 
 
 # --------------------------------------------------------------------------- embedded runner

@@ -45,7 +45,6 @@ class Settings:
     filter_by: str = "prune_by_noise_rate"
     model: str = "auto"  # "auto" (defaults per input type) or a dotted path to an estimator
     model_params: Mapping[str, Any] = field(default_factory=dict)
-    featurizer: str = "auto"
     image_size: int = 32
     image_timeout: float = 10.0
     # Service and workers

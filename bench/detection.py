@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from backend.audit import run_audit
-from backend.labelstudio.dataset import AuditDataset, InputType, TaskKind
+from backend.labelstudio.dataset import AuditDataset, TaskKind
+from backend.pipeline import run_audit
 from backend.settings import load_settings
 from core.benchmarking.noise import (
     generate_noise_matrix_from_trace,
@@ -71,7 +71,7 @@ class Case:
 
     name: str
     split: str
-    input_type: InputType
+    input_type: str
     inputs: list[Any]
     baseline_X: Any
     baseline_clf: Any

@@ -87,7 +87,7 @@ def run(url: str, key: str, tasks: int, strategy: str) -> dict[str, Any]:
     _, other = _project(ls, f"annotator {strategy}", 1)
     (writer_annotation,) = other.values()
     flagged = {t: annotation[t] for t in list(annotation)[:50]}
-    predictions = [build_prediction(kind, t, "b", 0.9, "x") for t in annotation]
+    predictions = [build_prediction(kind, t, kind.classes.index("b"), 0.9, "x") for t in annotation]
     first = push_audit(ls, pid, predictions, flagged)  # the version the measured push replaces
     saved = push_module.VERSION_DELETE_MAX
     if strategy == "one call":

@@ -57,9 +57,7 @@ def seed(redis_url: str, namespace: str) -> list[dict]:
 
     kind = parse_label_config(CONFIG)
     answers = {
-        task: build_predict_result(
-            kind, ("pos", "neg")[task % 2], task / 10, "labelaudit-1", mislabeling=task / 10
-        )
+        task: build_predict_result(kind, task % 2, task / 10, "labelaudit-1", mislabeling=task / 10)
         for task in range(1, 11)
     }
     store = RedisStore(redis_url, namespace=namespace)

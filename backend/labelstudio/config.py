@@ -1,7 +1,9 @@
 """Turn a Label Studio label config, or an export without one, into a :class:`TaskKind`.
 
-What labelaudit audits is one single-choice ``<Choices>`` control whose ``toName`` object
-holds the input. The object decides the input type:
+What labelaudit audits is one control a registered task type audits (:mod:`backend.tasktypes`;
+today one single-choice ``<Choices>``) whose ``toName`` object holds the input. The object
+decides the input type, the first registered input type (:mod:`backend.inputs`, by
+priority) that claims it:
 
 ==========================================================  ==========  ==================
 object the Choices points at                                input type  data_keys
@@ -27,25 +29,18 @@ and entity declarations are the way XML parsers get tricked into reading files).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from backend.labelstudio.dataset import InputType, TaskKind, UnsupportedConfig
+from backend import inputs, tasktypes
+from backend.inputs.embedding import (
+    EMBEDDING_FIELD_NAMES,
+    EMBEDDING_FIELD_SUFFIXES,
+    is_embedding_field,
+)
+from backend.labelstudio.dataset import TaskKind, UnsupportedConfig
 
-#: What a single-choice Choices may say in its ``choice`` attribute (absent means single).
-SINGLE_CHOICE_MODES = ("single", "single-radio")
-#: Object tags the Choices may point at, and the input type each gives.
-OBJECT_INPUT_TYPES: Mapping[str, InputType] = {
-    "text": "text",
-    "hypertext": "text",
-    "image": "image",
-    "table": "numeric",
-}
-#: A data field with one of these names (or suffixes) holds a precomputed embedding.
-EMBEDDING_FIELD_NAMES = ("embedding", "embeddings", "vector")
-EMBEDDING_FIELD_SUFFIXES = ("_embedding", "_embeddings", "_vector", "_emb")
 #: File extensions that make a task-data string an image reference.
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".svg", ".avif"}
@@ -60,21 +55,14 @@ SUPPORTED = (
 )
 
 #: What a data-value kind seen in an export means as an input type.
-_INFERRED_TYPES: Mapping[str, InputType] = {
+_INFERRED_TYPES: Mapping[str, str] = {
     "image": "image",
     "text": "text",
     "embedding": "embedding",
     "table": "numeric",
     "number": "numeric",
 }
-_FIELD_REF = re.compile(r"\$([A-Za-z_]\w*)")
-_VARIABLE = re.compile(r"^\$[^\s,$]+$")
-
-
-def is_embedding_field(name: str) -> bool:
-    """Return whether a data field's name marks it as holding an embedding vector."""
-    lowered = name.lower()
-    return lowered in EMBEDDING_FIELD_NAMES or lowered.endswith(EMBEDDING_FIELD_SUFFIXES)
+__all__ = ["SUPPORTED", "infer_task_kind", "is_embedding_field", "parse_label_config"]
 
 
 def _refuse_doctype(xml: str) -> None:
@@ -124,33 +112,23 @@ def parse_label_config(xml: str) -> TaskKind:
         raise UnsupportedConfig(f"label config could not be parsed: {err}") from None
 
     controls = list(interface.controls or [])
-    choices = [c for c in controls if c.tag.lower() == "choices"]
-    if not choices:
+    audited = [(c, t) for c in controls if (t := tasktypes.for_control(c)) is not None]
+    if not audited:
         found = ", ".join(_describe(c) for c in controls) or "no control tags"
         raise UnsupportedConfig(
             f"label config has no <Choices> control (found {found}). {SUPPORTED}"
         )
-    if len(choices) > 1:
-        names = ", ".join(_describe(c) for c in choices)
+    if len(audited) > 1:
+        names = ", ".join(_describe(c) for c, _ in audited)
         raise UnsupportedConfig(
-            f"label config has {len(choices)} <Choices> controls ({names}). {SUPPORTED}"
+            f"label config has {len(audited)} <Choices> controls ({names}). {SUPPORTED}"
         )
-    control = choices[0]
+    ((control, task_type),) = audited
     where = _describe(control)
-    mode = (control.attr or {}).get("choice")
-    if mode is not None and mode not in SINGLE_CHOICE_MODES:
-        raise UnsupportedConfig(f"{where} has choice={mode!r} (multi-label). {SUPPORTED}")
-    for attr in ("perRegion", "perItem", "allowNested"):
-        if str(control.get_attr(attr, "false")).lower() == "true":
-            raise UnsupportedConfig(f'{where} has {attr}="true". {SUPPORTED}')
-    if control.get_attr("value"):
-        raise UnsupportedConfig(
-            f"{where} loads its choices from task data (value={control.get_attr('value')!r}); "
-            f"labelaudit needs the classes written in the config. {SUPPORTED}"
-        )
-    classes = tuple(control.labels or ())
-    if not classes:
-        raise UnsupportedConfig(f"{where} has no <Choice> values. {SUPPORTED}")
+    try:
+        classes = task_type.classes(control)
+    except UnsupportedConfig as err:
+        raise UnsupportedConfig(f"{err}. {SUPPORTED}") from None
     if len(control.to_name) != 1:
         raise UnsupportedConfig(
             f"{where} has toName={','.join(control.to_name)!r}; it must name one object. "
@@ -163,41 +141,35 @@ def parse_label_config(xml: str) -> TaskKind:
             f"{where} has toName={object_name!r} but no object tag with that name and a "
             f"$field value exists. {SUPPORTED}"
         )
-    obj = objects[object_name]
-    input_type, data_keys = _object_input(obj)
+    input_type, data_keys = _object_input(objects[object_name])
     return TaskKind(
         control=control.name,
         object_name=object_name,
         input_type=input_type,
         data_keys=data_keys,
         classes=classes,
+        task_type=task_type.name,
     )
 
 
-def _object_input(obj: Any) -> tuple[InputType, tuple[str, ...]]:
-    """Return the input type and data fields of the object a Choices points at."""
+def _object_input(obj: Any) -> tuple[str, tuple[str, ...]]:
+    """Return the input type and data fields of the object the control points at."""
     where = _describe(obj)
     tag = obj.tag.lower()
-    if tag not in OBJECT_INPUT_TYPES:
-        raise UnsupportedConfig(
-            f"the <Choices> points at {where}, an unsupported object. {SUPPORTED}"
-        )
     if obj.attr.get("valueList"):
         raise UnsupportedConfig(f"{where} reads a list (valueList). {SUPPORTED}")
     value = str(obj.value or "")
-    if _VARIABLE.fullmatch(value):
-        field = value[1:]
-        if is_embedding_field(field):
-            return "embedding", (field,)
-        if tag in {"text", "hypertext"} and str(obj.value_type or "").lower() == "url":
-            raise UnsupportedConfig(
-                f'{where} has valueType="url": labelaudit reads text from task data, '
-                f"not from URLs. {SUPPORTED}"
-            )
-        return OBJECT_INPUT_TYPES[tag], (field,)
-    fields = tuple(dict.fromkeys(_FIELD_REF.findall(value)))
-    if tag in {"text", "hypertext"} and len(fields) >= 2:
-        return "numeric", fields
+    for input_type in inputs.ordered():
+        try:
+            keys = input_type.claim(tag, value, obj.attr or {})
+        except UnsupportedConfig as err:
+            raise UnsupportedConfig(f"{where}: {err}. {SUPPORTED}") from None
+        if keys:
+            return input_type.name, keys
+    if not any(t.claim(tag, "$x", {}) for t in inputs.ordered()):
+        raise UnsupportedConfig(
+            f"the <Choices> points at {where}, an unsupported object. {SUPPORTED}"
+        )
     raise UnsupportedConfig(f"{where} has value={value!r}, not a $field reference. {SUPPORTED}")
 
 
@@ -296,7 +268,7 @@ def infer_task_kind(tasks: list[dict]) -> TaskKind:
     )
 
 
-def _infer_input(tasks: list[dict], object_name: str) -> tuple[InputType, tuple[str, ...]]:
+def _infer_input(tasks: list[dict], object_name: str) -> tuple[str, tuple[str, ...]]:
     """Pick the data field(s) holding the input from the values seen in task data."""
     kinds: dict[str, set[str | None]] = {}
     for task in tasks:
@@ -313,7 +285,7 @@ def _infer_input(tasks: list[dict], object_name: str) -> tuple[InputType, tuple[
         if only is not None:
             by_kind.setdefault(only, []).append(key)
 
-    def chosen(kind: str, key: str) -> tuple[InputType, tuple[str, ...]]:
+    def chosen(kind: str, key: str) -> tuple[str, tuple[str, ...]]:
         return _INFERRED_TYPES[kind], (key,)
 
     # The object is most often named after its field (<Text name="text" value="$text"/>).

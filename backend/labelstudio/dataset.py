@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-
-InputType = Literal["text", "image", "numeric", "embedding"]
 
 
 class UnsupportedConfig(ValueError):
     """The project's label config is not one labelaudit can audit (names tag and why)."""
 
 
+class Malformed(ValueError):
+    """A task's data or an annotation's result that cannot be used; the message says why.
+
+    Input types (reading task data) and task types (reading annotation results) raise it;
+    the export turns it into a :class:`Skipped` and goes on with the rest.
+    """
+
+
 @dataclass(frozen=True)
 class TaskKind:
     """What the label config asks annotators to do, as far as the audit cares.
 
-    ``control``/``object_name`` are the ``from_name``/``to_name`` a prediction must carry;
-    ``data_keys`` are the task-data fields holding the input (several for tabular);
-    ``classes`` are the Choices values in label-config order (label ``i`` is
-    ``classes[i]``).
+    ``task_type`` and ``input_type`` name the plug-ins that handle it
+    (:mod:`backend.tasktypes`, :mod:`backend.inputs`); ``control``/``object_name`` are the
+    ``from_name``/``to_name`` a prediction must carry; ``data_keys`` are the task-data
+    fields holding the input (several for tabular); ``classes`` are the control's values in
+    label-config order (label ``i`` is ``classes[i]``).
     """
 
     control: str
     object_name: str
-    input_type: InputType
+    input_type: str
     data_keys: tuple[str, ...]
     classes: tuple[str, ...]
-    control_type: str = "choices"
+    task_type: str = "single_choice"
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,10 @@ class Skipped:
 class AuditDataset:
     """Rows are annotations; every per-row array has the same length.
 
-    ``inputs[i]`` is the raw input of row i taken from task data: a string for text, a
-    URL or path for images, a list of floats for numeric and embedding inputs.
+    ``inputs[i]`` is the raw input of row i as the input type read it from task data: a
+    string for text, a URL or path for images, a list of floats for numeric and embedding
+    inputs. ``labels[i]`` is row i's label as the task type encodes it (single choice: an
+    index into ``kind.classes``).
     ``unlabeled`` maps task id to the raw input of tasks with no usable annotation (they
     get predictions, not audits). ``annotators[i]`` is a stable key of who made row i (the
     Label Studio user id when known); ``annotator_emails`` maps such keys to the user's
@@ -58,7 +67,7 @@ class AuditDataset:
     task_ids: np.ndarray  # int64
     annotation_ids: np.ndarray  # int64, -1 when the row has no annotation id
     annotators: list[str]
-    labels: np.ndarray  # intp, index into kind.classes
+    labels: np.ndarray  # as the task type encodes them (single choice: intp class index)
     ground_truth: np.ndarray  # bool: trusted, used for training, never flagged
     inputs: list[Any]
     unlabeled: dict[int, Any] = field(default_factory=dict)

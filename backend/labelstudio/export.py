@@ -2,10 +2,8 @@
 
 One row per usable annotation. Cancelled ("skipped") annotations are left out, and so is
 anything malformed; each leaves a :class:`Skipped` saying why, and the rest goes on.
-Numeric inputs become lists of floats: one per field for ``data_keys`` of several
-fields, or the values of one field holding a ``{column: number}`` dict, in sorted column
-order (Label Studio's Postgres storage does not keep key order), or one field holding a
-list of numbers.
+A task's input is read by its input type (:mod:`backend.inputs`), an annotation's label by
+the task type (:mod:`backend.tasktypes`); this module only walks tasks and annotations.
 
 Ground truth: Label Studio 1.23 stores every annotation imported with tasks as
 ``ground_truth: true`` unless the import says otherwise, so a project whose labels were
@@ -17,22 +15,15 @@ when some usable annotations carry it and others do not.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from backend import inputs as inputs_registry
+from backend import tasktypes
 from backend.labelstudio.config import infer_task_kind, parse_label_config
-from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
-
-
-class _Bad(Exception):
-    """A task or annotation that cannot be used; the message is the Skipped reason."""
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+from backend.labelstudio.dataset import AuditDataset, Malformed, Skipped, TaskKind
 
 
 def _as_int(value: Any) -> int | None:
@@ -41,71 +32,6 @@ def _as_int(value: Any) -> int | None:
 
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
-
-
-class _InputReader:
-    """Read the input of a task for one TaskKind, holding shapes consistent across tasks."""
-
-    def __init__(self, kind: TaskKind) -> None:
-        self.kind = kind
-        self.columns: tuple[str, ...] | None = None  # dict-valued numeric field
-        self.length: int | None = None  # vector-valued numeric/embedding field
-
-    def __call__(self, data: dict[str, Any]) -> Any:
-        kind = self.kind
-        for key in kind.data_keys:
-            if key not in data or data[key] is None:
-                raise _Bad(f"task data has no {key!r} field")
-        if kind.input_type in {"text", "image"}:
-            (key,) = kind.data_keys
-            value = data[key]
-            if not isinstance(value, str):
-                raise _Bad(f"data field {key!r} must be a string; got {_type_name(value)}")
-            if kind.input_type == "image" and not value.strip():
-                raise _Bad(f"data field {key!r} is an empty image reference")
-            return value
-        if kind.input_type == "embedding":
-            (key,) = kind.data_keys
-            return self._vector(key, data[key], "embedding")
-        if len(kind.data_keys) == 1:
-            (key,) = kind.data_keys
-            value = data[key]
-            if isinstance(value, dict):
-                return self._table(key, value)
-            if isinstance(value, list):
-                return self._vector(key, value, "numeric")
-            return [self._number(key, value)]
-        return [self._number(key, data[key]) for key in kind.data_keys]
-
-    @staticmethod
-    def _number(key: str, value: Any) -> float:
-        if not _is_number(value):
-            raise _Bad(f"non-numeric value in field {key!r}: {_type_name(value)} {value!r:.40}")
-        if not math.isfinite(value):
-            raise _Bad(f"non-finite value in field {key!r}: {value!r}")
-        return float(value)
-
-    def _vector(self, key: str, value: Any, what: str) -> list[float]:
-        if not isinstance(value, list) or not value:
-            raise _Bad(
-                f"{what} field {key!r} must be a non-empty list of numbers; got {_type_name(value)}"
-            )
-        vector = [self._number(f"{key}[{i}]", v) for i, v in enumerate(value)]
-        if self.length is None:
-            self.length = len(vector)
-        elif len(vector) != self.length:
-            raise _Bad(f"{what} field {key!r} has length {len(vector)}; expected {self.length}")
-        return vector
-
-    def _table(self, key: str, value: dict[str, Any]) -> list[float]:
-        columns = tuple(sorted(map(str, value)))
-        if self.columns is None:
-            self.columns = columns
-        elif columns != self.columns:
-            missing = sorted(set(self.columns) - set(columns))
-            extra = sorted(set(columns) - set(self.columns))
-            raise _Bad(f"table field {key!r} has columns missing {missing} / extra {extra}")
-        return [self._number(f"{key}.{c}", value[c]) for c in columns]
 
 
 def _annotator(annotation: dict[str, Any]) -> str:
@@ -130,33 +56,6 @@ def _email(annotation: dict[str, Any]) -> str | None:
     return email if isinstance(email, str) and email else None
 
 
-def _label(annotation: dict[str, Any], kind: TaskKind) -> int:
-    """Return the class index an annotation gives, or raise _Bad saying what is wrong."""
-    result = annotation.get("result")
-    if not isinstance(result, list):
-        raise _Bad(f"annotation result must be a list; got {_type_name(result)}")
-    ours = [
-        r
-        for r in result
-        if isinstance(r, dict)
-        and r.get("from_name") == kind.control
-        and str(r.get("type", "")).lower() == kind.control_type
-    ]
-    if not ours:
-        raise _Bad(f"annotation has no {kind.control_type} result for {kind.control!r}")
-    if len(ours) > 1:
-        raise _Bad(f"annotation has {len(ours)} {kind.control_type} results for {kind.control!r}")
-    value = ours[0].get("value")
-    picked = value.get(kind.control_type) if isinstance(value, dict) else None
-    if not isinstance(picked, list) or len(picked) != 1:
-        got = len(picked) if isinstance(picked, list) else _type_name(picked)
-        raise _Bad(f"{kind.control!r} result must hold exactly one choice; got {got}")
-    (label,) = picked
-    if not isinstance(label, str) or label not in kind.classes:
-        raise _Bad(f"label {label!r} is not one of the classes {list(kind.classes)}")
-    return kind.classes.index(label)
-
-
 def dataset_from_tasks(
     tasks: list[dict],
     kind: TaskKind,
@@ -168,12 +67,13 @@ def dataset_from_tasks(
     """Build the AuditDataset of ``tasks`` (Label Studio task dicts) for ``kind``."""
     if not isinstance(tasks, list):
         raise TypeError(f"tasks must be a list of task dicts; got {type(tasks).__name__}")
-    read_input = _InputReader(kind)
+    read_input = inputs_registry.get(kind.input_type).reader(kind.data_keys)
+    task_type = tasktypes.get(kind.task_type)
     task_ids: list[int] = []
     annotation_ids: list[int] = []
     annotators: list[str] = []
     emails: dict[str, str] = {}
-    labels: list[int] = []
+    labels: list[Any] = []
     ground_truth: list[bool] = []
     inputs: list[Any] = []
     unlabeled: dict[int, Any] = {}
@@ -202,7 +102,7 @@ def dataset_from_tasks(
             continue
         try:
             value = read_input(data)
-        except _Bad as bad:
+        except Malformed as bad:
             skipped.append(Skipped(task_id, None, str(bad)))
             continue
         annotations = task.get("annotations", [])
@@ -225,8 +125,8 @@ def dataset_from_tasks(
                 )
                 continue
             try:
-                label = _label(annotation, kind)
-            except _Bad as bad:
+                label = task_type.read_label(annotation.get("result"), kind)
+            except Malformed as bad:
                 skipped.append(Skipped(task_id, annotation_id, str(bad)))
                 continue
             task_ids.append(task_id)
@@ -250,7 +150,7 @@ def dataset_from_tasks(
         task_ids=np.asarray(task_ids, dtype=np.int64),
         annotation_ids=np.asarray(annotation_ids, dtype=np.int64),
         annotators=annotators,
-        labels=np.asarray(labels, dtype=np.intp),
+        labels=task_type.encode(labels),
         ground_truth=trusted,
         inputs=inputs,
         unlabeled=unlabeled,

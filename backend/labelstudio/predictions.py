@@ -3,7 +3,9 @@
 ``build_prediction`` makes one item for ``ls.projects.import_predictions`` (bulk import,
 with a ``task`` id); ``build_predict_result`` makes the same thing without ``task``, as
 one element of a ``/predict`` answer's ``results``. ``score`` is what the Data Manager's
-prediction-score column shows and sorts by; labelaudit puts the suspicion there.
+prediction-score column shows and sorts by; labelaudit puts the suspicion there. The
+``result`` regions are the task type's (:meth:`backend.tasktypes.TaskType.result`), from
+a label in its encoding (single choice: a class index).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numbers
 import operator
 from typing import Any
 
+from backend import tasktypes
 from backend.labelstudio.dataset import TaskKind
 
 #: The model_version labelaudit's predictions carry: ``labelaudit-<n>``.
@@ -30,26 +33,17 @@ def _finite(name: str, value: Any) -> float:
 
 def build_predict_result(
     kind: TaskKind,
-    label: str,
+    label: Any,
     score: float,
     model_version: str,
     *,
     mislabeling: float | None = None,
 ) -> dict[str, Any]:
-    """Return one ``/predict``-style prediction: the label as a choices result, with score."""
-    if label not in kind.classes:
-        raise ValueError(f"label must be one of {list(kind.classes)}; got {label!r}")
+    """Return one ``/predict``-style prediction: the label as the task type's result, with score."""
     if not isinstance(model_version, str) or not model_version:
         raise ValueError(f"model_version must be a non-empty string; got {model_version!r}")
     prediction: dict[str, Any] = {
-        "result": [
-            {
-                "from_name": kind.control,
-                "to_name": kind.object_name,
-                "type": kind.control_type,
-                "value": {kind.control_type: [str(label)]},
-            }
-        ],
+        "result": tasktypes.get(kind.task_type).result(kind, label),
         "score": _finite("score", score),
         "model_version": model_version,
     }
@@ -61,7 +55,7 @@ def build_predict_result(
 def build_prediction(
     kind: TaskKind,
     task_id: int,
-    label: str,
+    label: Any,
     score: float,
     model_version: str,
     *,
@@ -74,12 +68,3 @@ def build_prediction(
         "task": operator.index(task_id),
         **build_predict_result(kind, label, score, model_version, mislabeling=mislabeling),
     }
-
-
-def validate_prediction(label_config: str, prediction: dict[str, Any]) -> None:
-    """Raise ValueError if ``prediction`` does not fit ``label_config`` (LabelInterface check)."""
-    from label_studio_sdk.label_interface import LabelInterface
-
-    errors = LabelInterface(label_config).validate_prediction(prediction, return_errors=True)
-    if errors:
-        raise ValueError("prediction does not fit the label config: " + "; ".join(map(str, errors)))

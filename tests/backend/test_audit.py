@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.audit import NothingToAudit, fold_splits, prepare, run_audit
 from backend.labelstudio.dataset import AuditDataset, TaskKind
+from backend.pipeline import NothingToAudit, fold_splits, prepare, run_audit
 from backend.settings import load_settings
 
 CLASSES = ("cat", "dog", "fox", "owl")

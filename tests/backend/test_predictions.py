@@ -13,14 +13,12 @@ from label_studio_sdk.core.api_error import ApiError
 
 from backend.labelstudio import push as push_module
 from backend.labelstudio.dataset import TaskKind
-from backend.labelstudio.predictions import (
-    build_predict_result,
-    build_prediction,
-    validate_prediction,
-)
+from backend.labelstudio.predictions import build_predict_result, build_prediction
 from backend.labelstudio.push import push_audit, version_number
+from tests.checks import validate_prediction
 
 KIND = TaskKind("sentiment", "text", "text", ("text",), ("pos", "neg"))
+POS, NEG = 0, 1  # single choice labels are class indices
 CONFIG = (
     '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
     '<Choice value="pos"/><Choice value="neg"/></Choices></View>'
@@ -31,7 +29,7 @@ CONFIG = (
 
 
 def test_build_prediction_is_what_import_predictions_takes():
-    assert build_prediction(KIND, 12, "neg", 0.93, "labelaudit-7", mislabeling=0.93) == {
+    assert build_prediction(KIND, 12, NEG, 0.93, "labelaudit-7", mislabeling=0.93) == {
         "task": 12,
         "result": [
             {
@@ -48,22 +46,22 @@ def test_build_prediction_is_what_import_predictions_takes():
 
 
 def test_predict_variant_has_no_task_and_mislabeling_is_optional():
-    prediction = build_predict_result(KIND, "pos", 0.1, "labelaudit-1")
+    prediction = build_predict_result(KIND, POS, 0.1, "labelaudit-1")
     assert set(prediction) == {"result", "score", "model_version"}
     assert prediction["result"][0]["value"] == {"choices": ["pos"]}
 
 
 def test_numpy_values_become_plain_json():
     prediction = build_prediction(
-        KIND, np.int64(5), np.str_("pos"), np.float32(0.25), "v", mislabeling=np.float64(0.25)
+        KIND, np.int64(5), np.int64(POS), np.float32(0.25), "v", mislabeling=np.float64(0.25)
     )
     assert json.loads(json.dumps(prediction)) == prediction
     assert type(prediction["task"]) is int and type(prediction["score"]) is float
 
 
 def test_built_predictions_fit_the_config():
-    validate_prediction(CONFIG, build_prediction(KIND, 1, "neg", 0.5, "v"))
-    validate_prediction(CONFIG, build_predict_result(KIND, "pos", 0.5, "v"))
+    validate_prediction(CONFIG, build_prediction(KIND, 1, NEG, 0.5, "v"))
+    validate_prediction(CONFIG, build_predict_result(KIND, POS, 0.5, "v"))
 
 
 @pytest.mark.parametrize(
@@ -74,7 +72,7 @@ def test_built_predictions_fit_the_config():
     ],
 )
 def test_validate_prediction_reports_what_does_not_fit(change, match):
-    prediction = build_prediction(KIND, 1, "neg", 0.5, "v")
+    prediction = build_prediction(KIND, 1, NEG, 0.5, "v")
     prediction["result"][0].update(change)
     with pytest.raises(ValueError, match=match):
         validate_prediction(CONFIG, prediction)
@@ -83,23 +81,19 @@ def test_validate_prediction_reports_what_does_not_fit(change, match):
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
+        ((1, 2, 0.5, "v"), {}, ValueError, r"label must be a class index in 0..1; got 2"),
+        ((1, "pos", 0.5, "v"), {}, TypeError, r"label must be a class index; got str"),
+        ((1, POS, float("nan"), "v"), {}, ValueError, "score must be finite; got nan"),
+        ((1, POS, "0.5", "v"), {}, TypeError, "score must be a number; got str"),
         (
-            (1, "maybe", 0.5, "v"),
-            {},
-            ValueError,
-            r"label must be one of \['pos', 'neg'\]; got 'maybe'",
-        ),
-        ((1, "pos", float("nan"), "v"), {}, ValueError, "score must be finite; got nan"),
-        ((1, "pos", "0.5", "v"), {}, TypeError, "score must be a number; got str"),
-        (
-            (1, "pos", 0.5, "v"),
+            (1, POS, 0.5, "v"),
             {"mislabeling": float("inf")},
             ValueError,
             "mislabeling must be finite",
         ),
-        ((1, "pos", 0.5, ""), {}, ValueError, "model_version must be a non-empty string"),
-        (("1", "pos", 0.5, "v"), {}, TypeError, "task_id must be an int; got str"),
-        ((True, "pos", 0.5, "v"), {}, TypeError, "task_id must be an int; got bool"),
+        ((1, POS, 0.5, ""), {}, ValueError, "model_version must be a non-empty string"),
+        (("1", POS, 0.5, "v"), {}, TypeError, "task_id must be an int; got str"),
+        ((True, POS, 0.5, "v"), {}, TypeError, "task_id must be an int; got bool"),
     ],
 )
 def test_bad_arguments(args, kwargs, error, match):
@@ -261,7 +255,7 @@ def fake(monkeypatch) -> FakeLabelStudio:
 
 
 def _preds(scores: dict[int, float]) -> list[dict[str, Any]]:
-    return [build_prediction(KIND, t, "neg", s, "pending") for t, s in scores.items()]
+    return [build_prediction(KIND, t, NEG, s, "pending") for t, s in scores.items()]
 
 
 def test_push_sets_version_imports_in_chunks_and_saves_the_tab(fake):

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.audit import run_audit
 from backend.labelstudio.client import task_page
 from backend.labelstudio.dataset import AuditDataset, TaskKind
+from backend.pipeline import run_audit
 from backend.report import FILTER_BY, ISSUES_COLUMNS, STEPS, render_html, summary, write_outputs
 from backend.settings import load_settings
 

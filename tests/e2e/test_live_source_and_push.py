@@ -16,8 +16,9 @@ import pytest
 
 from backend.labelstudio.client import close, connect, fetch_bytes, load_project
 from backend.labelstudio.config import parse_label_config
-from backend.labelstudio.predictions import build_prediction, validate_prediction
+from backend.labelstudio.predictions import build_prediction
 from backend.labelstudio.push import push_audit
+from tests.checks import validate_prediction
 
 pytestmark = [
     pytest.mark.e2e,
@@ -300,7 +301,13 @@ def _flags(annotation: dict[int, int], flagged: dict[int, float]) -> dict[int, i
 
 def _audit(kind, ids: list[int], flagged: dict[int, float]) -> list[dict[str, Any]]:
     return [
-        build_prediction(kind, t, "neg" if t in flagged else "pos", flagged.get(t, 0.01), "unset")
+        build_prediction(
+            kind,
+            t,
+            kind.classes.index("neg" if t in flagged else "pos"),
+            flagged.get(t, 0.01),
+            "unset",
+        )
         for t in ids
     ]
 

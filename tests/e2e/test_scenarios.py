@@ -25,7 +25,7 @@ import httpx
 import pytest
 from label_studio_sdk.core.api_error import ApiError
 
-from backend.labelstudio.predictions import validate_prediction
+from tests.checks import validate_prediction
 from tests.e2e.browser import (
     checked_choices,
     footer_counts,

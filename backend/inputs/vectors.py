@@ -1,4 +1,4 @@
-"""Numeric and embedding inputs: one list of numbers per row, stacked into a matrix.
+"""Numeric and embedding values: one list of numbers per row, stacked into a matrix.
 
 Numbers are used as given; scaling, where a model needs it, is a step of the model's
 pipeline (so each fold learns it from its own training rows).
@@ -73,3 +73,11 @@ def featurize_vectors(
         else:
             failures.append((row, problem))
     return X, ok, failures
+
+
+def numbers_cell(value: Any, shown: int = 12) -> str:
+    """Return the report's HTML for a vector: its first ``shown`` numbers."""
+    import html
+
+    numbers = ", ".join(f"{float(x):.3g}" for x in list(value)[:shown])
+    return f"<code>{html.escape(numbers)}{' …' if len(value) > shown else ''}</code>"

@@ -1,4 +1,4 @@
-"""backend.features: featurizers per input type, and the models audits fit on them."""
+"""backend.inputs: the input types (featurizers, default models) and backend.models."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
 
-from backend.features import featurize, make_model
-from backend.features.models import CalibratedSVC, default_model
+from backend import inputs
+from backend.inputs import featurize
+from backend.inputs.estimators import CalibratedSVC
 from backend.labelstudio.dataset import TaskKind
+from backend.models import make_model
 from backend.settings import load_settings
 from core.count import estimate_cv_predicted_probabilities
 from core.filter import find_label_issues
@@ -23,7 +25,7 @@ CLASSES = ("cat", "dog")
 
 
 def kind(input_type: str, classes: tuple[str, ...] = CLASSES) -> TaskKind:
-    return TaskKind("label", "obj", input_type, ("field",), classes)  # type: ignore[arg-type]
+    return TaskKind("label", "obj", input_type, ("field",), classes)
 
 
 def settings(**overrides):
@@ -194,9 +196,9 @@ def test_wrong_length_embedding_is_the_odd_one_out():
     assert failures == [(1, "embedding input has length 2; the other rows have 3")]
 
 
-def test_unknown_featurizer_is_refused():
-    with pytest.raises(ValueError, match="featurizer"):
-        featurize(kind("text"), ["a"], settings(featurizer="bert"))
+def test_unknown_input_type_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown input type 'audio'; known: embedding, image"):
+        featurize(kind("audio"), ["a"], settings())
 
 
 # --- models -----------------------------------------------------------------------------
@@ -298,5 +300,5 @@ def test_calibrated_svc_copes_with_a_class_seen_once(blobs):
 
 
 def test_default_model_is_a_fresh_unfitted_estimator():
-    model = default_model(kind("numeric"), settings(), n_samples=10)
+    model = inputs.get("numeric").default_model(settings(), n_samples=10)
     assert not hasattr(model, "estimators_")

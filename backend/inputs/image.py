@@ -1,4 +1,7 @@
-"""Image inputs: references fetched and decoded into fixed-length pixel vectors.
+"""Image inputs (``<Image value="$field"/>``): references fetched and decoded into
+fixed-length pixel vectors. Default model: PCA(50) -> RBF SVC with sigmoid calibration
+(logistic regression past ``SVC_MAX_SAMPLES`` rows), chosen by detection F1
+(``bench/detection.py``).
 
 Every image becomes ``size x size`` RGB pixels in [0, 1], flattened (``3 * size**2``
 values): EXIF orientation applied, transparency composited onto white, squashed to a
@@ -8,15 +11,24 @@ PCA, so the vectors need no further scaling.
 
 from __future__ import annotations
 
+import base64
+import html
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from backend.inputs import Features, Fetch, InputType, RowProgress, register
+from backend.inputs.fields import bare_field, one_string
+from backend.labelstudio.dataset import Malformed
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 #: Images fetched and decoded at once (fetching is I/O bound; Pillow releases the GIL
 #: while it decodes and resizes).
@@ -33,7 +45,10 @@ ROW_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, Image.Decomp
 #: with one of these, featurizing raises it so a worker can retry later.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
-Fetch = Callable[[str], bytes]
+#: Components kept by the default model's PCA (fewer when there are fewer rows or pixels).
+IMAGE_COMPONENTS = 50
+#: Edge of the report's thumbnails, pixels.
+THUMBNAIL = 96
 
 
 def read_local(ref: str) -> bytes:
@@ -123,3 +138,77 @@ def featurize_images(
     if total and not ok.any() and transient is not None:
         raise transient
     return X, ok, failures
+
+
+def thumbnail(ref: str, fetch: Fetch | None) -> str:
+    """Return a small inline PNG (data URI) of an image reference, or '' if it cannot be read."""
+    if fetch is None:
+        return ""
+    try:
+        image = Image.open(io.BytesIO(fetch(ref)))
+        scale = THUMBNAIL / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        # Small images (icons, digits) are enlarged with hard pixel edges, large ones shrunk.
+        image = image.resize(
+            size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+        )
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="PNG")
+    except Exception:  # a broken image must not break the report
+        return ""
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@register
+class ImageInput(InputType):
+    """An image reference (URL, Label Studio upload, path or data URI) from one field."""
+
+    name = "image"
+    priority = 20
+    describes = "one <Image> (image)"
+
+    def claim(self, tag: str, value: str, attrs: Mapping[str, Any]) -> tuple[str, ...] | None:
+        field = bare_field(value)
+        return (field,) if tag == "image" and field is not None else None
+
+    def reader(self, data_keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+        def read(data: dict[str, Any]) -> str:
+            value = one_string(data, data_keys)
+            if not value.strip():
+                raise Malformed(f"data field {data_keys[0]!r} is an empty image reference")
+            return value
+
+        return read
+
+    def featurize(
+        self,
+        inputs: Sequence[Any],
+        settings: Settings,
+        *,
+        fetch: Fetch | None = None,
+        progress: RowProgress | None = None,
+    ) -> Features:
+        return Features(
+            *featurize_images(inputs, size=settings.image_size, fetch=fetch, progress=progress)
+        )
+
+    def default_model(self, settings: Settings, *, n_samples: int) -> Any:
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        from backend.inputs.estimators import LR_MAX_ITER, SVC_MAX_SAMPLES, CalibratedSVC
+
+        pixels = 3 * settings.image_size**2
+        components = max(1, min(IMAGE_COMPONENTS, pixels, n_samples // 2))
+        head = PCA(n_components=components, random_state=settings.seed)
+        if n_samples > SVC_MAX_SAMPLES:
+            return make_pipeline(head, LogisticRegression(C=0.1, max_iter=LR_MAX_ITER))
+        return make_pipeline(head, CalibratedSVC())
+
+    def cell(self, value: Any, fetch: Fetch | None) -> str:
+        src = thumbnail(str(value), fetch)
+        label = html.escape(str(value))
+        if src:
+            return f'<img src="{src}" alt="{label}" title="{label}">'
+        return f"<code>{label}</code>"

@@ -1,47 +1,49 @@
-"""The audit: from a dataset of annotations to flagged annotations, suggestions and health.
+"""The audit pipeline: prepare -> folds -> finish, written once and knowing no concrete type.
 
-1. Featurize every annotated row (rows whose input cannot be read are skipped, with why).
-2. Out-of-fold predicted probabilities: stratified K folds over *tasks* (all annotations of
-   a task fall in the same fold, so a task's input never trains the model that judges it),
-   seeded; ground-truth annotations train but are never judged. A class with fewer
-   examples than folds still gets one example into every training fold.
-3. Confident learning (:mod:`core`) on those probabilities: which annotations are label
-   issues, the suggested label, the suspicion score, the noise matrix and the dataset's
-   health.
+1. **prepare**: read every annotated row's input with its input type and featurize it (rows
+   whose input cannot be read are skipped, with why); the task type checks the labels.
+2. **folds**: the task type's cross-validation gives out-of-fold probabilities for every
+   row; each fold is independent, so the service spreads them over workers.
+3. **finish**: the task type's confident learning judges every row (flagged or not,
+   suggested label, suspicion, noise matrix, health); this module adds the counts and
+   timings every task type shares.
 
-**Suspicion** of an annotation is ``1 - p(given label)``: one minus the out-of-fold
-probability the model gives to the label the annotator chose. It is in [0, 1]; 0.9 means
-the model, never having seen this task, puts 90% of its belief on other labels. A task's
-suspicion is the highest over its annotations. Whether an annotation is *flagged*
-(``is_label_issue``) is decided by ``core.filter.find_label_issues`` with the configured
-``filter_by``, not by a fixed suspicion cut-off.
+The fourth step, publishing (outputs written here, then pushed to Label Studio), is
+:mod:`backend.publish`. :func:`run_audit` runs the three in this process (the CLI); the
+service runs them as separate steps (:mod:`backend.service`).
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
 
-from backend.features import featurize, make_model
+from backend import tasktypes
+from backend.inputs import featurize
 from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
 from backend.settings import Settings
-from core.count import estimate_py_and_noise_matrices_from_probabilities
-from core.dataset import health_summary
-from core.filter import find_label_issues
+from backend.tasktypes import NothingToAudit
+
+__all__ = [
+    "AuditResult",
+    "NothingToAudit",
+    "Prepared",
+    "Progress",
+    "finish",
+    "fit_predict_fold",
+    "fold_splits",
+    "prepare",
+    "run_audit",
+    "timed",
+]
 
 #: progress(step, done, total): called as each long step advances.
 Progress = Callable[[str, int, int], None]
-
-
-class NothingToAudit(ValueError):
-    """The dataset holds too little to audit (no annotations, a single class, ...)."""
 
 
 def _no_progress(step: str, done: int, total: int) -> None:
@@ -57,8 +59,8 @@ class AuditResult:
     annotation_ids: np.ndarray
     annotators: list[str]  # the email where known, else the annotator key
     inputs: list[Any]
-    given: np.ndarray  # index into kind.classes
-    suggested: np.ndarray  # index into kind.classes
+    given: np.ndarray  # labels as the task type encodes them
+    suggested: np.ndarray  # labels as the task type encodes them
     suspicion: np.ndarray
     is_label_issue: np.ndarray
     ground_truth: np.ndarray
@@ -71,6 +73,10 @@ class AuditResult:
     timings: dict[str, float]  # seconds per step, in the order they ran
     notes: list[str] = field(default_factory=list)
 
+    def label_text(self, label: Any) -> str:
+        """Return how issues.csv and the report write a label of this result."""
+        return tasktypes.get(self.kind.task_type).label_text(self.kind, label)
+
     def ranked(self) -> np.ndarray:
         """Row indices, most suspicious first (flagged rows before the rest)."""
         return np.lexsort((-self.suspicion, ~self.is_label_issue))
@@ -78,7 +84,8 @@ class AuditResult:
     def task_verdicts(self) -> list[dict[str, Any]]:
         """One verdict per audited task: suggested label, suspicion, flagged; most suspicious first.
 
-        The task's suspicion and suggestion come from its most suspicious annotation.
+        The task's suspicion and suggestion come from its most suspicious annotation;
+        ``suggested`` is the label as the task type encodes it, ``suggested_label`` its text.
         """
         verdicts: dict[int, dict[str, Any]] = {}
         for row in self.ranked():
@@ -87,7 +94,8 @@ class AuditResult:
             if entry is None:
                 verdicts[task] = {
                     "task_id": task,
-                    "suggested_label": self.kind.classes[self.suggested[row]],
+                    "suggested": self.suggested[row],
+                    "suggested_label": self.label_text(self.suggested[row]),
                     "suspicion": float(self.suspicion[row]),
                     "is_label_issue": bool(self.is_label_issue[row]),
                 }
@@ -177,14 +185,8 @@ def prepare(
     rows = np.flatnonzero(ok)
     if len(rows) == 0:
         raise NothingToAudit(f"no annotated task has a usable input ({len(failures)} failed)")
-    labels = dataset.labels[rows].astype(np.intp)
-    present = np.unique(labels)
-    if len(present) < 2:
-        only = kind.classes[int(present[0])]
-        raise NothingToAudit(
-            f"every usable annotation has the same label ({only!r}); "
-            "at least two classes are needed to find wrong labels"
-        )
+    labels = dataset.labels[rows]
+    tasktypes.get(kind.task_type).check(labels, kind)
     return Prepared(
         dataset=dataset,
         rows=rows,
@@ -199,72 +201,29 @@ def prepare(
 def fold_splits(
     prepared: Prepared, *, folds: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds over tasks (a task's annotations share a fold), seeded."""
-    n_splits = max(2, min(folds, len(np.unique(prepared.groups))))
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # "The least populated class in y has only 1 members": fit_predict_fold handles it.
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        placeholder = np.zeros(len(prepared.labels))
-        return list(splitter.split(placeholder, prepared.labels, prepared.groups))
+    """The task type's folds: (train, test) row indices, a task's rows in one fold, seeded."""
+    task_type = tasktypes.get(prepared.dataset.kind.task_type)
+    return task_type.fold_splits(prepared, folds=folds, seed=seed)
 
 
 def fit_predict_fold(
     prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
 ) -> np.ndarray:
-    """Fit a fresh model on ``train``; return ``predict_proba`` of ``test`` over all classes.
-
-    A class missing from ``train`` borrows one held-out example of that class (cleanlab's
-    rule), whose own prediction is then set to that class.
-    """
-    labels = prepared.labels
-    missing = np.setdiff1d(np.unique(labels), labels[train])
-    borrowed = {int(test[labels[test] == cls][0]): int(cls) for cls in missing}
-    train_rows = np.concatenate([train, np.array(sorted(borrowed), dtype=train.dtype)])
-    model = make_model(prepared.dataset.kind, settings, n_samples=len(labels))
-    model.fit(prepared.X[train_rows], labels[train_rows])
-    probs = np.zeros((len(test), prepared.num_classes))
-    probs[:, model.classes_] = model.predict_proba(prepared.X[test])
-    for offset, row in enumerate(test.tolist()):
-        if row in borrowed:
-            probs[offset] = 0.0
-            probs[offset, borrowed[row]] = 1.0
-    return probs
+    """Fit a fresh model on ``train``; return the probabilities of ``test`` (a column per class)."""
+    task_type = tasktypes.get(prepared.dataset.kind.task_type)
+    return task_type.fit_predict_fold(prepared, settings, train, test)
 
 
 def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditResult:
-    """Confident learning on the out-of-fold ``probs`` (rows aligned with ``prepared``)."""
+    """Judge every row on the out-of-fold ``probs`` (rows aligned with ``prepared``)."""
     timings = dict(prepared.timings)
-    notes: list[str] = []
     dataset, kind = prepared.dataset, prepared.dataset.kind
     emails = dataset.annotator_emails
-    labels, groups, rows = prepared.labels, prepared.groups, prepared.rows
-    present = np.unique(labels)
-    num_classes = prepared.num_classes
+    groups, rows = prepared.groups, prepared.rows
     with timed(timings, "confident_learning"):
-        # core works over the classes present; classes nobody chose get no column.
-        local = np.searchsorted(present, labels)
-        local_probs = probs[:, present]
-        local_probs = local_probs / np.clip(local_probs.sum(axis=1, keepdims=True), 1e-12, None)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            issues = find_label_issues(local, local_probs, filter_by=settings.filter_by)
-            _, noise_local, _, _ = estimate_py_and_noise_matrices_from_probabilities(
-                local, local_probs
-            )
-            health = health_summary(
-                local,
-                local_probs,
-                class_names=[kind.classes[c] for c in present],
-                verbose=False,
-            )
-        notes.extend(sorted({str(w.message) for w in caught}))
+        judged = tasktypes.get(kind.task_type).judge(prepared, probs, settings)
         trusted = dataset.ground_truth[rows]
-        issues &= ~trusted
-        suspicion = 1.0 - local_probs[np.arange(len(local)), local]
-        suggested = present[local_probs.argmax(axis=1)]
-        noise_matrix = np.zeros((num_classes, num_classes))
-        noise_matrix[np.ix_(present, present)] = noise_local
+        issues = judged.is_label_issue & ~trusted
 
     annotated_tasks = set(dataset.task_ids.tolist())
     counts = {
@@ -277,8 +236,8 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         "flagged_annotations": int(issues.sum()),
         "flagged_tasks": len(set(groups[issues].tolist())),
         "skipped": len(prepared.skipped),
-        "classes": num_classes,
-        "classes_present": len(present),
+        "classes": prepared.num_classes,
+        "classes_present": len(np.unique(prepared.labels)),
     }
     return AuditResult(
         kind=kind,
@@ -286,19 +245,19 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         annotation_ids=dataset.annotation_ids[rows],
         annotators=[emails.get(dataset.annotators[i], dataset.annotators[i]) for i in rows],
         inputs=[dataset.inputs[i] for i in rows],
-        given=labels,
-        suggested=suggested,
-        suspicion=suspicion,
+        given=judged.given,
+        suggested=judged.suggested,
+        suspicion=judged.suspicion,
         is_label_issue=issues,
         ground_truth=trusted,
         pred_probs=probs,
-        noise_matrix=noise_matrix,
-        health=_health_dict(health),
+        noise_matrix=judged.noise_matrix,
+        health=_health_dict(judged.health),
         skipped=prepared.skipped,
         unlabeled=dict(dataset.unlabeled),
         counts=counts,
         timings=timings,
-        notes=notes,
+        notes=judged.notes,
     )
 
 

@@ -1,0 +1,139 @@
+"""Task types: what a project asks annotators to produce. One module per type.
+
+A task type owns everything about its labels: which label-config control it audits and
+its classes (:meth:`TaskType.classes`), reading an annotation's result into a label
+(:meth:`TaskType.read_label`), the cross-validation that gives out-of-fold probabilities
+(:meth:`TaskType.fold_splits`, :meth:`TaskType.fit_predict_fold`), which ``core``
+function judges the labels (:meth:`TaskType.judge`), the noise-aware model for new tasks
+(:meth:`TaskType.final_model`), and the Label Studio result it writes back
+(:meth:`TaskType.result`, :meth:`TaskType.label_text` for issues.csv and the report).
+The pipeline (:mod:`backend.pipeline`) asks :func:`get` and never names a concrete type.
+
+To add one: write a module with a subclass of :class:`TaskType` decorated with
+:func:`register`, and import it at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from backend.labelstudio.dataset import TaskKind
+    from backend.pipeline import AuditResult, Prepared
+    from backend.settings import Settings
+
+__all__ = ["Judgement", "NothingToAudit", "TaskType", "get", "names", "register"]
+
+
+class NothingToAudit(ValueError):
+    """The dataset holds too little to audit (no annotations, a single class, ...)."""
+
+
+@dataclass
+class Judgement:
+    """A task type's verdict on every audited row (rows aligned with ``Prepared``).
+
+    ``given``/``suggested`` are labels in the task type's encoding; ``suspicion`` is in
+    [0, 1]; ``noise_matrix`` is P(given = i | true = j) over ``kind.classes``; ``health``
+    holds JSON-ready figures for the summary and report.
+    """
+
+    given: np.ndarray
+    suggested: np.ndarray
+    suspicion: np.ndarray
+    is_label_issue: np.ndarray
+    noise_matrix: np.ndarray
+    health: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+class TaskType:
+    """The contract of a task type (subclass it and :func:`register` the subclass)."""
+
+    #: The registry name, stored in ``TaskKind.task_type``.
+    name: ClassVar[str]
+    #: The Label Studio control tag it audits, in lower case (``choices``, ``labels``).
+    control_tag: ClassVar[str]
+
+    def accepts(self, control: Any) -> bool:
+        """Whether this type audits a label-config control (label-studio-sdk's tag object)."""
+        return str(control.tag).lower() == self.control_tag
+
+    def classes(self, control: Any) -> tuple[str, ...]:
+        """Return the control's classes in config order; raise UnsupportedConfig if unusable."""
+        raise NotImplementedError
+
+    def read_label(self, result: Any, kind: TaskKind) -> Any:
+        """Return the label an annotation's ``result`` gives; raise ``Malformed`` saying why."""
+        raise NotImplementedError
+
+    def encode(self, labels: list[Any]) -> np.ndarray:
+        """Return ``read_label``'s answers, one per row, as the dataset's ``labels`` array."""
+        raise NotImplementedError
+
+    def check(self, labels: np.ndarray, kind: TaskKind) -> None:
+        """Raise :class:`NothingToAudit` if the usable labels cannot be audited."""
+
+    def fold_splits(
+        self, prepared: Prepared, *, folds: int, seed: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Return (train, test) row indices per fold; a task's rows share a fold."""
+        raise NotImplementedError
+
+    def fit_predict_fold(
+        self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
+    ) -> np.ndarray:
+        """Fit on ``train``; return the probabilities of ``test`` (one column per class)."""
+        raise NotImplementedError
+
+    def judge(self, prepared: Prepared, probs: np.ndarray, settings: Settings) -> Judgement:
+        """Confident learning on the out-of-fold ``probs``: which labels look wrong."""
+        raise NotImplementedError
+
+    def final_model(self, prepared: Prepared, result: AuditResult, settings: Settings) -> Any:
+        """Return a fitted model whose ``predict_proba`` has one column per class."""
+        raise NotImplementedError
+
+    def label_text(self, kind: TaskKind, label: Any) -> str:
+        """Return how issues.csv and the report write a label (encoded as ``read_label`` does)."""
+        raise NotImplementedError
+
+    def result(self, kind: TaskKind, label: Any) -> list[dict[str, Any]]:
+        """Return the Label Studio ``result`` of a prediction suggesting ``label`` (encoded)."""
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, TaskType] = {}
+
+T = TypeVar("T", bound=type[TaskType])
+
+
+def register(cls: T) -> T:
+    """Class decorator: make ``cls`` the task type of its ``name`` (replacing any before)."""
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get(name: str) -> TaskType:
+    """Return the task type registered as ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown task type {name!r}; known: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    """Return the registered task types' names."""
+    return sorted(REGISTRY)
+
+
+def for_control(control: Any) -> TaskType | None:
+    """Return the first registered task type that audits ``control``, or None."""
+    return next((t for t in REGISTRY.values() if t.accepts(control)), None)
+
+
+# The built-in types register themselves on import (kept last: they import the above).
+from backend.tasktypes import single_choice  # noqa: E402, F401

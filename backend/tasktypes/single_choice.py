@@ -1,0 +1,254 @@
+"""Single choice: one ``<Choices>`` control (``choice="single"``, ``"single-radio"`` or unset).
+
+Labels are class indices into ``kind.classes``. Cross-validation is stratified K folds over
+*tasks* (all annotations of a task fall in the same fold, so a task's input never trains the
+model that judges it), seeded; a class with fewer examples than folds still gets one
+example into every training fold (cleanlab's rule). ``core.filter.find_label_issues`` judges
+the labels over the classes present.
+
+**Suspicion** of an annotation is ``1 - p(given label)``: one minus the out-of-fold
+probability the model gives to the label the annotator chose. 0.9 means the model, never
+having seen this task, puts 90% of its belief on other labels. Whether an annotation is
+flagged is decided by confident learning with the configured ``filter_by``, not by a
+fixed suspicion cut-off.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig
+from backend.tasktypes import Judgement, NothingToAudit, TaskType, register
+
+if TYPE_CHECKING:
+    from backend.pipeline import AuditResult, Prepared
+    from backend.settings import Settings
+
+#: What a single-choice Choices may say in its ``choice`` attribute (absent means single).
+SINGLE_CHOICE_MODES = ("single", "single-radio")
+#: Choices attributes that make a control something else than one label per task.
+UNSUPPORTED_FLAGS = ("perRegion", "perItem", "allowNested")
+#: The Label Studio result type (and value key) of a Choices control.
+RESULT_TYPE = "choices"
+
+
+def _describe(tag: Any) -> str:
+    return f"<{tag.tag} name={tag.name!r}>"
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+@register
+class SingleChoice(TaskType):
+    """One class per annotation, from a single-choice ``<Choices>``."""
+
+    name = "single_choice"
+    control_tag = "choices"
+
+    # ------------------------------------------------------------------ label config
+
+    def classes(self, control: Any) -> tuple[str, ...]:
+        where = _describe(control)
+        mode = (control.attr or {}).get("choice")
+        if mode is not None and mode not in SINGLE_CHOICE_MODES:
+            raise UnsupportedConfig(f"{where} has choice={mode!r} (multi-label)")
+        for attr in UNSUPPORTED_FLAGS:
+            if str(control.get_attr(attr, "false")).lower() == "true":
+                raise UnsupportedConfig(f'{where} has {attr}="true"')
+        if control.get_attr("value"):
+            raise UnsupportedConfig(
+                f"{where} loads its choices from task data "
+                f"(value={control.get_attr('value')!r}); labelaudit needs the classes "
+                "written in the config"
+            )
+        classes = tuple(control.labels or ())
+        if not classes:
+            raise UnsupportedConfig(f"{where} has no <Choice> values")
+        return classes
+
+    # ------------------------------------------------------------------ annotations
+
+    def read_label(self, result: Any, kind: TaskKind) -> int:
+        if not isinstance(result, list):
+            raise Malformed(f"annotation result must be a list; got {_type_name(result)}")
+        ours = [
+            r
+            for r in result
+            if isinstance(r, dict)
+            and r.get("from_name") == kind.control
+            and str(r.get("type", "")).lower() == RESULT_TYPE
+        ]
+        if not ours:
+            raise Malformed(f"annotation has no {RESULT_TYPE} result for {kind.control!r}")
+        if len(ours) > 1:
+            raise Malformed(
+                f"annotation has {len(ours)} {RESULT_TYPE} results for {kind.control!r}"
+            )
+        value = ours[0].get("value")
+        picked = value.get(RESULT_TYPE) if isinstance(value, dict) else None
+        if not isinstance(picked, list) or len(picked) != 1:
+            got = len(picked) if isinstance(picked, list) else _type_name(picked)
+            raise Malformed(f"{kind.control!r} result must hold exactly one choice; got {got}")
+        (label,) = picked
+        if not isinstance(label, str) or label not in kind.classes:
+            raise Malformed(f"label {label!r} is not one of the classes {list(kind.classes)}")
+        return kind.classes.index(label)
+
+    def encode(self, labels: list[Any]) -> np.ndarray:
+        return np.asarray(labels, dtype=np.intp)
+
+    def check(self, labels: np.ndarray, kind: TaskKind) -> None:
+        present = np.unique(labels)
+        if len(present) < 2:
+            only = kind.classes[int(present[0])]
+            raise NothingToAudit(
+                f"every usable annotation has the same label ({only!r}); "
+                "at least two classes are needed to find wrong labels"
+            )
+
+    # ------------------------------------------------------------------ cross-validation
+
+    def fold_splits(
+        self, prepared: Prepared, *, folds: int, seed: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        n_splits = max(2, min(folds, len(np.unique(prepared.groups))))
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # "The least populated class in y has only 1 members": fit_predict_fold handles it.
+            warnings.filterwarnings(
+                "ignore", message="The least populated class", category=UserWarning
+            )
+            placeholder = np.zeros(len(prepared.labels))
+            return list(splitter.split(placeholder, prepared.labels, prepared.groups))
+
+    def fit_predict_fold(
+        self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
+    ) -> np.ndarray:
+        """Fit a fresh model on ``train``; return ``predict_proba`` of ``test`` over all classes.
+
+        A class missing from ``train`` borrows one held-out example of that class (cleanlab's
+        rule), whose own prediction is then set to that class.
+        """
+        from backend.models import make_model
+
+        labels = prepared.labels
+        missing = np.setdiff1d(np.unique(labels), labels[train])
+        borrowed = {int(test[labels[test] == cls][0]): int(cls) for cls in missing}
+        train_rows = np.concatenate([train, np.array(sorted(borrowed), dtype=train.dtype)])
+        model = make_model(prepared.dataset.kind, settings, n_samples=len(labels))
+        model.fit(prepared.X[train_rows], labels[train_rows])
+        probs = np.zeros((len(test), prepared.num_classes))
+        probs[:, model.classes_] = model.predict_proba(prepared.X[test])
+        for offset, row in enumerate(test.tolist()):
+            if row in borrowed:
+                probs[offset] = 0.0
+                probs[offset, borrowed[row]] = 1.0
+        return probs
+
+    # ------------------------------------------------------------------ confident learning
+
+    def judge(self, prepared: Prepared, probs: np.ndarray, settings: Settings) -> Judgement:
+        from core.count import compute_confident_joint, estimate_latent
+        from core.dataset import health_summary
+        from core.filter import find_label_issues
+
+        kind, labels = prepared.dataset.kind, prepared.labels
+        present = np.unique(labels)
+        num_classes = prepared.num_classes
+        # core works over the classes present; classes nobody chose get no column.
+        local = np.searchsorted(present, labels)
+        local_probs = probs[:, present]
+        local_probs = local_probs / np.clip(local_probs.sum(axis=1, keepdims=True), 1e-12, None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # One calibrated confident joint serves the flags, the noise matrix and health.
+            joint = compute_confident_joint(local, local_probs)
+            issues = find_label_issues(
+                local, local_probs, filter_by=settings.filter_by, confident_joint=joint
+            )
+            _, noise_local, _ = estimate_latent(joint, local)
+            health = health_summary(
+                local,
+                local_probs,
+                class_names=[kind.classes[c] for c in present],
+                confident_joint=joint,
+                verbose=False,
+            )
+        noise_matrix = np.zeros((num_classes, num_classes))
+        noise_matrix[np.ix_(present, present)] = noise_local
+        return Judgement(
+            given=labels,
+            suggested=present[local_probs.argmax(axis=1)],
+            suspicion=1.0 - local_probs[np.arange(len(local)), local],
+            is_label_issue=issues,
+            noise_matrix=noise_matrix,
+            health=health,
+            notes=sorted({str(w.message) for w in caught}),
+        )
+
+    def final_model(self, prepared: Prepared, result: AuditResult, settings: Settings) -> Any:
+        """CleanLearning without the flagged rows, classes weighted by their noise."""
+        from backend.models import make_model
+        from core.classification import CleanLearning
+
+        issues = np.asarray(result.is_label_issue, dtype=bool)
+        if len(np.unique(prepared.labels[~issues])) < 2:
+            issues = np.zeros_like(issues)
+        present = np.unique(prepared.labels)
+        codes = np.searchsorted(present, prepared.labels)
+        clf = make_model(prepared.dataset.kind, settings, n_samples=int((~issues).sum()))
+        learner = CleanLearning(clf=clf, seed=settings.seed)
+        # cleanlab's way to fit on issues found elsewhere: estimates first (here from the
+        # audit's out-of-fold probabilities and noise matrix, no cross-validation), then fit
+        # with those issues; CleanLearning weighs class k by 1 / P(given=k | true=k).
+        local_probs = result.pred_probs[:, present]
+        learner.find_label_issues(
+            labels=codes,
+            pred_probs=local_probs / np.clip(local_probs.sum(axis=1, keepdims=True), 1e-12, None),
+            noise_matrix=result.noise_matrix[np.ix_(present, present)],
+        )
+        learner.fit(prepared.X, codes, label_issues=issues)
+        return ClassMapped(learner, present, prepared.num_classes)
+
+    # ------------------------------------------------------------------ what is written back
+
+    def label_text(self, kind: TaskKind, label: Any) -> str:
+        return kind.classes[int(label)]
+
+    def result(self, kind: TaskKind, label: Any) -> list[dict[str, Any]]:
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise TypeError(f"label must be a class index; got {type(label).__name__}")
+        if not 0 <= label < len(kind.classes):
+            raise ValueError(
+                f"label must be a class index in 0..{len(kind.classes) - 1}; got {label}"
+            )
+        return [
+            {
+                "from_name": kind.control,
+                "to_name": kind.object_name,
+                "type": RESULT_TYPE,
+                "value": {RESULT_TYPE: [kind.classes[int(label)]]},
+            }
+        ]
+
+
+class ClassMapped:
+    """A model trained on the classes present, answering over all of the config's classes."""
+
+    def __init__(self, model: Any, present: np.ndarray, num_classes: int) -> None:
+        self.model = model
+        self.present = present
+        self.num_classes = num_classes
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Return probabilities with one column per class of the label config."""
+        probs = np.zeros((X.shape[0] if hasattr(X, "shape") else len(X), self.num_classes))
+        probs[:, self.present] = self.model.predict_proba(X)
+        return probs
