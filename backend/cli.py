@@ -84,7 +84,7 @@ def _audit(args: argparse.Namespace) -> int:
 
     from backend.labelstudio.client import fetch_bytes, task_page
     from backend.pipeline import NothingToAudit, run_audit, timed
-    from backend.report import predictions, summary, write_outputs
+    from backend.publish import LabelStudioIO, Target, publish
     from backend.settings import load_settings
 
     settings = load_settings(
@@ -115,19 +115,14 @@ def _audit(args: argparse.Namespace) -> int:
             base_dir = Path(args.export).resolve().parent
             source = f"file:{args.export}"
         else:
-            from backend.labelstudio.client import load_project
-
             if not (settings.label_studio_url and settings.label_studio_api_key and args.project):
                 return _fail(
                     "give an export file, or --url, --api-key (or LABEL_STUDIO_URL, "
                     "LABEL_STUDIO_API_KEY) and --project"
                 )
             with timed(timings, "read_tasks"):
-                dataset = load_project(
-                    settings.label_studio_url,
-                    settings.label_studio_api_key,
-                    args.project,
-                    progress=lambda done, total: bars("export", done, total),
+                dataset = LabelStudioIO().load(
+                    settings.label_studio_url, settings.label_studio_api_key, args.project, bars
                 )
             source = dataset.source  # the URL without credentials
             task_url = task_page(settings.label_studio_url, args.project)
@@ -144,28 +139,21 @@ def _audit(args: argparse.Namespace) -> int:
 
         result = run_audit(dataset, settings, fetch=fetch, progress=bars)
         result.timings = timings | result.timings
-        version = "labelaudit-file"
-        if args.push:
-            from backend.labelstudio.client import connect
-            from backend.labelstudio.push import push_audit
-
-            client = connect(settings.label_studio_url, settings.label_studio_api_key)
-            with timed(result.timings, "push"):
-                version = push_audit(
-                    client,
-                    args.project,
-                    predictions(result, "labelaudit-pending"),
-                    result.flagged_annotations(),
-                    progress=lambda done, total: bars("push", done, total),
-                )
-        summary_data = summary(
+        published = publish(
             result,
+            folder=lambda version: Path(args.out),
             settings=settings.redacted(),
             source=source,
-            model_version=version,
             title=dataset.title,
+            target=(
+                Target(settings.label_studio_url, settings.label_studio_api_key, args.project)
+                if args.push
+                else None
+            ),
+            fetch=fetch,
+            task_url=task_url,
+            progress=bars,
         )
-        paths = write_outputs(result, args.out, summary_data, fetch=fetch, task_url=task_url)
     except NothingToAudit as err:
         bars.close()
         return _fail(f"nothing to audit: {err}")
@@ -178,9 +166,9 @@ def _audit(args: argparse.Namespace) -> int:
         f"audited {counts['audited_annotations']} annotations on {counts['annotated_tasks']} "
         f"tasks in {time.perf_counter() - started:.1f} s: {counts['flagged_annotations']} "
         f"flagged on {counts['flagged_tasks']} tasks, {counts['skipped']} skipped"
-        + (f"; pushed as {version}" if args.push else "")
+        + (f"; pushed as {published.version}" if args.push else "")
     )
-    print(f"report: {paths['report']}")
+    print(f"report: {published.paths['report']}")
     return 0
 
 
@@ -258,12 +246,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """Run a Celery worker for audits and folds (with the sweep's beat unless --no-beat)."""
+    """Run a Celery worker for audits and folds (with the sweep's beat unless --no-beat).
+
+    The worker is Celery's own command on the app ``worker.celery_app`` (found by name: the
+    backend never imports the worker package); this process becomes it.
+    """
     import os
     import tempfile
 
     from backend.settings import load_settings
-    from worker.celery_app import make_celery
 
     settings = load_settings()
     if not settings.redis_url:
@@ -271,8 +262,12 @@ def _worker(args: argparse.Namespace) -> int:
             "REDIS_URL is not set: a worker needs Redis (without it, `labelaudit serve` "
             "runs audits itself)"
         )
-    app = make_celery(settings)  # Celery logs labelaudit's records with its own
     argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "--app",
+        "worker.celery_app",
         "worker",
         "--loglevel",
         args.loglevel.upper(),
@@ -288,8 +283,9 @@ def _worker(args: argparse.Namespace) -> int:
     if args.beat and settings.sweep_seconds > 0:
         schedule = os.path.join(tempfile.mkdtemp(prefix="labelaudit-beat-"), "schedule")
         argv += ["--beat", "--schedule", schedule]
-    app.worker_main(argv)
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # Celery logs labelaudit's records with its own
 
 
 def _fail(message: str) -> int:

@@ -5,7 +5,7 @@
 * ``SETTINGS``: a :class:`~backend.settings.Settings`, or a mapping of overrides for
   :func:`~backend.settings.load_settings` (default: the environment);
 * ``SERVICE``: a ready :class:`~backend.service.Service`; or its parts ``STORE``,
-  ``RUNNER``, ``LOADER``, ``PUSHER``.
+  ``RUNNER``, ``IO`` (a :class:`~backend.publish.LabelStudioIO`).
 
 Without them the app runs embedded (memory store, audits in a background thread) when
 ``REDIS_URL`` is empty, and with Redis and Celery workers otherwise.
@@ -19,29 +19,10 @@ from typing import Any
 from flask import Flask
 
 from backend.api import auth, errors
-from backend.service import Service
+from backend.service import build_service
 from backend.settings import Settings, load_settings
 
-_PARTS = ("SETTINGS", "SERVICE", "STORE", "RUNNER", "LOADER", "PUSHER")
-
-
-def build_service(settings: Settings, **parts: Any) -> Service:
-    """Return the service for ``settings``: embedded without REDIS_URL, Celery with it."""
-    from backend.store import Artifacts, MemoryStore, RedisStore
-
-    store = parts.get("store")
-    runner = parts.get("runner")
-    if store is None:
-        if settings.redis_url:
-            store = RedisStore(settings.redis_url, namespace=settings.namespace)
-        else:
-            store = MemoryStore()
-    if runner is None and settings.redis_url:
-        from worker.celery_app import CeleryRunner, make_celery
-
-        runner = CeleryRunner(make_celery(settings), settings)
-    optional = {k: parts[k] for k in ("loader", "pusher") if parts.get(k) is not None}
-    return Service(settings, store, Artifacts(settings.model_dir), runner, **optional)
+_PARTS = ("SETTINGS", "SERVICE", "STORE", "RUNNER", "IO")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -52,11 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not isinstance(settings, Settings):
         settings = load_settings(settings)
     service = parts["SERVICE"] or build_service(
-        settings,
-        store=parts["STORE"],
-        runner=parts["RUNNER"],
-        loader=parts["LOADER"],
-        pusher=parts["PUSHER"],
+        settings, store=parts["STORE"], runner=parts["RUNNER"], io=parts["IO"]
     )
     app = Flask("labelaudit")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)

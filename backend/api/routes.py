@@ -24,7 +24,7 @@ from backend.api.payloads import (
     tasks_list,
     webhook_project,
 )
-from backend.service import NO_VERSION, MissingCredentials, Service
+from backend.service import MissingCredentials, Service
 from backend.store import OUTPUT_FILES
 
 bp = Blueprint("labelaudit", __name__)
@@ -67,11 +67,10 @@ def health() -> Any:
     """Answer Label Studio's health check (and a state-store ping)."""
     svc = service()
     try:
-        svc.store.ping()
+        svc.ping()
     except Exception as err:
         return jsonify(status="DOWN", error=f"state store unreachable ({type(err).__name__})"), 503
-    mode = "embedded" if not svc.settings.redis_url else "celery"
-    return jsonify(status="UP", model_class="labelaudit", mode=mode)
+    return jsonify(status="UP", model_class="labelaudit", mode=svc.mode)
 
 
 @bp.post("/setup")
@@ -84,12 +83,10 @@ def setup() -> Any:
     token = optional_str(body, "access_token")
     if schema and (problem := _config_problem(schema)):
         raise ApiError(400, f"labelaudit cannot audit this project's label config: {problem}")
-    svc = service()
-    version = svc.store.remember_project(
+    version = service().setup(
         project, url=hostname, token=token, config_hash=config_hash(schema) if schema else ""
     )
-    svc.runner.start()
-    return jsonify(model_version=version or NO_VERSION)
+    return jsonify(model_version=version)
 
 
 @bp.post("/predict")
@@ -123,11 +120,9 @@ def _project_updated(body: dict[str, Any]) -> Any:
     config = payload.get("label_config")
     if not isinstance(config, str) or not config:
         return jsonify(status="ignored", action="PROJECT_UPDATED")
-    svc = service()
-    previous = svc.store.swap_config_hash(project, config_hash(config))
-    if previous is None or previous == config_hash(config):
+    job = service().config_changed(project, config_hash(config))
+    if job is None:
         return jsonify(status="ignored", action="PROJECT_UPDATED")
-    job = svc.trigger(project, immediate=False, reason="label config changed")
     return jsonify(status="scheduled", job=job)
 
 
@@ -136,16 +131,14 @@ def versions() -> Any:
     """Model versions: one project's (``?project=``), else each project's current one."""
     raw = request.args.get("project")
     project = project_id(raw) if raw is not None else None
-    return jsonify(versions=service().store.versions(project))
+    return jsonify(versions=service().versions(project))
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text: audits run/failed, durations, tasks flagged, queue depth."""
-    svc = service()
-    text = prometheus.render(
-        svc.store.metrics(), queue_depth=svc.runner.queue_depth(), running=len(svc.store.running())
-    )
+    counters, queue_depth, running = service().metrics()
+    text = prometheus.render(counters, queue_depth=queue_depth, running=running)
     return Response(text, mimetype="text/plain; version=0.0.4")
 
 
@@ -155,7 +148,7 @@ def metrics() -> Response:
 @bp.get("/jobs/<job_id>")
 def job(job_id: str) -> Any:
     """State, progress and error of one audit job."""
-    record = service().store.get_job(job_id) if _JOB_ID.fullmatch(job_id) else None
+    record = service().job(job_id) if _JOB_ID.fullmatch(job_id) else None
     if record is None:
         raise ApiError(404, f"no job {job_id[:64]!r}")
     return jsonify(record)
@@ -164,9 +157,7 @@ def job(job_id: str) -> Any:
 @bp.get("/projects/<int:project>/audit")
 def latest_audit(project: int) -> Any:
     """The latest audit's summary, and what is scheduled or running now."""
-    svc = service()
-    record = svc.store.latest_audit(project)
-    activity = svc.store.activity(project)
+    record, activity = service().latest_audit(project)
     if record is None:
         raise ApiError(404, f"project {project} has not been audited yet", activity=activity)
     return jsonify({"project": project, **record, "activity": activity})
@@ -175,12 +166,10 @@ def latest_audit(project: int) -> Any:
 @bp.post("/projects/<int:project>/audit")
 def start_audit(project: int) -> Any:
     """Start an audit now (after the one running, if any)."""
-    svc = service()
     try:
-        svc.credentials(project)
+        job_id = service().start_audit(project)
     except MissingCredentials as err:
         raise ApiError(409, str(err)) from None
-    job_id = svc.trigger(project, immediate=True, reason="api")
     return jsonify(status="scheduled", job=job_id), 202
 
 
@@ -199,11 +188,10 @@ AUDIT_FILES = {
 def audit_file(project: int, route: str) -> Response:
     """One file of the latest audit (AUDIT_FILES)."""
     name, mimetype, download = AUDIT_FILES[route]
-    svc = service()
-    version = svc.store.current_version(project)
-    path = svc.artifacts.version_dir(project, version) / name if version else None
-    if path is None or not path.is_file():
+    found = service().audit_file(project, name)
+    if found is None:
         raise ApiError(404, f"project {project} has no {route} yet")
+    path, version = found
     headers = {}
     if download:
         filename = {"filename": f"project-{project}-{version}-{name}"}

@@ -3,9 +3,10 @@
 The order of the steps is what makes a push safe to repeat or to die half-way, and what
 keeps the project usable while it runs:
 
-1. Pick the new version ``<prefix>-<n>``, n = 1 + the highest ``<prefix>-<n>`` among the
-   project's prediction versions and its current model_version.
-2. Import the predictions under that version, in chunks.
+1. The caller picks the new version with :func:`next_version`: ``<prefix>-<n>``, n = 1 +
+   the highest ``<prefix>-<n>`` among the project's prediction versions and its current
+   model_version (so it can save everything under that name before anything is pushed).
+2. Import the predictions, which carry that version, in chunks.
 3. Switch, back to back: make the version the project's model_version (the Data Manager's
    score column and filters only count predictions of the project's model_version), then
    point the review tab at exactly the flagged tasks, most suspicious first. A project
@@ -184,26 +185,28 @@ def push_audit(
     predictions: list[dict],
     flagged: Mapping[int, int],
     *,
-    version_prefix: str = VERSION_PREFIX,
+    version: str,
     view_title: str = REVIEW_TITLE,
     progress: Callable[[int, int], None] | None = None,
     switched: Callable[[str], None] | None = None,
 ) -> str:
-    """Push an audit's predictions and review tab to a project; return the new version.
+    """Push an audit's predictions (all of model version ``version``) and review tab.
 
-    ``flagged`` maps each flagged task id, most suspicious first, to one of its flagged
-    annotations' ids (the tab lists tasks through their annotation ids). ``switched`` is
-    called with the new version as soon as the project shows it, before the older
-    versions are deleted (which can take minutes on a big project).
+    ``version`` is ``<prefix>-<n>`` from :func:`next_version`. ``flagged`` maps each flagged
+    task id, most suspicious first, to one of its flagged annotations' ids (the tab lists
+    tasks through their annotation ids). ``switched`` is called with the version as soon
+    as the project shows it, before the older versions are deleted (which can take minutes
+    on a big project). Returns ``version``.
     """
     _check_predictions(predictions)
     _check_flagged(flagged, predictions)
-    if not re.fullmatch(r"[\w.]+", version_prefix or ""):
-        raise ValueError(
-            f"version_prefix must be letters, digits, '_' or '.'; got {version_prefix!r}"
-        )
-    version = next_version(ls, project_id, version_prefix)
-    items = [{**p, "model_version": version} for p in predictions]
+    version_prefix, _, number = version.rpartition("-")
+    if not re.fullmatch(r"[\w.]+", version_prefix) or not number.isdigit():
+        raise ValueError(f"version must be <prefix>-<n> (from next_version); got {version!r}")
+    stray = {p.get("model_version") for p in predictions} - {version}
+    if stray:
+        raise ValueError(f"every prediction must carry model_version {version!r}; got {stray}")
+    items = predictions
 
     for start in range(0, len(items), IMPORT_CHUNK):
         chunk = items[start : start + IMPORT_CHUNK]

@@ -398,7 +398,7 @@ def test_environment_credentials_win(tmp_path, runner):
     app = make_app(tmp_path, runner, label_studio_url="http://env:8080", label_studio_api_key="k")
     client = app.test_client()
     client.post("/setup", json={"project": 7, "hostname": "http://ls:8080", "access_token": TOKEN})
-    assert app.extensions["labelaudit"].credentials(7) == ("http://env:8080", "k")
+    assert app.extensions["labelaudit"].credentials.of(7) == ("http://env:8080", "k")
     assert client.post("/projects/7/audit").status_code == 202
 
 
@@ -438,16 +438,19 @@ def audit_app(tmp_path, runner, monkeypatch):
     for task in tasks:
         task["annotations"][0]["completed_by"] = {"id": 5, "email": "five@example.com"}
 
-    def load(url, key, project, progress):
-        time.sleep(0.05)
-        return dataset_from_tasks(
-            tasks, parse_label_config(CONFIG), source="ls", title="Points <&> clusters"
-        )
+    class FakeLabelStudio:
+        def load(self, url, key, project, progress):
+            time.sleep(0.05)
+            return dataset_from_tasks(
+                tasks, parse_label_config(CONFIG), source="ls", title="Points <&> clusters"
+            )
 
-    def push(url, key, project, predictions, flagged, progress, switched):
-        time.sleep(0.02)
-        switched("labelaudit-1")
-        return "labelaudit-1"
+        def next_version(self, url, key, project):
+            return "labelaudit-1"
+
+        def push(self, url, key, project, predictions, flagged, *, version, progress, switched):
+            time.sleep(0.02)
+            switched(version)
 
     settings = {
         "model_dir": str(tmp_path),
@@ -457,14 +460,16 @@ def audit_app(tmp_path, runner, monkeypatch):
         "label_studio_url": LS_URL,
         "label_studio_api_key": TOKEN,
     }
-    config = {"SETTINGS": settings, "RUNNER": runner, "LOADER": load, "PUSHER": push}
+    config = {"SETTINGS": settings, "RUNNER": runner, "IO": FakeLabelStudio()}
     return create_app(config | {"STORE": MemoryStore(), "TESTING": True})
 
 
 def run_audit(app, project=1):
+    from backend.service.runners import ThreadRunner
+
     svc = app.extensions["labelaudit"]
     ticket = svc.trigger(project, immediate=True, reason="test")
-    assert svc.run_ticket(project, ticket) is None
+    assert ThreadRunner(svc).run_ticket(project, ticket) is None
     assert svc.store.get_job(ticket)["state"] == "succeeded"
 
 

@@ -1,11 +1,12 @@
 """The service in one process: the audit steps, failures, the final model, the thread runner.
 
-Label Studio is replaced by a loader and a pusher given to the Service (the same seam the
+Label Studio is replaced by a fake LabelStudioIO given to the Service (the same seam the
 worker uses), so these tests run the real pipeline on datasets built here.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -15,13 +16,9 @@ import pytest
 
 from backend.labelstudio.config import parse_label_config
 from backend.labelstudio.export import dataset_from_tasks
-from backend.service import (
-    NO_VERSION,
-    Service,
-    Superseded,
-    ThreadRunner,
-    dataset_fingerprint,
-)
+from backend.service import NO_VERSION, Service, Superseded
+from backend.service.fingerprint import dataset_fingerprint
+from backend.service.runners import ThreadRunner
 from backend.settings import load_settings
 from backend.store import Artifacts, MemoryStore
 from tests.worker.support import CONFIG, annotation, numeric_tasks
@@ -42,6 +39,7 @@ class FakeLabelStudio:
         self.active = 0
         self.most_active = 0
         self.lock = threading.Lock()
+        self.version_base = 0
 
     def load(self, url: str, key: str, project: int, progress: Any) -> Any:
         with self.lock:
@@ -60,13 +58,15 @@ class FakeLabelStudio:
             with self.lock:
                 self.active -= 1
 
-    def push(self, url, key, project, predictions, flagged, progress, switched) -> str:
+    def next_version(self, url, key, project) -> str:
+        done = sum(1 for p in self.pushes if p[0] == project)
+        return f"labelaudit-{self.version_base + done + 1}"
+
+    def push(self, url, key, project, predictions, flagged, *, version, progress, switched):
         if self.push_errors:
             raise self.push_errors.pop(0)
         self.pushes.append((project, predictions, flagged))
-        version = f"labelaudit-{sum(1 for p in self.pushes if p[0] == project)}"
         switched(version)  # as push_audit does once the project shows the version
-        return version
 
 
 class NullRunner:
@@ -104,8 +104,7 @@ def make_service(tmp_path, ls, runner=None, **overrides) -> Service:
         MemoryStore(),
         Artifacts(tmp_path),
         runner or NullRunner(),
-        loader=ls.load,
-        pusher=ls.push,
+        io=ls,
         retry_delays=(0.0, 0.0),
     )
 
@@ -115,9 +114,14 @@ def service(tmp_path, ls):
     return make_service(tmp_path, ls)
 
 
+def run_ticket(service: Service, project: int, ticket: str) -> float | None:
+    """Run a ticket's whole audit in this thread, as the embedded runner does."""
+    return ThreadRunner(service, retry_delays=(0.0, 0.0)).run_ticket(project, ticket)
+
+
 def audit(service: Service, project: int = 1) -> dict:
     ticket = service.trigger(project, immediate=True, reason="test")
-    assert service.run_ticket(project, ticket) is None
+    assert run_ticket(service, project, ticket) is None
     return service.store.get_job(ticket)
 
 
@@ -127,7 +131,9 @@ def test_an_audit_pushes_stores_and_frees_the_project(service, ls):
     assert job["model_version"] == "labelaudit-1"
     (project, pushed, flagged) = ls.pushes[0]
     assert project == 1 and len(pushed) == 60 and flagged and len(flagged) == job["flagged_tasks"]
-    assert {p["model_version"] for p in pushed} == {"labelaudit-pending"}
+    assert {p["model_version"] for p in pushed} == {"labelaudit-1"}
+    folder = service.artifacts.version_dir(1, "labelaudit-1")
+    assert json.loads((folder / "predictions.json").read_text()) == pushed  # saved as pushed
     store = service.store
     assert store.current_version(1) == "labelaudit-1"
     answers = store.predictions(1, [1, 2, 900])
@@ -144,7 +150,7 @@ def test_an_audit_pushes_stores_and_frees_the_project(service, ls):
 
 def test_the_final_model_leaves_the_flagged_labels_out_and_weighs_classes(service):
     audit(service)
-    final = service.final_model(1, "labelaudit-1")
+    final = service.predictor.final_model(1, "labelaudit-1")
     learner = final.model.model
     counts = service.store.latest_audit(1)["summary"]["counts"]
     assert learner.label_issues_.sum() == counts["flagged_annotations"] > 0
@@ -173,7 +179,7 @@ def test_predict_uses_the_final_model_for_tasks_never_audited(service):
 def test_predict_without_a_model_file_answers_empty_results(service):
     audit(service)
     service.artifacts.prune_versions(1, [])
-    service.forget()
+    service.predictor.models.clear()
     assert service.predict(1, [{"id": 5000, "data": {"x": 1, "y": 1}}]) == [
         {"result": [], "score": 0.0, "model_version": "labelaudit-1"}
     ]
@@ -215,15 +221,15 @@ def test_transient_failures_are_retried_then_reported_without_the_secret(service
 def test_the_audit_is_current_as_soon_as_label_studio_shows_it(service, ls, monkeypatch):
     seen: dict[str, object] = {}
 
-    def push(url, key, project, predictions, flagged, progress, switched):
-        switched("labelaudit-7")
+    def push(url, key, project, predictions, flagged, *, version, progress, switched):
+        switched(version)
         # Older versions are being deleted now (minutes on a big project): the backend
         # already answers with the new version.
         seen["current"] = service.store.current_version(project)
         seen["running"] = service.store.activity(project)["running"]
-        return "labelaudit-7"
 
-    monkeypatch.setattr(service, "pusher", push)
+    ls.version_base = 6
+    monkeypatch.setattr(ls, "push", push)
     job = audit(service)
     assert job["state"] == "succeeded" and job["model_version"] == "labelaudit-7"
     assert seen["current"] == "labelaudit-7"
@@ -232,7 +238,7 @@ def test_the_audit_is_current_as_soon_as_label_studio_shows_it(service, ls, monk
 
 
 def test_a_pusher_that_never_reports_its_switch_fails_the_job(service, ls, monkeypatch):
-    monkeypatch.setattr(service, "pusher", lambda *args: "labelaudit-1")
+    monkeypatch.setattr(ls, "push", lambda *args, **kwargs: None)
     job = audit(service)
     assert job["state"] == "failed" and "never reported its switch" in job["error"]
     assert service.store.current_version(1) is None
@@ -241,21 +247,21 @@ def test_a_pusher_that_never_reports_its_switch_fails_the_job(service, ls, monke
 def test_a_superseded_audit_never_pushes(service, ls):
     store = service.store
     ticket = service.trigger(1, immediate=True, reason="test")
-    assert service.claim_begin(1, ticket, "owner").action == "run"
-    folds = service.begin(1, ticket)
+    assert service.scheduler.claim_begin(1, ticket, "owner").action == "run"
+    folds = service.steps.begin(1, ticket)
     for index in range(folds):
-        service.fold(1, ticket, index)
+        service.steps.fold(1, ticket, index)
     with pytest.raises(Superseded):
-        service.complete(1, ticket, superseded=lambda: True)
+        service.steps.complete(1, ticket, superseded=lambda: True)
     assert ls.pushes == [] and store.current_version(1) is None
-    service.supersede(ticket)
+    service.scheduler.supersede(ticket)
     assert store.get_job(ticket)["state"] == "superseded"
 
 
 def test_a_step_of_another_ticket_is_stale(service):
     ticket = service.trigger(1, immediate=True, reason="test")
-    assert service.claim_step(1, ticket, None, "folds").action == "stale"
-    assert service.run_ticket(1, "never-scheduled") is None
+    assert service.scheduler.claim_step(1, ticket, None, "folds").action == "stale"
+    assert run_ticket(service, 1, "never-scheduled") is None
 
 
 def test_fingerprints_follow_the_annotations(ls):
@@ -272,19 +278,19 @@ def test_the_sweep_audits_only_changed_projects(service, ls):
     service.store.remember_project(3)  # known, no credentials of its own: env ones apply
     ls.tasks[3] = numeric_tasks(30, seed=3)
     audit(service)
-    assert not service.check_project(1)
+    assert not service.scheduler.check_project(1)
     ls.tasks[1][0]["annotations"] = [annotation(10_001, "c")]
-    assert service.check_project(1)
-    assert not service.check_project(1)  # already scheduled
-    assert service.check_project(3)  # never audited
+    assert service.scheduler.check_project(1)
+    assert not service.scheduler.check_project(1)  # already scheduled
+    assert service.scheduler.check_project(3)  # never audited
 
 
 def test_the_sweep_runs_once_per_period(tmp_path, ls):
     service = make_service(tmp_path, ls, sweep_seconds=60)
     service.store.remember_project(1)
-    assert service.sweep() == [1]
-    assert service.sweep() == []
-    assert make_service(tmp_path, ls).sweep() == []  # sweep_seconds=0: never
+    assert service.scheduler.sweep() == [1]
+    assert service.scheduler.sweep() == []
+    assert make_service(tmp_path, ls).scheduler.sweep() == []  # sweep_seconds=0: never
 
 
 # --------------------------------------------------------------------------- thread runner

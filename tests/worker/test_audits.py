@@ -149,14 +149,14 @@ def test_permanent_errors_fail_the_job_at_once_without_secrets(client, deploymen
 
 
 def test_the_sweep_reaudits_what_changed_without_a_webhook(client, deployment):
+    from backend.service.runners import SWEEP_TASK, celery_app
     from backend.settings import load_settings
-    from worker.celery_app import SWEEP_TASK, make_celery
 
     ls = deployment.label_studio
     project = ls.add_project(5, numeric_tasks(30, seed=5))
     finished(client, start_training(client, 5))
     project.tasks[3]["annotations"][0] = annotation(20_000, "a")  # no webhook arrives
-    app = make_celery(load_settings(deployment.overrides(), environ={}))
+    app = celery_app(load_settings(deployment.overrides(), environ={}))  # sends by name
     app.send_task(SWEEP_TASK, queue=deployment.namespace)
     wait_for(
         lambda: ls.projects[5].model_version == "labelaudit-2",

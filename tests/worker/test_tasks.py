@@ -11,11 +11,12 @@ import uuid
 import pytest
 
 from backend.service import Service
+from backend.service.runners import AUDIT_TASK, FINISH_TASK
 from backend.settings import load_settings
 from backend.store import Artifacts, MemoryStore
 from tests.backend.test_service import FakeLabelStudio, NullRunner
 from tests.worker.support import drop_namespace, numeric_tasks
-from worker.celery_app import AUDIT_TASK, FINISH_TASK, make_celery
+from worker.celery_app import make_celery
 
 pytestmark = pytest.mark.filterwarnings(
     # celery 5.7's Redis result backend stores task states with redis-py 8's deprecated
@@ -46,22 +47,21 @@ def app(redis_url, tmp_path, ls):
         },
         environ={},
     )
-    celery = make_celery(settings)
+    service = Service(settings, MemoryStore(), Artifacts(tmp_path), NullRunner(), io=ls)
+    celery = make_celery(settings, build=lambda app: service)
     celery.conf.task_always_eager = True
-    celery._labelaudit_service = Service(
-        settings,
-        MemoryStore(),
-        Artifacts(tmp_path),
-        NullRunner(),
-        loader=ls.load,
-        pusher=ls.push,
-    )
+    SERVICES[id(celery)] = service
     yield celery
+    del SERVICES[id(celery)]
     drop_namespace(redis_url, namespace)
 
 
+#: The service each test's Celery app was built with (make_celery's build=).
+SERVICES: dict[int, Service] = {}
+
+
 def service_of(app) -> Service:
-    return app._labelaudit_service
+    return SERVICES[id(app)]
 
 
 class ChordRecorder:

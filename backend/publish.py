@@ -1,0 +1,178 @@
+"""Publishing an audit: its outputs written here first, then pushed to Label Studio last.
+
+:func:`publish` serves the CLI and the service alike:
+
+1. name the version: the project's next ``labelaudit-<n>`` (:meth:`LabelStudioIO.next_version`),
+   or :data:`LOCAL_VERSION` when nothing is pushed;
+2. write issues.csv, predictions.json, summary.json and report.html for that version, and
+   whatever else the caller keeps with it (``keep``: the service's final model);
+3. push the same predictions and the review tab (:func:`backend.labelstudio.push.push_audit`);
+   the moment the project shows the new version, summary.json and report.html are written
+   again with the push's time, and ``switched(version, summary, pushed)`` lets the caller
+   make it current (``pushed``: the predictions Label Studio now shows).
+
+So nothing reaches Label Studio that is not saved here first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backend.labelstudio.dataset import AuditDataset
+    from backend.pipeline import AuditResult
+
+#: The version of an audit that is not pushed (a file, or a live project without --push).
+LOCAL_VERSION = "labelaudit-file"
+
+#: progress(step, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(step: str, done: int, total: int) -> None:
+    """Progress callback that does nothing."""
+
+
+class LabelStudioIO:
+    """Reading projects from and pushing audits to Label Studio (tests pass a fake)."""
+
+    def load(self, url: str, api_key: str, project: int, progress: Progress) -> AuditDataset:
+        """Read a project through the Label Studio API."""
+        from backend.labelstudio.client import load_project
+
+        return load_project(
+            url,
+            api_key,
+            project,
+            progress=lambda done, total: progress("export", done, total or done),
+        )
+
+    def next_version(self, url: str, api_key: str, project: int) -> str:
+        """Return the name the project's next audit is pushed under."""
+        from backend.labelstudio.client import close, connect
+        from backend.labelstudio.push import next_version
+
+        client = connect(url, api_key)
+        try:
+            return next_version(client, project)
+        finally:
+            close(client)
+
+    def push(
+        self,
+        url: str,
+        api_key: str,
+        project: int,
+        predictions: list[dict[str, Any]],
+        flagged: dict[int, int],
+        *,
+        version: str,
+        progress: Progress,
+        switched: Callable[[str], None],
+    ) -> None:
+        """Push predictions and the review tab; ``switched`` once the project shows them."""
+        from backend.labelstudio.client import close, connect
+        from backend.labelstudio.push import push_audit
+
+        client = connect(url, api_key)
+        try:
+            push_audit(
+                client,
+                project,
+                predictions,
+                flagged,
+                version=version,
+                progress=lambda done, total: progress("push", done, total),
+                switched=switched,
+            )
+        finally:
+            close(client)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The Label Studio project an audit is pushed to."""
+
+    url: str
+    api_key: str = field(repr=False)
+    project: int
+
+
+@dataclass
+class Published:
+    """What :func:`publish` did: the version, the files written, the summary they hold."""
+
+    version: str
+    paths: dict[str, Path]
+    summary: dict[str, Any]
+
+
+def publish(
+    result: AuditResult,
+    *,
+    folder: Callable[[str], Path],
+    settings: dict[str, Any],
+    source: str,
+    title: str = "",
+    target: Target | None = None,
+    io: LabelStudioIO | None = None,
+    fetch: Callable[[str], bytes] | None = None,
+    task_url: Callable[[int], str] | None = None,
+    progress: Progress = _no_progress,
+    keep: Callable[[str, Path], None] | None = None,
+    switched: Callable[[str, dict[str, Any], list[dict[str, Any]]], None] | None = None,
+) -> Published:
+    """Write an audit's outputs into ``folder(version)``, then push it to ``target``.
+
+    ``settings`` (redacted), ``source`` and ``title`` go into the summary; ``fetch`` and
+    ``task_url`` into the report. ``keep(version, folder)`` saves more with the version
+    before anything is pushed; ``switched(version, summary, pushed)`` is called once the
+    project shows the version (never without a target).
+    """
+    from backend import report
+
+    io = io if io is not None else LabelStudioIO()
+    version = (
+        io.next_version(target.url, target.api_key, target.project) if target else LOCAL_VERSION
+    )
+    out = folder(version)
+
+    def write() -> dict[str, Any]:
+        summary = report.summary(
+            result, settings=settings, source=source, model_version=version, title=title
+        )
+        published.paths = report.write_outputs(result, out, summary, fetch=fetch, task_url=task_url)
+        published.summary = summary
+        return summary
+
+    published = Published(version, {}, {})
+    write()
+    if keep is not None:
+        keep(version, out)
+    if target is None:
+        return published
+
+    started = time.perf_counter()
+    pushed = report.predictions(result, version)
+
+    def shown(pushed_version: str) -> None:
+        result.timings["push"] = round(time.perf_counter() - started, 3)
+        summary = write()  # again, now with the push's time
+        if switched is not None:
+            switched(pushed_version, summary, pushed)
+
+    io.push(
+        target.url,
+        target.api_key,
+        target.project,
+        pushed,
+        result.flagged_annotations(),
+        version=version,
+        progress=progress,
+        switched=shown,
+    )
+    return published

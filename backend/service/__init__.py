@@ -1,0 +1,185 @@
+"""The audit service: the one object the routes, the Celery tasks and the CLI's server use.
+
+It is built from parts, each a module of this package:
+
+=================  ==========================================================================
+``scheduling``     when audits run: tickets, leases, job records, the sweep (:class:`Scheduler`)
+``steps``          what one audit does: begin, fold, complete, each guarded by its claim,
+                   lease and stage (:class:`AuditSteps`)
+``predict``        /predict's answers and the final models (:class:`Predictor`)
+``runners``        who runs tickets: a thread here, or Celery workers by task name
+``credentials``    which Label Studio URL and key a project uses; scrubbing secrets
+``policy``         the errors the service names and its one retry policy
+=================  ==========================================================================
+
+Routes call :class:`Service` methods only; the Celery tasks and the embedded runner call
+``service.steps`` and ``service.scheduler``. :func:`build_service` builds it the same way
+for the web process and the workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backend.service.cache import Cache
+from backend.service.credentials import Credentials
+from backend.service.policy import RETRY, TRANSIENT, MissingCredentials, Superseded
+from backend.service.predict import NO_VERSION, FinalModel, Predictor
+from backend.service.scheduling import Runner, Scheduler
+from backend.service.steps import AuditSteps, Outcome, WorkItem
+from backend.settings import Settings
+from backend.store import Artifacts, Store
+
+if TYPE_CHECKING:
+    from backend.publish import LabelStudioIO
+
+__all__ = [
+    "NO_VERSION",
+    "RETRY",
+    "TRANSIENT",
+    "FinalModel",
+    "MissingCredentials",
+    "Outcome",
+    "Service",
+    "Superseded",
+    "WorkItem",
+    "build_service",
+]
+
+#: Work items (prepared datasets) a process keeps loaded: the audit it works on.
+WORK_CACHED = 1
+
+
+class Service:
+    """Scheduling, the audit steps and /predict, over one store and one artifact directory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        artifacts: Artifacts,
+        runner: Runner | None = None,
+        *,
+        io: LabelStudioIO | None = None,
+        retry_delays: tuple[float, ...] | None = None,
+    ) -> None:
+        from backend.publish import LabelStudioIO
+        from backend.service.runners import ThreadRunner
+
+        self.settings = settings
+        self.store = store
+        self.artifacts = artifacts
+        self.credentials = Credentials(settings, store)
+        io = io if io is not None else LabelStudioIO()
+        work = Cache(WORK_CACHED)
+        self.scheduler = Scheduler(settings, store, artifacts, self.credentials, io, work)
+        self.predictor = Predictor(settings, store, artifacts, self.credentials)
+        self.steps = AuditSteps(
+            settings, store, artifacts, self.scheduler, self.credentials, self.predictor, io, work
+        )
+        delays = RETRY.delays() if retry_delays is None else retry_delays
+        self.runner = runner if runner is not None else ThreadRunner(self, retry_delays=delays)
+
+    @property
+    def runner(self) -> Runner:
+        """Who runs this service's tickets (the scheduler enqueues with it)."""
+        if self.scheduler.runner is None:
+            raise RuntimeError("the service has no runner")
+        return self.scheduler.runner
+
+    @runner.setter
+    def runner(self, runner: Runner) -> None:
+        self.scheduler.runner = runner
+
+    # ------------------------------------------------------------------ what routes ask
+
+    @property
+    def mode(self) -> str:
+        """``embedded`` (audits in this process) or ``celery`` (Redis and workers)."""
+        return "celery" if self.settings.redis_url else "embedded"
+
+    def scrub(self, text: str, project: int | None = None) -> str:
+        """Return ``text`` with every secret this service knows replaced by ``***``."""
+        return self.credentials.scrub(text, project)
+
+    def ping(self) -> None:
+        """Raise if the state store cannot be reached."""
+        self.store.ping()
+
+    def setup(self, project: int, *, url: str, token: str, config_hash: str) -> str:
+        """Remember a project connected by Label Studio; return its current version."""
+        version = self.store.remember_project(
+            project, url=url, token=token, config_hash=config_hash
+        )
+        self.runner.start()
+        return version or NO_VERSION
+
+    def trigger(self, project: int, *, immediate: bool, reason: str) -> str:
+        """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id."""
+        return self.scheduler.trigger(project, immediate=immediate, reason=reason)
+
+    def start_audit(self, project: int) -> str:
+        """Audit ``project`` now (after the running one); MissingCredentials if it cannot."""
+        self.credentials.of(project)
+        return self.trigger(project, immediate=True, reason="api")
+
+    def config_changed(self, project: int, config_hash: str) -> str | None:
+        """Re-audit if the project's label config changed; return the job id, or None."""
+        previous = self.store.swap_config_hash(project, config_hash)
+        if previous is None or previous == config_hash:
+            return None
+        return self.trigger(project, immediate=False, reason="label config changed")
+
+    def predict(self, project: int, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One answer per task, in order: stored verdicts, else the final model, else empty."""
+        return self.predictor.predict(project, tasks)
+
+    def versions(self, project: int | None = None) -> list[str]:
+        """A project's versions, newest first, or every project's current one."""
+        return self.store.versions(project)
+
+    def metrics(self) -> tuple[dict[str, Any], int, int]:
+        """Return the store's counters, the queue depth and how many audits run now."""
+        return self.store.metrics(), self.runner.queue_depth(), len(self.store.running())
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        """Return a job record, or None."""
+        return self.store.get_job(job_id)
+
+    def latest_audit(self, project: int) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """Return the latest audit's record (or None) and what is scheduled or running."""
+        return self.store.latest_audit(project), self.store.activity(project)
+
+    def audit_file(self, project: int, name: str) -> tuple[Path, str] | None:
+        """Return the path and version of a file of the project's current audit, or None."""
+        version = self.store.current_version(project)
+        if version is None:
+            return None
+        path = self.artifacts.version_dir(project, version) / name
+        return (path, version) if path.is_file() else None
+
+
+def build_service(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    runner: Runner | None = None,
+    io: LabelStudioIO | None = None,
+) -> Service:
+    """Return the service for ``settings``: embedded without REDIS_URL, Celery with it.
+
+    The web process and the workers build it this way; a worker passes its own runner.
+    """
+    from backend.store import MemoryStore, RedisStore
+
+    if store is None:
+        if settings.redis_url:
+            store = RedisStore(settings.redis_url, namespace=settings.namespace)
+        else:
+            store = MemoryStore()
+    if runner is None and settings.redis_url:
+        from backend.service.runners import CeleryRunner, celery_app
+
+        runner = CeleryRunner(celery_app(settings), settings)
+    return Service(settings, store, Artifacts(settings.model_dir), runner, io=io)

@@ -1,0 +1,265 @@
+"""What one audit does, as steps a Celery group can spread over workers.
+
+:meth:`AuditSteps.begin` (credentials, load the project from Label Studio, prepare, the fold
+splits, all saved under MODEL_DIR), :meth:`AuditSteps.fold` (one fold's out-of-fold
+probabilities, read and written by ids), :meth:`AuditSteps.complete` (finish, the final
+model, then :func:`backend.publish.publish`: outputs saved, pushed to Label Studio, made
+current). The pipeline's steps (:mod:`backend.pipeline`) do the work; this module adds what
+running them as a service needs, in one place: :meth:`AuditSteps.run_begin`,
+:meth:`AuditSteps.run_fold` and :meth:`AuditSteps.run_finish` wrap each step in its claim,
+lease and stage, and answer an :class:`Outcome` the runners act on (the Celery tasks and the
+embedded thread are a few lines each).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from backend.service.cache import Cache
+from backend.service.credentials import Credentials
+from backend.service.fingerprint import dataset_fingerprint
+from backend.service.policy import Superseded, new_id
+from backend.service.predict import FinalModel, Predictor
+from backend.service.scheduling import Progress, Scheduler, _no_progress
+from backend.settings import Settings
+from backend.store import VERSIONS_ON_DISK, Artifacts, SavedAudit, Store
+
+if TYPE_CHECKING:
+    from backend.pipeline import Prepared
+    from backend.publish import LabelStudioIO
+
+
+@dataclass
+class WorkItem:
+    """What ``begin`` leaves under MODEL_DIR for the folds and ``complete``.
+
+    ``prepared.timings`` holds the seconds of begin's steps (reading the tasks, features);
+    ``complete`` adds the folds' and its own, so the report shows the whole audit.
+    """
+
+    prepared: Prepared
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    source: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a guarded step did: ``done`` (with ``folds`` after begin), ``again`` in ``delay``
+    seconds (the project is busy or the ticket is debouncing), or ``stop`` (stale)."""
+
+    action: Literal["done", "again", "stop"]
+    delay: float = 0.0
+    folds: int = 0
+
+
+class AuditSteps:
+    """The three steps of an audit, and each step guarded by its claim, lease and stage."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        artifacts: Artifacts,
+        scheduler: Scheduler,
+        credentials: Credentials,
+        predictor: Predictor,
+        io: LabelStudioIO,
+        work_cache: Cache,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.artifacts = artifacts
+        self.scheduler = scheduler
+        self.credentials = credentials
+        self.predictor = predictor
+        self.io = io
+        self.work_cache = work_cache
+
+    # ------------------------------------------------------------------ guarded steps
+
+    def run_begin(
+        self,
+        project: int,
+        ticket: str,
+        progress: Progress = _no_progress,
+        *,
+        then: Callable[[int], None] | None = None,
+    ) -> Outcome:
+        """Claim the ticket and run ``begin`` under a lease; ``then(folds)`` runs before the
+        stage moves on (the Celery task sends the folds there)."""
+        sched = self.scheduler
+        owner = new_id()
+        claim = sched.claim_begin(project, ticket, owner)
+        if claim.action == "stale":
+            return Outcome("stop")
+        if claim.action != "run":
+            return Outcome("again", sched.delay_of(claim))
+        with sched.lease(project, ticket, owner):
+            sched.start_job(project, ticket)
+            folds = self.begin(project, ticket, progress)
+            if then is not None:
+                then(folds)
+            self.store.set_stage(project, ticket, "folds")
+        return Outcome("done", folds=folds)
+
+    def run_fold(self, project: int, ticket: str, index: int) -> Outcome:
+        """Run fold ``index`` unless the audit is gone; ``folds`` says how many are done."""
+        sched = self.scheduler
+        if sched.claim_step(project, ticket, None, "folds").action != "run":
+            return Outcome("stop")
+        with sched.lease(project, ticket, None):
+            done = self.fold(project, ticket, index)
+        return Outcome("done", folds=done)
+
+    def run_finish(self, project: int, ticket: str, progress: Progress = _no_progress) -> Outcome:
+        """Claim the last step and run ``complete`` under a lease; close the job."""
+        sched = self.scheduler
+        owner = new_id()
+        claim = sched.claim_step(project, ticket, owner, "finish")
+        if claim.action == "stale":
+            sched.supersede(ticket)
+            return Outcome("stop")
+        if claim.action != "run":
+            return Outcome("again", sched.delay_of(claim))
+        try:
+            with sched.lease(project, ticket, owner) as lost:
+                saved = self.complete(project, ticket, progress, superseded=lost.is_set)
+                sched.succeed(project, ticket, saved)
+        except Superseded:
+            sched.supersede(ticket)
+            return Outcome("stop")
+        return Outcome("done")
+
+    # ------------------------------------------------------------------ the steps
+
+    def begin(self, project: int, ticket: str, progress: Progress = _no_progress) -> int:
+        """Load and prepare the project, save the work item; return the number of folds."""
+        from backend.pipeline import fold_splits, prepare, timed
+
+        url, key = self.credentials.of(project)
+        self.artifacts.clear_work(project, keep=ticket)
+        timings: dict[str, float] = {}
+        with timed(timings, "read_tasks"):
+            dataset = self.io.load(url, key, project, progress)
+        fingerprint = dataset_fingerprint(dataset)
+        self.store.set_fingerprint(project, fingerprint)
+        fetch = self.credentials.fetcher(url, key)
+        prepared = prepare(dataset, self.settings, fetch=fetch, progress=progress)
+        prepared.timings = timings | prepared.timings
+        splits = fold_splits(prepared, folds=self.settings.folds, seed=self.settings.seed)
+        work = WorkItem(prepared, splits, dataset.source or f"project:{project}", fingerprint)
+        self.artifacts.write_pickle(self.artifacts.work_dir(project, ticket) / "prepared.pkl", work)
+        return len(splits)
+
+    def fold(self, project: int, ticket: str, index: int) -> int:
+        """Compute one fold's out-of-fold probabilities; return how many folds are done."""
+        from backend.pipeline import fit_predict_fold, timed
+
+        work = self._work(project, ticket)
+        train, test = work.splits[index]
+        took: dict[str, float] = {}
+        with timed(took, "fold"):
+            probs = fit_predict_fold(work.prepared, self.settings, train, test)
+        folder = self.artifacts.work_dir(project, ticket)
+        self.artifacts.write_pickle(folder / f"fold-{index}.pkl", (probs, took["fold"]))
+        return len(list(folder.glob("fold-*.pkl")))
+
+    def complete(
+        self,
+        project: int,
+        ticket: str,
+        progress: Progress = _no_progress,
+        *,
+        superseded: Callable[[], bool] = lambda: False,
+    ) -> SavedAudit:
+        """Finish, fit the final model, then publish: saved here, pushed, made current."""
+        from backend import tasktypes
+        from backend.labelstudio.client import task_page
+        from backend.pipeline import finish, timed
+        from backend.publish import Target, publish
+
+        started = time.perf_counter()
+        work = self._work(project, ticket)
+        probs, fold_seconds = self._out_of_fold(project, ticket, work)
+        timings = work.prepared.timings | {"cross_validation": round(fold_seconds, 3)}
+        result = finish(replace(work.prepared, timings=timings), probs, self.settings)
+        kind = work.prepared.dataset.kind
+        with timed(result.timings, "final_model"):
+            model = tasktypes.get(kind.task_type).final_model(work.prepared, result, self.settings)
+        url, key = self.credentials.of(project)
+        fetch = self.credentials.fetcher(url, key)
+        if superseded():
+            raise Superseded(f"a newer audit of project {project} took over")
+        saved: list[SavedAudit] = []
+
+        def keep(version: str, folder: Path) -> None:
+            """Save the final model with the version's outputs, before anything is pushed."""
+            self.artifacts.write_pickle(folder / "model.pkl", FinalModel(kind, model, version))
+
+        def switched(version: str, summary: dict[str, Any], pushed: list[dict[str, Any]]) -> None:
+            """Make the results current the moment Label Studio shows them."""
+            # /predict answers what was pushed: the suggestion, score = mislabeling = suspicion,
+            # and the final model's suggestion for tasks nobody labelled.
+            answers = {p["task"]: {k: v for k, v in p.items() if k != "task"} for p in pushed}
+            final = FinalModel(kind, model, version)
+            unlabeled = list(work.prepared.dataset.unlabeled.items())
+            answers.update(self.predictor.predict_inputs(final, unlabeled, url, key))
+            job = self.store.get_job(ticket) or {}
+            duration = time.time() - float(job.get("started_at") or time.time())
+            saved.append(
+                SavedAudit(
+                    version=version,
+                    job=ticket,
+                    predictions=answers,
+                    summary=summary,
+                    fingerprint=work.fingerprint,
+                    flagged=len(result.flagged_task_ids()),
+                    duration=max(duration, time.perf_counter() - started),
+                )
+            )
+            self.store.save_audit(project, saved[0])
+            self.artifacts.prune_versions(project, self.store.versions(project)[:VERSIONS_ON_DISK])
+
+        published = publish(
+            result,
+            folder=lambda version: self.artifacts.version_dir(project, version),
+            settings=self.settings.redacted(),
+            source=work.source,
+            title=work.prepared.dataset.title or f"project {project}",
+            target=Target(url, key, project),
+            io=self.io,
+            fetch=fetch,
+            task_url=task_page(url, project),
+            progress=progress,
+            keep=keep,
+            switched=switched,
+        )
+        if not saved or saved[0].version != published.version:
+            raise RuntimeError(f"the push of project {project} never reported its switch")
+        return saved[0]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _work(self, project: int, ticket: str) -> WorkItem:
+        path = self.artifacts.work_dir(project, ticket) / "prepared.pkl"
+        return self.work_cache.get((project, ticket), lambda: self.artifacts.read_pickle(path))
+
+    def _out_of_fold(self, project: int, ticket: str, work: WorkItem) -> tuple[np.ndarray, float]:
+        """Return the out-of-fold probabilities and the seconds the folds took, summed."""
+        folder = self.artifacts.work_dir(project, ticket)
+        probs = np.zeros((len(work.prepared.labels), work.prepared.num_classes))
+        seconds = 0.0
+        for index, (_, test) in enumerate(work.splits):
+            path = folder / f"fold-{index}.pkl"
+            if not path.exists():
+                raise RuntimeError(f"fold {index} of audit {ticket} has no result")
+            probs[test], took = self.artifacts.read_pickle(path)
+            seconds += took
+        return probs, seconds
