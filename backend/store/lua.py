@@ -1,0 +1,112 @@
+"""The Lua scripts that make RedisStore's scheduling operations atomic.
+
+Each script's comment names its KEYS and ARGV in order; durations are in milliseconds, and
+the scripts that need the time read the Redis server's clock (``NOW_MS``).
+"""
+
+NOW_MS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+"""
+
+# KEYS: ticket, due, burst, projects.
+# ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project
+SCHEDULE = (
+    NOW_MS
+    + """
+redis.call('SADD', KEYS[4], ARGV[6])
+local ticket = redis.call('GET', KEYS[1])
+local created = 0
+if not ticket then
+  ticket = ARGV[1]
+  created = 1
+  redis.call('SET', KEYS[1], ticket, 'PX', ARGV[5])
+  redis.call('SET', KEYS[3], now, 'PX', ARGV[5])
+end
+local burst = tonumber(redis.call('GET', KEYS[3]) or now)
+if ARGV[2] == '1' then
+  burst = now - tonumber(ARGV[4])
+  redis.call('SET', KEYS[3], burst, 'PX', ARGV[5])
+end
+local due = math.min(now + tonumber(ARGV[3]), burst + tonumber(ARGV[4]))
+redis.call('SET', KEYS[2], due, 'PX', ARGV[5])
+return {ticket, created, math.max(due - now, 0)}
+"""
+)
+
+# KEYS: ticket, due, burst, lock, running, stage, owner.
+# ARGV: ticket, owner, lock ms, lease ms, ttl ms
+CLAIM_BEGIN = (
+    NOW_MS
+    + """
+local lock = redis.call('GET', KEYS[4])
+if redis.call('GET', KEYS[5]) == ARGV[1] and (not lock or lock == ARGV[1]) then
+  if redis.call('GET', KEYS[6]) ~= 'begin' then return {'stale', 0} end
+  if redis.call('EXISTS', KEYS[7]) == 1 then return {'wait', 0} end
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[3])
+  redis.call('SET', KEYS[7], ARGV[2], 'PX', ARGV[4])
+  return {'run', 0}
+end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'stale', 0} end
+local due = tonumber(redis.call('GET', KEYS[2]) or '0')
+if due > now or lock then
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+  if due > now then return {'defer', due - now} end
+  return {'wait', 0}
+end
+redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[5], ARGV[1])
+redis.call('SET', KEYS[6], 'begin')
+redis.call('SET', KEYS[7], ARGV[2], 'PX', ARGV[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {'run', 0}
+"""
+)
+
+# KEYS: lock, running, stage, owner. ARGV: ticket, owner ('' = none), lock ms, lease ms, stage
+CLAIM_STEP = """
+local lock = redis.call('GET', KEYS[1])
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or (lock and lock ~= ARGV[1]) then return {'stale', 0} end
+if ARGV[2] ~= '' then
+  local current = redis.call('GET', KEYS[4])
+  if current and current ~= ARGV[2] then return {'wait', 0} end
+  redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
+  redis.call('SET', KEYS[3], ARGV[5])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return {'run', 0}
+"""
+
+# KEYS: lock, running, owner. ARGV: ticket, owner ('' = none), lock ms, lease ms
+RENEW = """
+local lock = redis.call('GET', KEYS[1])
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or (lock and lock ~= ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+if ARGV[2] ~= '' then
+  local current = redis.call('GET', KEYS[3])
+  if current and current ~= ARGV[2] then return 0 end
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])
+end
+return 1
+"""
+
+# KEYS: lock, running, stage, owner. ARGV: ticket
+RELEASE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return 1
+"""
+
+# KEYS: key. ARGV: expected value
+DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: running, stage. ARGV: ticket, stage
+SET_STAGE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) end
+return 1
+"""

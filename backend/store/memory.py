@@ -1,0 +1,295 @@
+"""The state store of one process (the embedded mode): :class:`MemoryStore`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from backend.store import VERSION_HISTORY, Claim, SavedAudit, Scheduled, Stage, Store
+from backend.store._records import _audit_record, _bucket_hits, _empty_metrics
+
+
+class MemoryStore(Store):
+    """The state of one process (embedded mode): the same semantics as RedisStore.
+
+    Its methods are those of :class:`Store` (documented there, inherited by ``help``).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._projects: dict[int, dict[str, Any]] = {}
+        self._keys: dict[tuple[int, str], tuple[Any, float | None]] = {}
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._metrics = _empty_metrics()
+        self._sweep_until = 0.0
+
+    # expiring per-project scheduling keys -------------------------------------------
+
+    def _get(self, project: int, key: str) -> Any:
+        value, until = self._keys.get((project, key), (None, None))
+        if until is not None and until <= self._clock():
+            self._keys.pop((project, key), None)
+            return None
+        return value
+
+    def _set(self, project: int, key: str, value: Any, ttl: float | None = None) -> None:
+        until = None if ttl is None else self._clock() + ttl
+        self._keys[(project, key)] = (value, until)
+
+    def _expire(self, project: int, key: str, ttl: float) -> None:
+        if self._get(project, key) is not None:
+            self._set(project, key, self._get(project, key), ttl)
+
+    def _delete(self, project: int, *keys: str) -> None:
+        for key in keys:
+            self._keys.pop((project, key), None)
+
+    def _project(self, project: int) -> dict[str, Any]:
+        return self._projects.setdefault(
+            project,
+            {"url": "", "token": "", "config_hash": None, "versions": [], "predictions": {}},
+        )
+
+    # projects -------------------------------------------------------------------------
+
+    def remember_project(
+        self, project: int, *, url: str = "", token: str = "", config_hash: str = ""
+    ) -> str | None:
+        with self._lock:
+            entry = self._project(project)
+            if url:
+                entry["url"] = url
+            if token:
+                entry["token"] = token
+            if config_hash and entry["config_hash"] is None:
+                entry["config_hash"] = config_hash
+            return entry.get("version")
+
+    def credentials(self, project: int) -> tuple[str, str]:
+        with self._lock:
+            entry = self._projects.get(project, {})
+            return entry.get("url", ""), entry.get("token", "")
+
+    def projects(self) -> list[int]:
+        with self._lock:
+            return sorted(self._projects)
+
+    def swap_config_hash(self, project: int, config_hash: str) -> str | None:
+        with self._lock:
+            entry = self._project(project)
+            previous, entry["config_hash"] = entry["config_hash"], config_hash
+            return previous
+
+    def current_version(self, project: int) -> str | None:
+        with self._lock:
+            return self._projects.get(project, {}).get("version")
+
+    def versions(self, project: int | None = None) -> list[str]:
+        with self._lock:
+            if project is not None:
+                return list(self._projects.get(project, {}).get("versions", []))
+            return sorted({e["version"] for e in self._projects.values() if e.get("version")})
+
+    def predictions(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
+        with self._lock:
+            stored = self._projects.get(project, {}).get("predictions", {})
+            return [stored.get(t) for t in task_ids]
+
+    def save_audit(self, project: int, saved: SavedAudit) -> None:
+        with self._lock:
+            entry = self._project(project)
+            entry["version"] = saved.version
+            entry["versions"] = [saved.version, *entry["versions"]][:VERSION_HISTORY]
+            entry["predictions"] = {int(t): p for t, p in saved.predictions.items()}
+            entry["audit"] = _audit_record(saved, self._clock())
+            entry["fingerprint"] = saved.fingerprint
+
+    def latest_audit(self, project: int) -> dict[str, Any] | None:
+        with self._lock:
+            return self._projects.get(project, {}).get("audit")
+
+    def fingerprint(self, project: int) -> str | None:
+        with self._lock:
+            return self._projects.get(project, {}).get("fingerprint")
+
+    def set_fingerprint(self, project: int, fingerprint: str | None) -> None:
+        with self._lock:
+            self._project(project)["fingerprint"] = fingerprint
+
+    # scheduling -----------------------------------------------------------------------
+
+    def schedule(
+        self,
+        project: int,
+        ticket: str,
+        *,
+        immediate: bool,
+        debounce: float,
+        max_wait: float,
+        ttl: float,
+    ) -> Scheduled:
+        with self._lock:
+            now = self._clock()
+            self._project(project)
+            pending = self._get(project, "ticket")
+            created = pending is None
+            if created:
+                pending = ticket
+                self._set(project, "ticket", ticket, ttl)
+                self._set(project, "burst", now, ttl)
+            burst = self._get(project, "burst")
+            burst = now if burst is None else burst
+            if immediate:
+                burst = now - max_wait
+                self._set(project, "burst", burst, ttl)
+            due = min(now + debounce, burst + max_wait)
+            self._set(project, "due", due, ttl)
+            return Scheduled(pending, created, max(due - now, 0.0))
+
+    def claim_begin(
+        self,
+        project: int,
+        ticket: str,
+        owner: str,
+        *,
+        lock_ttl: float,
+        lease_ttl: float,
+        ttl: float,
+    ) -> Claim:
+        with self._lock:
+            lock = self._get(project, "lock")
+            if self._get(project, "running") == ticket and lock in (None, ticket):
+                if self._get(project, "stage") != "begin":
+                    return Claim("stale")
+                if self._get(project, "owner") is not None:
+                    return Claim("wait")
+                self._set(project, "lock", ticket, lock_ttl)
+                self._set(project, "owner", owner, lease_ttl)
+                return Claim("run")
+            if self._get(project, "ticket") != ticket:
+                return Claim("stale")
+            due = self._get(project, "due") or 0.0
+            now = self._clock()
+            if due > now or lock is not None:
+                for key in ("ticket", "due", "burst"):
+                    self._expire(project, key, ttl)
+                return Claim("defer", due - now) if due > now else Claim("wait")
+            self._set(project, "lock", ticket, lock_ttl)
+            self._set(project, "running", ticket)
+            self._set(project, "stage", "begin")
+            self._set(project, "owner", owner, lease_ttl)
+            self._delete(project, "ticket", "due", "burst")
+            return Claim("run")
+
+    def claim_step(
+        self,
+        project: int,
+        ticket: str,
+        owner: str | None,
+        *,
+        stage: Stage,
+        lock_ttl: float,
+        lease_ttl: float,
+    ) -> Claim:
+        with self._lock:
+            lock = self._get(project, "lock")
+            if self._get(project, "running") != ticket or lock not in (None, ticket):
+                return Claim("stale")
+            if owner is not None:
+                current = self._get(project, "owner")
+                if current is not None and current != owner:
+                    return Claim("wait")
+                self._set(project, "owner", owner, lease_ttl)
+                self._set(project, "stage", stage)
+            self._set(project, "lock", ticket, lock_ttl)
+            return Claim("run")
+
+    def set_stage(self, project: int, ticket: str, stage: Stage) -> None:
+        with self._lock:
+            if self._get(project, "running") == ticket:
+                self._set(project, "stage", stage)
+
+    def renew(
+        self, project: int, ticket: str, owner: str | None, *, lock_ttl: float, lease_ttl: float
+    ) -> bool:
+        with self._lock:
+            lock = self._get(project, "lock")
+            if self._get(project, "running") != ticket or lock not in (None, ticket):
+                return False
+            self._set(project, "lock", ticket, lock_ttl)
+            if owner is not None:
+                current = self._get(project, "owner")
+                if current not in (None, owner):
+                    return False
+                self._set(project, "owner", owner, lease_ttl)
+            return True
+
+    def end_lease(self, project: int, owner: str) -> None:
+        with self._lock:
+            if self._get(project, "owner") == owner:
+                self._delete(project, "owner")
+
+    def release(self, project: int, ticket: str) -> bool:
+        with self._lock:
+            if self._get(project, "running") != ticket:
+                return False
+            self._delete(project, "lock", "running", "stage", "owner")
+            return True
+
+    def activity(self, project: int) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "scheduled": self._get(project, "ticket"),
+                "running": self._get(project, "running"),
+                "stage": self._get(project, "stage"),
+            }
+
+    def running(self) -> list[int]:
+        with self._lock:
+            return [p for p in sorted(self._projects) if self._get(p, "running") is not None]
+
+    # jobs and metrics -----------------------------------------------------------------
+
+    def put_job(self, job_id: str, **fields: Any) -> None:
+        with self._lock:
+            record = self._jobs.setdefault(job_id, {"id": job_id})
+            record.update(json.loads(json.dumps(fields, default=str)))
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._jobs.get(job_id)
+            return None if record is None else dict(record)
+
+    def record_outcome(
+        self, project: int, *, succeeded: bool, duration: float, flagged: int | None
+    ) -> None:
+        with self._lock:
+            m = self._metrics
+            m["audits_succeeded" if succeeded else "audits_failed"] += 1
+            m["duration_sum"] += duration
+            m["duration_count"] += 1
+            for bucket in _bucket_hits(duration):
+                m["duration_buckets"][bucket] += 1
+            if flagged is not None:
+                m["flagged_tasks_total"] += flagged
+                m["flagged_tasks"][project] = flagged
+
+    def metrics(self) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._metrics)
+
+    def try_sweep(self, period: float) -> bool:
+        with self._lock:
+            now = self._clock()
+            if now < self._sweep_until:
+                return False
+            self._sweep_until = now + period * 0.9
+            return True
+
+    def ping(self) -> None:
+        return None

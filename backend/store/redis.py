@@ -1,0 +1,307 @@
+"""The shared state in Redis: :class:`Keys` (the key names) and :class:`RedisStore`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from backend.store import (
+    DURATION_BUCKETS,
+    JOB_TTL_SECONDS,
+    SAVE_CHUNK,
+    VERSION_HISTORY,
+    Claim,
+    SavedAudit,
+    Scheduled,
+    Stage,
+    Store,
+    lua,
+)
+from backend.store._records import _audit_record, _bucket_hits, _empty_metrics
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class Keys:
+    """The Redis key names under one namespace."""
+
+    def __init__(self, namespace: str) -> None:
+        self.ns = namespace
+
+    def project(self, project: int, name: str) -> str:
+        """Return the key ``<ns>:p:<project>:<name>``."""
+        return f"{self.ns}:p:{project}:{name}"
+
+    @property
+    def projects(self) -> str:
+        return f"{self.ns}:projects"
+
+    def job(self, job_id: str) -> str:
+        """Return the key of a job record."""
+        return f"{self.ns}:job:{job_id}"
+
+    @property
+    def metrics(self) -> str:
+        return f"{self.ns}:metrics"
+
+    @property
+    def flagged(self) -> str:
+        return f"{self.ns}:metrics:flagged"
+
+    @property
+    def sweep(self) -> str:
+        return f"{self.ns}:sweep"
+
+
+class RedisStore(Store):
+    """The shared state in Redis; every scheduling operation is one atomic Lua script.
+
+    Its methods are those of :class:`Store` (documented there, inherited by ``help``).
+    """
+
+    def __init__(self, url: str, *, namespace: str = "labelaudit", client: Any = None) -> None:
+        import redis
+
+        self.redis = client if client is not None else redis.Redis.from_url(url)
+        self.keys = Keys(namespace)
+        register = self.redis.register_script
+        self._schedule = register(lua.SCHEDULE)
+        self._claim_begin = register(lua.CLAIM_BEGIN)
+        self._claim_step = register(lua.CLAIM_STEP)
+        self._renew = register(lua.RENEW)
+        self._release = register(lua.RELEASE)
+        self._delete_if = register(lua.DELETE_IF)
+        self._set_stage = register(lua.SET_STAGE)
+
+    def _k(self, project: int, *names: str) -> list[str]:
+        return [self.keys.project(project, n) for n in names]
+
+    # projects -------------------------------------------------------------------------
+
+    def remember_project(
+        self, project: int, *, url: str = "", token: str = "", config_hash: str = ""
+    ) -> str | None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self.keys.projects, project)
+        creds = {k: v for k, v in (("url", url), ("token", token)) if v}
+        if creds:
+            pipe.hset(self.keys.project(project, "credentials"), mapping=creds)
+        if config_hash:
+            pipe.set(self.keys.project(project, "config"), config_hash, nx=True)
+        pipe.get(self.keys.project(project, "version"))
+        version = pipe.execute()[-1]
+        return None if version is None else version.decode()
+
+    def credentials(self, project: int) -> tuple[str, str]:
+        found = self.redis.hmget(self.keys.project(project, "credentials"), "url", "token")
+        url, token = (v.decode() if v is not None else "" for v in found)
+        return url, token
+
+    def projects(self) -> list[int]:
+        return sorted(int(p) for p in self.redis.smembers(self.keys.projects))
+
+    def swap_config_hash(self, project: int, config_hash: str) -> str | None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self.keys.projects, project)
+        pipe.set(self.keys.project(project, "config"), config_hash, get=True)
+        previous = pipe.execute()[-1]
+        return None if previous is None else previous.decode()
+
+    def current_version(self, project: int) -> str | None:
+        version = self.redis.get(self.keys.project(project, "version"))
+        return None if version is None else version.decode()
+
+    def versions(self, project: int | None = None) -> list[str]:
+        if project is not None:
+            return [
+                v.decode() for v in self.redis.lrange(self.keys.project(project, "versions"), 0, -1)
+            ]
+        keys = [self.keys.project(p, "version") for p in self.projects()]
+        if not keys:
+            return []
+        return sorted({v.decode() for v in self.redis.mget(keys) if v is not None})
+
+    def predictions(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
+        if not task_ids:
+            return []
+        found = self.redis.hmget(self.keys.project(project, "predictions"), task_ids)
+        return [None if v is None else json.loads(v) for v in found]
+
+    def save_audit(self, project: int, saved: SavedAudit) -> None:
+        key = self.keys.project(project, "predictions")
+        staging = f"{key}:staging:{saved.version}"
+        items = [(str(t), json.dumps(p)) for t, p in saved.predictions.items()]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(staging)
+        for start in range(0, len(items), SAVE_CHUNK):
+            pipe.hset(staging, mapping=dict(items[start : start + SAVE_CHUNK]))
+        pipe.execute()
+        record = json.dumps(_audit_record(saved, time.time()), default=str)
+        pipe = self.redis.pipeline(transaction=True)
+        if items:
+            pipe.rename(staging, key)
+        else:
+            pipe.delete(key)
+        pipe.set(self.keys.project(project, "version"), saved.version)
+        pipe.lpush(self.keys.project(project, "versions"), saved.version)
+        pipe.ltrim(self.keys.project(project, "versions"), 0, VERSION_HISTORY - 1)
+        pipe.set(self.keys.project(project, "audit"), record)
+        pipe.set(self.keys.project(project, "fingerprint"), saved.fingerprint)
+        pipe.sadd(self.keys.projects, project)
+        pipe.execute()
+
+    def latest_audit(self, project: int) -> dict[str, Any] | None:
+        record = self.redis.get(self.keys.project(project, "audit"))
+        return None if record is None else json.loads(record)
+
+    def fingerprint(self, project: int) -> str | None:
+        value = self.redis.get(self.keys.project(project, "fingerprint"))
+        return None if value is None else value.decode()
+
+    def set_fingerprint(self, project: int, fingerprint: str | None) -> None:
+        key = self.keys.project(project, "fingerprint")
+        if fingerprint is None:
+            self.redis.delete(key)
+        else:
+            self.redis.set(key, fingerprint)
+
+    # scheduling -----------------------------------------------------------------------
+
+    def schedule(
+        self,
+        project: int,
+        ticket: str,
+        *,
+        immediate: bool,
+        debounce: float,
+        max_wait: float,
+        ttl: float,
+    ) -> Scheduled:
+        pending, created, countdown = self._schedule(
+            keys=[*self._k(project, "ticket", "due", "burst"), self.keys.projects],
+            args=[ticket, int(immediate), _ms(debounce), _ms(max_wait), _ms(ttl), project],
+        )
+        return Scheduled(pending.decode(), bool(created), int(countdown) / 1000)
+
+    def claim_begin(
+        self,
+        project: int,
+        ticket: str,
+        owner: str,
+        *,
+        lock_ttl: float,
+        lease_ttl: float,
+        ttl: float,
+    ) -> Claim:
+        action, delay = self._claim_begin(
+            keys=self._k(project, "ticket", "due", "burst", "lock", "running", "stage", "owner"),
+            args=[ticket, owner, _ms(lock_ttl), _ms(lease_ttl), _ms(ttl)],
+        )
+        return Claim(action.decode(), int(delay) / 1000)
+
+    def claim_step(
+        self,
+        project: int,
+        ticket: str,
+        owner: str | None,
+        *,
+        stage: Stage,
+        lock_ttl: float,
+        lease_ttl: float,
+    ) -> Claim:
+        action, delay = self._claim_step(
+            keys=self._k(project, "lock", "running", "stage", "owner"),
+            args=[ticket, owner or "", _ms(lock_ttl), _ms(lease_ttl), stage],
+        )
+        return Claim(action.decode(), int(delay) / 1000)
+
+    def set_stage(self, project: int, ticket: str, stage: Stage) -> None:
+        self._set_stage(keys=self._k(project, "running", "stage"), args=[ticket, stage])
+
+    def renew(
+        self, project: int, ticket: str, owner: str | None, *, lock_ttl: float, lease_ttl: float
+    ) -> bool:
+        return bool(
+            self._renew(
+                keys=self._k(project, "lock", "running", "owner"),
+                args=[ticket, owner or "", _ms(lock_ttl), _ms(lease_ttl)],
+            )
+        )
+
+    def end_lease(self, project: int, owner: str) -> None:
+        self._delete_if(keys=self._k(project, "owner"), args=[owner])
+
+    def release(self, project: int, ticket: str) -> bool:
+        return bool(
+            self._release(keys=self._k(project, "lock", "running", "stage", "owner"), args=[ticket])
+        )
+
+    def activity(self, project: int) -> dict[str, Any]:
+        values = self.redis.mget(self._k(project, "ticket", "running", "stage"))
+        scheduled, running, stage = (None if v is None else v.decode() for v in values)
+        return {"scheduled": scheduled, "running": running, "stage": stage}
+
+    def running(self) -> list[int]:
+        projects = self.projects()
+        if not projects:
+            return []
+        found = self.redis.mget([self.keys.project(p, "running") for p in projects])
+        return [p for p, value in zip(projects, found, strict=True) if value is not None]
+
+    # jobs and metrics -----------------------------------------------------------------
+
+    def put_job(self, job_id: str, **fields: Any) -> None:
+        key = self.keys.job(job_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping={"id": json.dumps(job_id)} | _encode(fields))
+        pipe.expire(key, JOB_TTL_SECONDS)
+        pipe.execute()
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        raw = self.redis.hgetall(self.keys.job(job_id))
+        if not raw:
+            return None
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def record_outcome(
+        self, project: int, *, succeeded: bool, duration: float, flagged: int | None
+    ) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        key = self.keys.metrics
+        pipe.hincrby(key, "audits_succeeded" if succeeded else "audits_failed", 1)
+        pipe.hincrbyfloat(key, "duration_sum", duration)
+        pipe.hincrby(key, "duration_count", 1)
+        for bucket in _bucket_hits(duration):
+            pipe.hincrby(key, f"bucket:{bucket}", 1)
+        if flagged is not None:
+            pipe.hincrby(key, "flagged_tasks_total", flagged)
+            pipe.hset(self.keys.flagged, str(project), flagged)
+        pipe.execute()
+
+    def metrics(self) -> dict[str, Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.metrics)
+        pipe.hgetall(self.keys.flagged)
+        raw, flagged = pipe.execute()
+        values = {k.decode(): float(v) for k, v in raw.items()}
+        out = _empty_metrics()
+        for name in ("audits_succeeded", "audits_failed", "duration_count", "flagged_tasks_total"):
+            out[name] = int(values.get(name, 0))
+        out["duration_sum"] = values.get("duration_sum", 0.0)
+        out["duration_buckets"] = {b: int(values.get(f"bucket:{b}", 0)) for b in DURATION_BUCKETS}
+        out["flagged_tasks"] = {int(k): int(v) for k, v in flagged.items()}
+        return out
+
+    def try_sweep(self, period: float) -> bool:
+        return bool(self.redis.set(self.keys.sweep, "1", nx=True, px=_ms(period * 0.9)))
+
+    def ping(self) -> None:
+        self.redis.ping()
+
+
+def _encode(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {k: json.dumps(v, default=str) for k, v in fields.items()}
