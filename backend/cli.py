@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TextIO
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -15,10 +15,14 @@ def _demo(args: argparse.Namespace) -> int:
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
 
+    from backend.settings import load_settings
     from core.benchmarking.noise import generate_noise_matrix_from_trace, generate_noisy_labels
     from core.count import estimate_cv_predicted_probabilities
     from core.filter import find_label_issues
 
+    # --filter-by means what audit's does: the setting, checked before any work is done.
+    # environ={}: the demo is self-contained and reads no LABELAUDIT_* variables.
+    filter_by = load_settings({"filter_by": args.filter_by}, environ={}).filter_by
     started = time.perf_counter()
     features, true_labels = make_classification(
         n_samples=args.n,
@@ -38,7 +42,7 @@ def _demo(args: argparse.Namespace) -> int:
     pred_probs = estimate_cv_predicted_probabilities(
         features, labels, LogisticRegression(max_iter=1000), seed=args.seed
     )
-    issues = find_label_issues(labels, pred_probs, filter_by=args.filter_by)
+    issues = find_label_issues(labels, pred_probs, filter_by=filter_by)
     found = int((issues & flipped).sum())
     precision = found / max(int(issues.sum()), 1)
     recall = found / max(int(flipped.sum()), 1)
@@ -46,31 +50,62 @@ def _demo(args: argparse.Namespace) -> int:
         f"labelaudit demo: {args.n} synthetic examples, {args.k} classes, "
         f"{int(flipped.sum())} labels flipped ({flipped.mean():.1%}), seed {args.seed}"
     )
-    print(f"flagged {int(issues.sum())} examples as label issues (filter_by={args.filter_by})")
+    print(f"flagged {int(issues.sum())} examples as label issues (filter_by={filter_by})")
     print(f"precision {precision:.3f}  recall {recall:.3f}  against the known flips")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 class _Bars:
-    """Progress callback drawing one tqdm bar per step; silent when quiet."""
+    """Progress callback drawing one tqdm bar per step; silent when quiet.
 
-    def __init__(self, quiet: bool) -> None:
+    Each step counts its own things (:attr:`UNITS`), so a bar shows ``done/total <unit>``
+    and the elapsed time, never a rate: progress arrives in jumps (a page of tasks, a fold,
+    all the rows of a text featurization at once), which tqdm would turn into absurd
+    per-second figures.
+    """
+
+    #: What ``done`` and ``total`` count in each step the audit reports.
+    UNITS: ClassVar[Mapping[str, str]] = {
+        "export": "tasks",  # reading a live project, page by page
+        "features": "annotations",  # featurized rows; a row is an annotation
+        "cross-validation": "folds",
+        "push": "predictions",
+    }
+
+    def __init__(self, quiet: bool, file: TextIO | None = None) -> None:
         self.quiet = quiet
+        self.file = file  # None: sys.stderr at the time a bar is drawn (tqdm's default)
         self.bars: dict[str, Any] = {}
 
-    def __call__(self, step: str, done: int, total: int) -> None:
+    @staticmethod
+    def bar_format(unit: str, total: int | None) -> str:
+        """tqdm's bar_format for a bar counting ``unit`` (``total`` None: not known yet)."""
+        count = "{n_fmt}" if total is None else "{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}"
+        return "{desc}: " + count + (f" {unit}" if unit else "") + " [{elapsed}]"
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
         if self.quiet:
             return
         from tqdm import tqdm
 
+        unit = self.UNITS.get(step, "")
         bar = self.bars.get(step)
         if bar is None:
-            bar = self.bars[step] = tqdm(total=total, desc=f"{step:>16}", unit="", leave=True)
+            bar = self.bars[step] = tqdm(
+                total=total,
+                initial=done,
+                desc=f"{step:>16}",
+                unit=unit,
+                bar_format=self.bar_format(unit, total),
+                leave=True,
+                file=self.file,
+            )
         bar.total = total
+        bar.bar_format = self.bar_format(unit, total)
         bar.n = done
         bar.refresh()
-        if done >= total:
+        if total is not None and done >= total:
             bar.close()
 
     def close(self) -> None:
@@ -269,8 +304,8 @@ def _worker(args: argparse.Namespace) -> int:
         "--app",
         "worker.celery_app",
         "worker",
-        "--loglevel",
-        args.loglevel.upper(),
+        "--loglevel",  # Celery's spelling of it
+        args.log_level.upper(),
         "--concurrency",
         str(args.concurrency or os.cpu_count() or 1),
         "--queues",
@@ -293,11 +328,41 @@ def _fail(message: str) -> int:
     return 1
 
 
+#: The levels --log-level takes (any case), as gunicorn, Celery and logging all know them.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: The help of --filter-by, which demo and audit share.
+FILTER_BY_HELP = (
+    "how the flagged labels are picked: a filter_by of core.filter.find_label_issues "
+    "(default prune_by_noise_rate)"
+)
+
+
+def _version() -> str:
+    """``labelaudit <version>`` from the installed package's metadata."""
+    from importlib import metadata
+
+    try:
+        return f"labelaudit {metadata.version('labelaudit')}"
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "labelaudit (version unknown)"
+
+
+def _add_log_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default="info",
+        help="log level (default info)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``labelaudit`` command."""
     parser = argparse.ArgumentParser(
         prog="labelaudit", description="Find wrong labels with confident learning."
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo", help="find known label flips in a synthetic dataset (no servers needed)"
@@ -305,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=int, default=3000, help="number of examples")
     demo.add_argument("--k", type=int, default=5, help="number of classes")
     demo.add_argument("--noise", type=float, default=0.2, help="fraction of labels flipped")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--filter-by", default="prune_by_noise_rate")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--filter-by", help=FILTER_BY_HELP)
     demo.set_defaults(run=_demo)
 
     audit = commands.add_parser(
@@ -327,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--quiet", action="store_true", help="no progress bars")
     audit.add_argument("--folds", type=int, help="cross-validation folds (default 5)")
     audit.add_argument("--seed", type=int, help="random seed (default 0)")
-    audit.add_argument("--filter-by", help="core.filter.find_label_issues filter_by")
+    audit.add_argument("--filter-by", help=FILTER_BY_HELP)
     audit.add_argument("--model", help="'auto' or a dotted path to a scikit-learn classifier")
     audit.add_argument("--model-params", help="JSON object of parameters for --model")
     audit.set_defaults(run=_audit)
@@ -350,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=DEFAULT_WEB_THREADS, help="threads per process"
     )
     serve.add_argument("--timeout", type=int, default=120, help="gunicorn worker timeout, s")
-    serve.add_argument("--log-level", default="info")
+    _add_log_level(serve)
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
 
@@ -360,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run audits, their cross-validation folds and the periodic sweep.",
     )
     worker.add_argument("--concurrency", type=int, help="pool processes (default: CPU count)")
-    worker.add_argument("--loglevel", default="info")
+    _add_log_level(worker)
     worker.add_argument(
         "--no-beat",
         dest="beat",

@@ -437,7 +437,7 @@ def start_worker(env: dict[str, str], log: Path, *, concurrency: int = 2) -> sub
         "worker",
         "--concurrency",
         str(concurrency),
-        "--loglevel",
+        "--log-level",
         "INFO",
     ]
     with log.open("ab") as out:
