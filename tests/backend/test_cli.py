@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 from importlib import metadata
-from types import SimpleNamespace
 
 import pytest
 
@@ -42,15 +41,22 @@ def test_serve_and_worker_take_the_same_log_level_flag(command, capsys):
     capsys.readouterr()
 
 
-def test_the_worker_hands_its_log_level_to_celery(monkeypatch):
-    import worker.celery_app
+def test_the_worker_becomes_celery_on_the_worker_app_with_its_log_level(monkeypatch):
+    import os
 
     argvs: list[list[str]] = []
-    app = SimpleNamespace(worker_main=argvs.append)
-    monkeypatch.setattr(worker.celery_app, "make_celery", lambda settings: app)
+
+    def execv(path: str, argv: list[str]) -> None:  # the process would become Celery here
+        argvs.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execv", execv)
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
-    assert main(["worker", "--log-level", "debug", "--concurrency", "1", "--no-beat"]) == 0
+    with pytest.raises(SystemExit):
+        main(["worker", "--log-level", "debug", "--concurrency", "1", "--no-beat"])
     [argv] = argvs
+    # The app is found by name: the backend never imports the worker package.
+    assert argv[1:6] == ["-m", "celery", "--app", "worker.celery_app", "worker"]
     assert argv[argv.index("--loglevel") + 1] == "DEBUG"  # Celery's own flag
     assert "--beat" not in argv
 
