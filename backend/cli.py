@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TextIO
 
+from backend import serving
+from backend.serving import DEFAULT_WEB_PROCESSES, DEFAULT_WEB_THREADS, fail
+
 
 def _demo(args: argparse.Namespace) -> int:
     """Flip labels of a synthetic dataset at a known rate and see how many core finds."""
@@ -37,6 +40,8 @@ def _demo(args: argparse.Namespace) -> int:
     noise_matrix = generate_noise_matrix_from_trace(
         args.k, args.k * (1 - args.noise), py=priors, valid_noise_matrix=True, seed=args.seed
     )
+    if noise_matrix is None:
+        return fail(f"no valid noise matrix for --k {args.k} and --noise {args.noise}")
     labels = generate_noisy_labels(true_labels, noise_matrix, random_state=args.seed)
     flipped = labels != true_labels
     pred_probs = estimate_cv_predicted_probabilities(
@@ -143,7 +148,7 @@ def _audit(args: argparse.Namespace) -> int:
             from backend.labelstudio.export import load_export
 
             if args.push:
-                return _fail("--push needs a live project (--url, --api-key, --project)")
+                return fail("--push needs a live project (--url, --api-key, --project)")
             config = Path(args.config).read_text(encoding="utf-8") if args.config else None
             with timed(timings, "read_tasks"):
                 dataset = load_export(args.export, label_config=config)
@@ -151,7 +156,7 @@ def _audit(args: argparse.Namespace) -> int:
             source = f"file:{args.export}"
         else:
             if not (settings.label_studio_url and settings.label_studio_api_key and args.project):
-                return _fail(
+                return fail(
                     "give an export file, or --url, --api-key (or LABEL_STUDIO_URL, "
                     "LABEL_STUDIO_API_KEY) and --project"
                 )
@@ -191,10 +196,10 @@ def _audit(args: argparse.Namespace) -> int:
         )
     except NothingToAudit as err:
         bars.close()
-        return _fail(f"nothing to audit: {err}")
+        return fail(f"nothing to audit: {err}")
     except (ValueError, OSError) as err:
         bars.close()
-        return _fail(str(err))
+        return fail(str(err))
     bars.close()
     counts = result.counts
     print(
@@ -205,127 +210,6 @@ def _audit(args: argparse.Namespace) -> int:
     )
     print(f"report: {published.paths['report']}")
     return 0
-
-
-# --- serve and worker: the ML backend service (backend/api, worker/) ---------------------
-
-#: Gunicorn worker processes in Redis mode when --workers is not given.
-DEFAULT_WEB_PROCESSES = 2
-#: Threads per gunicorn process (the gthread worker class).
-DEFAULT_WEB_THREADS = 8
-
-
-def _log_to_stderr(level: str) -> None:
-    """Send labelaudit's own log records to stderr (gunicorn and Celery log their own)."""
-    import logging
-
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("labelaudit")
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-
-
-def _warm_up(worker: Any) -> None:
-    """Gunicorn hook: prepare each worker process before it takes requests."""
-    from backend.api.routes import warm_up
-
-    warm_up()
-
-
-def _serve(args: argparse.Namespace) -> int:
-    """Run the ML backend under gunicorn (embedded audits without REDIS_URL)."""
-    from gunicorn.app.base import BaseApplication
-
-    from backend.api.auth import check_config
-    from backend.settings import load_settings
-
-    settings = load_settings()
-    check_config(settings)  # fail here, not in every gunicorn worker
-    embedded = not settings.redis_url
-    workers = args.workers or (1 if embedded else DEFAULT_WEB_PROCESSES)
-    if embedded and workers != 1:
-        print(
-            "labelaudit: without REDIS_URL state lives in one process; serving with 1 worker",
-            file=sys.stderr,
-        )
-        workers = 1
-    options = {
-        "bind": f"{args.host}:{args.port}",
-        "workers": workers,
-        "threads": args.threads,
-        "worker_class": "gthread",
-        "timeout": args.timeout,
-        "keepalive": 5,
-        "accesslog": "-" if args.access_log else None,
-        "errorlog": "-",
-        "loglevel": args.log_level,
-        "post_worker_init": _warm_up,
-    }
-
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            from backend.api import create_app
-
-            return create_app()
-
-    _log_to_stderr(args.log_level)
-    mode = "embedded (audits in this process)" if embedded else "Redis + Celery workers"
-    print(f"labelaudit: serving on http://{args.host}:{args.port} ({mode})", file=sys.stderr)
-    _Server().run()
-    return 0
-
-
-def _worker(args: argparse.Namespace) -> int:
-    """Run a Celery worker for audits and folds (with the sweep's beat unless --no-beat).
-
-    The worker is Celery's own command on the app ``worker.celery_app`` (found by name: the
-    backend never imports the worker package); this process becomes it.
-    """
-    import os
-    import tempfile
-
-    from backend.settings import load_settings
-
-    settings = load_settings()
-    if not settings.redis_url:
-        return _fail(
-            "REDIS_URL is not set: a worker needs Redis (without it, `labelaudit serve` "
-            "runs audits itself)"
-        )
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "--app",
-        "worker.celery_app",
-        "worker",
-        "--loglevel",  # Celery's spelling of it
-        args.log_level.upper(),
-        "--concurrency",
-        str(args.concurrency or os.cpu_count() or 1),
-        "--queues",
-        settings.namespace,
-        "--hostname",
-        f"labelaudit-{os.getpid()}@%h",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    if args.beat and settings.sweep_seconds > 0:
-        schedule = os.path.join(tempfile.mkdtemp(prefix="labelaudit-beat-"), "schedule")
-        argv += ["--beat", "--schedule", schedule]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, argv)  # Celery logs labelaudit's records with its own
-
-
-def _fail(message: str) -> int:
-    print(f"labelaudit: {message}", file=sys.stderr)
-    return 1
 
 
 #: The levels --log-level takes (any case), as gunicorn, Celery and logging all know them.
@@ -417,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timeout", type=int, default=120, help="gunicorn worker timeout, s")
     _add_log_level(serve)
     serve.add_argument("--access-log", action="store_true", help="log every request")
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=serving.serve)
 
     worker = commands.add_parser(
         "worker",
@@ -432,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not run the sweep's scheduler in this worker (run it in exactly one)",
     )
-    worker.set_defaults(run=_worker)
+    worker.set_defaults(run=serving.worker)
     return parser
 
 

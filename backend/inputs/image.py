@@ -145,7 +145,7 @@ def thumbnail(ref: str, fetch: Fetch | None) -> str:
     if fetch is None:
         return ""
     try:
-        image = Image.open(io.BytesIO(fetch(ref)))
+        image: Image.Image = Image.open(io.BytesIO(fetch(ref)))
         scale = THUMBNAIL / max(image.size)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         # Small images (icons, digits) are enlarged with hard pixel edges, large ones shrunk.

@@ -66,7 +66,8 @@ class RedisStore(Store):
     def __init__(self, url: str, *, namespace: str = "labelaudit", client: Any = None) -> None:
         import redis
 
-        self.redis = client if client is not None else redis.Redis.from_url(url)
+        # Untyped on purpose: redis-py's stubs cannot tell that answers are bytes here.
+        self.redis: Any = client if client is not None else redis.Redis.from_url(url)
         self.keys = Keys(namespace)
         register = self.redis.register_script
         self._schedule = register(lua.SCHEDULE)

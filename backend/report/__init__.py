@@ -1,0 +1,155 @@
+"""Write an audit's outputs: issues.csv, predictions.json, summary.json, report.html.
+
+The HTML page is :mod:`backend.report.page`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.labelstudio.predictions import build_prediction
+from backend.pipeline import AuditResult
+from backend.report.page import FILTER_BY, STEPS, TOP_ITEMS, render_html
+from backend.store import OUTPUT_FILES
+
+__all__ = [
+    "FILTER_BY",
+    "ISSUES_COLUMNS",
+    "STEPS",
+    "TOP_ITEMS",
+    "issue_rows",
+    "predictions",
+    "render_html",
+    "summary",
+    "write_outputs",
+]
+
+ISSUES_COLUMNS = (
+    "task_id",
+    "annotation_id",
+    "annotator",
+    "given_label",
+    "suggested_label",
+    "suspicion",
+    "is_label_issue",
+)
+
+
+def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
+    """Every audited annotation as a dict of ISSUES_COLUMNS, most suspicious first."""
+    label = result.label_text
+    rows = []
+    for i in result.ranked():
+        annotation = int(result.annotation_ids[i])
+        rows.append(
+            {
+                "task_id": int(result.task_ids[i]),
+                "annotation_id": annotation if annotation >= 0 else "",
+                "annotator": result.annotators[i],
+                "given_label": label(result.given[i]),
+                "suggested_label": label(result.suggested[i]),
+                "suspicion": round(float(result.suspicion[i]), 6),
+                "is_label_issue": bool(result.is_label_issue[i]),
+            }
+        )
+    return rows
+
+
+def predictions(result: AuditResult, model_version: str) -> list[dict[str, Any]]:
+    """One Label Studio prediction per audited task: suggested label, score = suspicion."""
+    return [
+        build_prediction(
+            result.kind,
+            verdict["task_id"],
+            verdict["suggested"],
+            verdict["suspicion"],
+            model_version,
+            mislabeling=verdict["suspicion"],
+        )
+        for verdict in result.task_verdicts()
+    ]
+
+
+def summary(
+    result: AuditResult,
+    *,
+    settings: dict[str, Any],
+    source: str,
+    model_version: str,
+    title: str = "",
+) -> dict[str, Any]:
+    """The JSON summary: counts, health, noise matrix, settings, timings, skipped items."""
+    classes = list(result.kind.classes)
+    reasons = Counter(s.reason for s in result.skipped)
+    return {
+        "title": title or source,
+        "source": source,
+        "model_version": model_version,
+        "task_kind": {
+            "task_type": result.kind.task_type,
+            "control": result.kind.control,
+            "object": result.kind.object_name,
+            "input_type": result.kind.input_type,
+            "classes": classes,
+        },
+        "counts": result.counts,
+        "suspicion": (
+            "1 - out-of-fold probability of the given label; a task's suspicion is the "
+            "highest over its annotations"
+        ),
+        "flagged_task_ids": result.flagged_task_ids(),
+        "health": result.health,
+        "noise_matrix": {
+            "description": "P(given label = row | true label = column), estimated",
+            "classes": classes,
+            "matrix": np.round(result.noise_matrix, 6).tolist(),
+        },
+        "settings": settings,
+        "timings_seconds": dict(result.timings),
+        "skipped": {
+            "count": len(result.skipped),
+            "by_reason": dict(reasons.most_common()),
+            "items": [
+                {"task_id": s.task_id, "annotation_id": s.annotation_id, "reason": s.reason}
+                for s in result.skipped
+            ],
+        },
+        "notes": result.notes,
+    }
+
+
+def write_outputs(
+    result: AuditResult,
+    out_dir: str | Path,
+    summary_data: dict[str, Any],
+    *,
+    fetch: Callable[[str], bytes] | None = None,
+    task_url: Callable[[int], str] | None = None,
+) -> dict[str, Path]:
+    """Write the four OUTPUT_FILES into ``out_dir``; return their paths.
+
+    ``summary_data`` is :func:`summary`'s answer; ``fetch`` and ``task_url`` are passed to
+    :func:`render_html`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {key: out / name for key, name in OUTPUT_FILES.items()}
+    with paths["issues"].open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ISSUES_COLUMNS)
+        writer.writeheader()
+        writer.writerows(issue_rows(result))
+    model_version = summary_data["model_version"]
+    paths["predictions"].write_text(
+        json.dumps(predictions(result, model_version), indent=1), encoding="utf-8"
+    )
+    paths["summary"].write_text(json.dumps(summary_data, indent=2, default=str), encoding="utf-8")
+    page = render_html(result, summary_data, fetch=fetch, task_url=task_url)
+    paths["report"].write_text(page, encoding="utf-8")
+    return paths
