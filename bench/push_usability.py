@@ -29,7 +29,7 @@ from backend.labelstudio import push as push_module
 from backend.labelstudio.client import close, connect
 from backend.labelstudio.config import parse_label_config
 from backend.labelstudio.predictions import build_prediction
-from backend.labelstudio.push import project_versions, push_audit
+from backend.labelstudio.push import project_versions, push_as_next_version
 
 CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text"><Choice value="a"/><Choice value="b"/></Choices></View>"""
@@ -88,7 +88,9 @@ def run(url: str, key: str, tasks: int, strategy: str) -> dict[str, Any]:
     (writer_annotation,) = other.values()
     flagged = {t: annotation[t] for t in list(annotation)[:50]}
     predictions = [build_prediction(kind, t, kind.classes.index("b"), 0.9, "x") for t in annotation]
-    first = push_audit(ls, pid, predictions, flagged)  # the version the measured push replaces
+    first = push_as_next_version(
+        ls, pid, predictions, flagged
+    )  # the version the measured push replaces
     saved = push_module.VERSION_DELETE_MAX
     if strategy == "one call":
         push_module.VERSION_DELETE_MAX = tasks + 1
@@ -96,7 +98,7 @@ def run(url: str, key: str, tasks: int, strategy: str) -> dict[str, Any]:
     annotator.start()
     started = time.perf_counter()
     try:
-        push_audit(ls, pid, predictions, flagged)
+        push_as_next_version(ls, pid, predictions, flagged)
     finally:
         seconds = time.perf_counter() - started
         annotator.stop.set()

@@ -230,6 +230,20 @@ def push_audit(
     return version
 
 
+def push_as_next_version(
+    ls: LabelStudio,
+    project_id: int,
+    predictions: list[dict],
+    flagged: Mapping[int, int],
+    **kwargs: Any,
+) -> str:
+    """Push ``predictions`` under the project's next version (for scripts that save nothing
+    first; the backend names the version itself, see ``backend.publish``); return it."""
+    version = next_version(ls, project_id)
+    stamped = [{**p, "model_version": version} for p in predictions]
+    return push_audit(ls, project_id, stamped, flagged, version=version, **kwargs)
+
+
 def describe_backend(ls: LabelStudio, project_id: int, state: str) -> None:
     """Show ``state`` on labelaudit's card in Settings -> Model (its title is all it shows).
 

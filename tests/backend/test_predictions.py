@@ -14,7 +14,7 @@ from label_studio_sdk.core.api_error import ApiError
 from backend.labelstudio import push as push_module
 from backend.labelstudio.dataset import TaskKind
 from backend.labelstudio.predictions import build_predict_result, build_prediction
-from backend.labelstudio.push import next_version, push_audit, version_number
+from backend.labelstudio.push import push_as_next_version, push_audit, version_number
 from tests.checks import validate_prediction
 
 KIND = TaskKind("sentiment", "text", "text", ("text",), ("pos", "neg"))
@@ -258,18 +258,11 @@ def _preds(scores: dict[int, float]) -> list[dict[str, Any]]:
     return [build_prediction(KIND, t, NEG, s, "pending") for t, s in scores.items()]
 
 
-def push(fake, project, predictions, flagged, **kwargs) -> str:
-    """Push as the backend does: name the next version, then push predictions carrying it."""
-    version = next_version(fake, project)
-    stamped = [{**p, "model_version": version} for p in predictions]
-    return push_audit(fake, project, stamped, flagged, version=version, **kwargs)
-
-
 def test_push_sets_version_imports_in_chunks_and_saves_the_tab(fake):
     fake.add(1, "other-model")
     progress: list[tuple[int, int]] = []
     scores = {1: 0.2, 2: 0.9, 3: 0.1, 4: 0.7, 5: 0.3}
-    version = push(
+    version = push_as_next_version(
         fake, 1, _preds(scores), {2: 12, 4: 14}, progress=lambda d, t: progress.append((d, t))
     )
     assert version == "labelaudit-1"
@@ -290,8 +283,10 @@ def test_push_sets_version_imports_in_chunks_and_saves_the_tab(fake):
 
 
 def test_switched_is_told_after_the_switch_and_before_the_deletes(fake):
-    push(fake, 1, _preds({1: 0.5, 2: 0.5}), {1: 11})
-    push(fake, 1, _preds({1: 0.5, 2: 0.5}), {}, switched=lambda v: fake.calls.append(v))
+    push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5}), {1: 11})
+    push_as_next_version(
+        fake, 1, _preds({1: 0.5, 2: 0.5}), {}, switched=lambda v: fake.calls.append(v)
+    )
     assert fake.calls[-4:] == [
         "set labelaudit-2",
         "update tab Needs re-review",
@@ -303,8 +298,10 @@ def test_switched_is_told_after_the_switch_and_before_the_deletes(fake):
 def test_push_twice_keeps_one_current_prediction_per_task_and_one_tab(fake):
     fake.add(3, "labelaudit-4")  # an older, partial push
     fake.add(3, "labelaudit-final")  # not one of ours
-    assert push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {1: 11}) == "labelaudit-5"
-    assert push(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-6"
+    assert (
+        push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {1: 11}) == "labelaudit-5"
+    )
+    assert push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-6"
     assert all(fake.ours(t) in ([], ["labelaudit-6"]) for t in range(1, 6))
     assert fake.ours(1) == ["labelaudit-6"] and fake.ours(3) == []
     assert any(p["model_version"] == "labelaudit-final" for p in fake.predictions)  # not ours
@@ -319,8 +316,8 @@ def test_push_twice_keeps_one_current_prediction_per_task_and_one_tab(fake):
 
 def test_a_big_old_version_is_deleted_prediction_by_prediction(fake, monkeypatch):
     monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 2)
-    push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
-    push(fake, 1, _preds({1: 0.5, 4: 0.5}), {})
+    push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
+    push_as_next_version(fake, 1, _preds({1: 0.5, 4: 0.5}), {})
     assert fake.calls[-3:] == ["delete one"] * 3  # three short writes, not one long one
     assert {p["task"] for p in fake.predictions} == {1, 4}
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-2"}
@@ -331,23 +328,23 @@ def test_deletes_that_meet_an_annotator_s_write_try_again_and_never_fail_the_pus
 ):
     monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 1)
     monkeypatch.setattr(push_module, "DELETE_RETRY_DELAYS", (0.0, 0.0))
-    push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
+    push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
     fake.locked_deletes = 2  # the first delete meets two writes, then gets through
-    push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
+    push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
     assert fake.calls[-5:] == ["locked", "locked", "delete one", "delete one", "delete one"]
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-2"}
 
     fake.locked_deletes = 3  # more than the tries: the rest waits for the next push
-    assert push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {}) == "labelaudit-3"
+    assert push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {}) == "labelaudit-3"
     assert fake.model_version == "labelaudit-3"
     assert "3 predictions of older labelaudit versions are left for the next push" in caplog.text
-    assert push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {}) == "labelaudit-4"
+    assert push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {}) == "labelaudit-4"
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-4"}
 
 
 def test_a_prediction_deleted_meanwhile_counts_as_deleted(fake, monkeypatch, caplog):
     monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 0)
-    push(fake, 1, _preds({1: 0.5, 2: 0.5}), {})
+    push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5}), {})
     fake.predictions = [p for p in fake.predictions if p["task"] != 1]  # a person deleted it
     answer = fake._request
 
@@ -361,14 +358,14 @@ def test_a_prediction_deleted_meanwhile_counts_as_deleted(fake, monkeypatch, cap
 
     fake._client_wrapper.httpx_client.request = stale_list
     calls = len(fake.calls)
-    assert push(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-2"
+    assert push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5}), {}) == "labelaudit-2"
     assert fake.calls[calls:].count("delete one") == 1  # prediction 1 answered 404: gone
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-2"}
     assert "left for the next push" not in caplog.text
 
 
 def test_label_studio_failing_after_the_switch_never_fails_the_push(fake, caplog):
-    push(fake, 1, _preds({1: 0.5}), {})
+    push_as_next_version(fake, 1, _preds({1: 0.5}), {})
     answer = fake._request
 
     def down_after_switch(path: str, *, method: str, **kwargs: Any) -> _Response:
@@ -377,7 +374,7 @@ def test_label_studio_failing_after_the_switch_never_fails_the_push(fake, caplog
         return answer(path, method=method, **kwargs)
 
     fake._client_wrapper.httpx_client.request = down_after_switch
-    assert push(fake, 1, _preds({1: 0.5}), {}) == "labelaudit-2"
+    assert push_as_next_version(fake, 1, _preds({1: 0.5}), {}) == "labelaudit-2"
     assert fake.model_version == "labelaudit-2"
     assert "deleting older versions of project 1 stopped" in caplog.text
 
@@ -390,7 +387,7 @@ def test_the_tab_keeps_what_the_lead_set_and_gains_an_all_tasks_tab(fake):
                {"filter": "filter:tasks:id", "operator": "in_list", "type": "Number",
                 "value": [1]}]}}  # fmt: skip
     fake.tabs.append(SimpleNamespace(id=7, data=old))
-    push(fake, 1, _preds({1: 0.9, 2: 0.1}), {1: 21})
+    push_as_next_version(fake, 1, _preds({1: 0.9, 2: 0.1}), {1: 21})
     review = next(t for t in fake.tabs if t.id == 7)
     assert review.data["columnsWidth"] == {"tasks:id": 90}
     assert fake.tab("Needs re-review") == "21"
@@ -411,10 +408,10 @@ def test_push_shows_the_audit_on_labelaudits_model_card(fake):
         id=4, title="yolo", url="http://y", model_version="v7", auth_method="NONE"
     )
     fake.backends += [ours, other]
-    push(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {1: 31})
+    push_as_next_version(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {1: 31})
     assert ours.title == "labelaudit · labelaudit-1: 1 of 3 tasks to re-review"
     assert "suspicion" in ours.description
-    push(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {})
+    push_as_next_version(fake, 1, _preds({1: 0.9, 2: 0.1, 3: 0.2}), {})
     assert ours.title == "labelaudit · labelaudit-2: 0 of 3 tasks to re-review"
     assert other.title == "yolo"
     assert not hasattr(ours, "basic_auth_pass")  # no auth fields sent for a NONE connection
@@ -426,7 +423,7 @@ def test_a_basic_auth_card_keeps_its_credentials(fake):
         auth_method="BASIC_AUTH", basic_auth_user="lead",
     )  # fmt: skip
     fake.backends.append(ours)
-    push(fake, 1, _preds({1: 0.9}), {1: 41})
+    push_as_next_version(fake, 1, _preds({1: 0.9}), {1: 41})
     assert ours.title == "audit · labelaudit-1: 1 of 1 tasks to re-review"
     # Label Studio re-checks the connection: method and user again, "" keeps the password.
     sent = (ours.auth_method, ours.basic_auth_user, ours.basic_auth_pass)
@@ -441,19 +438,21 @@ def test_a_model_card_that_cannot_be_updated_does_not_fail_the_push(fake, caplog
         SimpleNamespace(id=3, title="t", url="u", model_version="labelaudit-0", auth_method="NONE")
     )
     fake.ml.update = refuse
-    assert push(fake, 1, _preds({1: 0.9}), {}) == "labelaudit-1"
+    assert push_as_next_version(fake, 1, _preds({1: 0.9}), {}) == "labelaudit-1"
     assert "could not update the model card" in caplog.text
 
 
 def test_a_push_that_dies_half_way_is_cleaned_up_by_the_next(fake):
-    push(fake, 1, _preds({1: 0.5, 2: 0.5}), {1: 11})
+    push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5}), {1: 11})
     fake.fail_import_after = len(fake.calls) + 1  # the next push dies after one chunk
     with pytest.raises(ConnectionError, match="HTTP 503"):
-        push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}), {2: 12})
+        push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}), {2: 12})
     assert fake.model_version == "labelaudit-1"  # still the complete version
     assert fake.tab("Needs re-review") == "11"  # and its tab
     fake.fail_import_after = None
-    assert push(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {3: 13}) == "labelaudit-3"
+    assert (
+        push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {3: 13}) == "labelaudit-3"
+    )
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-3"}
     assert fake.tab("Needs re-review") == "13"
 
@@ -469,7 +468,7 @@ def test_a_push_that_dies_half_way_is_cleaned_up_by_the_next(fake):
 )
 def test_push_refuses_bad_flags_before_touching_label_studio(fake, flagged, error, match):
     with pytest.raises(error, match=match):
-        push(fake, 1, _preds({1: 0.5}), flagged)
+        push_as_next_version(fake, 1, _preds({1: 0.5}), flagged)
     assert fake.calls == []
 
 

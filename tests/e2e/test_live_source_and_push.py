@@ -17,7 +17,7 @@ import pytest
 from backend.labelstudio.client import close, connect, fetch_bytes, load_project
 from backend.labelstudio.config import parse_label_config
 from backend.labelstudio.predictions import build_prediction
-from backend.labelstudio.push import push_audit
+from backend.labelstudio.push import push_as_next_version
 from tests.checks import validate_prediction
 
 pytestmark = [
@@ -328,7 +328,7 @@ def test_push_audit_twice(ls, push_project):
     predictions = _audit(kind, ids, flagged)
     validate_prediction(TEXT_CONFIG, predictions[0])
     chunks: list[tuple[int, int]] = []
-    version = push_audit(
+    version = push_as_next_version(
         ls,
         pid,
         predictions,
@@ -349,7 +349,9 @@ def test_push_audit_twice(ls, push_project):
 
     # The second audit flags other tasks; the first version's predictions go.
     flagged2 = {ids[0]: 0.7, ids[39]: 0.95}
-    version2 = push_audit(ls, pid, _audit(kind, ids, flagged2), _flags(annotation, flagged2))
+    version2 = push_as_next_version(
+        ls, pid, _audit(kind, ids, flagged2), _flags(annotation, flagged2)
+    )
     assert version2 == "labelaudit-9"
     assert ls.projects.get(id=pid).model_version == "labelaudit-9"
     assert _tab(ls, pid, "Needs re-review") == [ids[39], ids[0]]
@@ -364,6 +366,6 @@ def test_push_audit_twice(ls, push_project):
     )
 
     # Nothing flagged: the tab holds nothing (not every task).
-    version3 = push_audit(ls, pid, _audit(kind, ids, {}), {})
+    version3 = push_as_next_version(ls, pid, _audit(kind, ids, {}), {})
     assert version3 == "labelaudit-10"
     assert _tab(ls, pid, "Needs re-review") == []
