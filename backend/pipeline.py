@@ -26,6 +26,7 @@ import numpy as np
 from backend import tasktypes
 from backend.inputs import featurize
 from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
+from backend.progress import Progress, no_progress
 from backend.settings import Settings
 from backend.tasktypes import NothingToAudit
 
@@ -41,13 +42,6 @@ __all__ = [
     "run_audit",
     "timed",
 ]
-
-#: progress(step, done, total): called as each long step advances.
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(step: str, done: int, total: int) -> None:
-    """Default progress callback: do nothing."""
 
 
 @dataclass
@@ -155,7 +149,7 @@ def prepare(
     settings: Settings,
     *,
     fetch: Callable[[str], bytes] | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Prepared:
     """Featurize the annotated rows; rows that fail are skipped with their reason.
 
@@ -266,7 +260,7 @@ def run_audit(
     settings: Settings,
     *,
     fetch: Callable[[str], bytes] | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> AuditResult:
     """Audit ``dataset`` in this process: prepare, every fold, then confident learning.
 

@@ -22,19 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.progress import Progress, no_progress
+
 if TYPE_CHECKING:
     from backend.labelstudio.dataset import AuditDataset
     from backend.pipeline import AuditResult
 
 #: The version of an audit that is not pushed (a file, or a live project without --push).
 LOCAL_VERSION = "labelaudit-file"
-
-#: progress(step, done, total)
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(step: str, done: int, total: int) -> None:
-    """Progress callback that does nothing."""
 
 
 class LabelStudioIO:
@@ -122,7 +117,7 @@ def publish(
     io: LabelStudioIO | None = None,
     fetch: Callable[[str], bytes] | None = None,
     task_url: Callable[[int], str] | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     keep: Callable[[str, Path], None] | None = None,
     switched: Callable[[str, dict[str, Any], list[dict[str, Any]]], None] | None = None,
 ) -> Published:

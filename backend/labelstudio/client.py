@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("labelaudit.client")
 
 #: ``progress(done, total)`` is called after each page of tasks (total may be None).
-Progress = Callable[[int, "int | None"], None]
+PageProgress = Callable[[int, "int | None"], None]
 
 #: Tasks fetched per API call (Label Studio's own default page size is 100).
 TASKS_PAGE_SIZE = 100
@@ -199,7 +199,7 @@ def iter_task_pages(
 
 
 def load_project(
-    url: str, api_key: str, project_id: int, *, progress: Progress | None = None
+    url: str, api_key: str, project_id: int, *, progress: PageProgress | None = None
 ) -> AuditDataset:
     """Read a Label Studio project (config and every task) into an AuditDataset."""
     if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id < 1:

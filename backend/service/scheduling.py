@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from backend.progress import Progress, no_progress
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.fingerprint import dataset_fingerprint
@@ -40,13 +41,6 @@ logger = logging.getLogger("labelaudit.service")
 
 #: A progress step is written to the store at most this often (except its last update).
 PROGRESS_INTERVAL = 0.5
-
-#: progress(step, done, total)
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(step: str, done: int, total: int) -> None:
-    """Progress callback that does nothing."""
 
 
 class Runner(Protocol):
@@ -268,7 +262,7 @@ class Scheduler:
             url, key = self.credentials.of(project)
         except MissingCredentials:
             return False
-        dataset = self.io.load(url, key, project, _no_progress)
+        dataset = self.io.load(url, key, project, no_progress)
         if dataset_fingerprint(dataset) == self.store.fingerprint(project):
             return False
         self.trigger(project, immediate=True, reason="sweep")

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from backend.progress import Progress, no_progress
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials
 from backend.service.fingerprint import dataset_fingerprint
 from backend.service.policy import Superseded, new_id
 from backend.service.predict import FinalModel, Predictor
-from backend.service.scheduling import Progress, Scheduler, _no_progress
+from backend.service.scheduling import Scheduler
 from backend.settings import Settings
 from backend.store import VERSIONS_ON_DISK, Artifacts, SavedAudit, Store
 
@@ -88,7 +89,7 @@ class AuditSteps:
         self,
         project: int,
         ticket: str,
-        progress: Progress = _no_progress,
+        progress: Progress = no_progress,
         *,
         then: Callable[[int], None] | None = None,
     ) -> Outcome:
@@ -118,7 +119,7 @@ class AuditSteps:
             done = self.fold(project, ticket, index)
         return Outcome("done", folds=done)
 
-    def run_finish(self, project: int, ticket: str, progress: Progress = _no_progress) -> Outcome:
+    def run_finish(self, project: int, ticket: str, progress: Progress = no_progress) -> Outcome:
         """Claim the last step and run ``complete`` under a lease; close the job."""
         sched = self.scheduler
         owner = new_id()
@@ -139,7 +140,7 @@ class AuditSteps:
 
     # ------------------------------------------------------------------ the steps
 
-    def begin(self, project: int, ticket: str, progress: Progress = _no_progress) -> int:
+    def begin(self, project: int, ticket: str, progress: Progress = no_progress) -> int:
         """Load and prepare the project, save the work item; return the number of folds."""
         from backend.pipeline import fold_splits, prepare, timed
 
@@ -175,7 +176,7 @@ class AuditSteps:
         self,
         project: int,
         ticket: str,
-        progress: Progress = _no_progress,
+        progress: Progress = no_progress,
         *,
         superseded: Callable[[], bool] = lambda: False,
     ) -> SavedAudit:

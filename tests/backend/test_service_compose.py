@@ -66,7 +66,7 @@ def test_backend_and_worker_run_the_cli_with_the_same_settings(compose):
     serve = backend["command"]
     assert serve[:2] == ["/venv/bin/labelaudit", "serve"]
     args = build_parser().parse_args(serve[1:])
-    assert args.run.__name__ == "_serve"
+    assert args.run.__name__ == "serve"
     assert backend["ports"] == [f"{args.port}:{args.port}"]
     assert "labelaudit worker" in " ".join(worker["command"])
     assert backend["environment"] == worker["environment"]
