@@ -50,7 +50,7 @@ class Predictor:
         """One answer per task, in order: stored verdicts, else the final model, else empty."""
         ids = [_task_id(task) for task in tasks]
         known = [i for i in ids if i is not None]
-        stored = dict(zip(known, self.store.predictions(project, known), strict=True))
+        stored = dict(zip(known, self.store.answers(project, known), strict=True))
         answers: list[dict[str, Any] | None] = [
             stored.get(i) if i is not None else None for i in ids
         ]
@@ -96,6 +96,7 @@ class Predictor:
         self, final: FinalModel, items: list[tuple[int, Any]], url: str, key: str
     ) -> dict[int, dict[str, Any]]:
         """Predict raw task inputs with the final model; keys whose input fails are left out."""
+        from backend import tasktypes
         from backend.inputs import featurize
         from backend.labelstudio.predictions import build_predict_result
 
@@ -107,10 +108,11 @@ class Predictor:
         rows = np.flatnonzero(ok)
         if len(rows) == 0:
             return {}
-        codes = final.model.predict_proba(X[rows]).argmax(axis=1)
+        task_type = tasktypes.get(final.kind.task_type)
+        labels = task_type.suggest(final.model.predict_proba(X[rows]))
         out = {}
-        for row, code in zip(rows.tolist(), codes.tolist(), strict=True):
-            answer = build_predict_result(final.kind, code, 0.0, final.version)
+        for row, label in zip(rows.tolist(), labels.tolist(), strict=True):
+            answer = build_predict_result(final.kind, label, 0.0, final.version)
             # score is the suspicion of a given label; a task nobody labelled has none.
             answer.pop("score")
             out[keys[row]] = answer

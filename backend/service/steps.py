@@ -218,7 +218,7 @@ class AuditSteps:
                 SavedAudit(
                     version=version,
                     job=ticket,
-                    predictions=answers,
+                    answers=answers,
                     summary=summary,
                     fingerprint=work.fingerprint,
                     flagged=len(result.flagged_task_ids()),

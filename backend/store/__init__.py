@@ -99,7 +99,7 @@ class SavedAudit:
 
     version: str
     job: str
-    predictions: Mapping[int, dict[str, Any]]
+    answers: Mapping[int, dict[str, Any]]  # task id -> its /predict answer
     summary: dict[str, Any]
     fingerprint: str
     flagged: int
@@ -135,12 +135,12 @@ class Store(Protocol):
         """Return a project's versions, newest first, or every project's current one."""
         ...
 
-    def predictions(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
+    def answers(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
         """Return the stored /predict answer of each task (None where there is none)."""
         ...
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
-        """Make a finished audit current: version, predictions, summary, all at once."""
+        """Make a finished audit current: version, /predict answers, summary, all at once."""
         ...
 
     def latest_audit(self, project: int) -> dict[str, Any] | None:

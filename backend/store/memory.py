@@ -52,7 +52,7 @@ class MemoryStore(Store):
     def _project(self, project: int) -> dict[str, Any]:
         return self._projects.setdefault(
             project,
-            {"url": "", "token": "", "config_hash": None, "versions": [], "predictions": {}},
+            {"url": "", "token": "", "config_hash": None, "versions": [], "answers": {}},
         )
 
     # projects -------------------------------------------------------------------------
@@ -95,9 +95,9 @@ class MemoryStore(Store):
                 return list(self._projects.get(project, {}).get("versions", []))
             return sorted({e["version"] for e in self._projects.values() if e.get("version")})
 
-    def predictions(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
+    def answers(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
         with self._lock:
-            stored = self._projects.get(project, {}).get("predictions", {})
+            stored = self._projects.get(project, {}).get("answers", {})
             return [stored.get(t) for t in task_ids]
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
@@ -105,7 +105,7 @@ class MemoryStore(Store):
             entry = self._project(project)
             entry["version"] = saved.version
             entry["versions"] = [saved.version, *entry["versions"]][:VERSION_HISTORY]
-            entry["predictions"] = {int(t): p for t, p in saved.predictions.items()}
+            entry["answers"] = {int(t): a for t, a in saved.answers.items()}
             entry["audit"] = _audit_record(saved, self._clock())
             entry["fingerprint"] = saved.fingerprint
 

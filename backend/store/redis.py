@@ -126,16 +126,16 @@ class RedisStore(Store):
             return []
         return sorted({v.decode() for v in self.redis.mget(keys) if v is not None})
 
-    def predictions(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
+    def answers(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
         if not task_ids:
             return []
         found = self.redis.hmget(self.keys.project(project, "predictions"), task_ids)
         return [None if v is None else json.loads(v) for v in found]
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
-        key = self.keys.project(project, "predictions")
+        key = self.keys.project(project, "predictions")  # the key keeps its first name
         staging = f"{key}:staging:{saved.version}"
-        items = [(str(t), json.dumps(p)) for t, p in saved.predictions.items()]
+        items = [(str(t), json.dumps(p)) for t, p in saved.answers.items()]
         pipe = self.redis.pipeline(transaction=False)
         pipe.delete(staging)
         for start in range(0, len(items), SAVE_CHUNK):

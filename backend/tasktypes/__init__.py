@@ -97,6 +97,10 @@ class TaskType:
         """Return a fitted model whose ``predict_proba`` has one column per class."""
         raise NotImplementedError
 
+    def suggest(self, probs: np.ndarray) -> np.ndarray:
+        """Return the label a model suggests for each row of its probabilities (/predict)."""
+        raise NotImplementedError
+
     def label_text(self, kind: TaskKind, label: Any) -> str:
         """Return how issues.csv and the report write a label (encoded as ``read_label`` does)."""
         raise NotImplementedError

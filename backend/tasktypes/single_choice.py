@@ -219,6 +219,9 @@ class SingleChoice(TaskType):
 
     # ------------------------------------------------------------------ what is written back
 
+    def suggest(self, probs: np.ndarray) -> np.ndarray:
+        return probs.argmax(axis=1)
+
     def label_text(self, kind: TaskKind, label: Any) -> str:
         return kind.classes[int(label)]
 

@@ -98,7 +98,7 @@ def audited(store, project=7, version="labelaudit-3"):
         SavedAudit(
             version=version,
             job="job-1",
-            predictions=answers,
+            answers=answers,
             summary={"counts": {"flagged_tasks": 1}},
             fingerprint="fp",
             flagged=1,

@@ -136,7 +136,7 @@ def test_an_audit_pushes_stores_and_frees_the_project(service, ls):
     assert json.loads((folder / "predictions.json").read_text()) == pushed  # saved as pushed
     store = service.store
     assert store.current_version(1) == "labelaudit-1"
-    answers = store.predictions(1, [1, 2, 900])
+    answers = store.answers(1, [1, 2, 900])
     assert answers[0]["model_version"] == "labelaudit-1" and "mislabeling" in answers[0]
     assert answers[2]["result"][0]["value"] == {"choices": ["b"]} and "score" not in answers[2]
     assert store.activity(1) == {"scheduled": None, "running": None, "stage": None}
@@ -173,7 +173,7 @@ def test_predict_uses_the_final_model_for_tasks_never_audited(service):
     assert results[0]["model_version"] == "labelaudit-1"
     empty = {"result": [], "score": 0.0, "model_version": "labelaudit-1"}
     assert results[1] == empty and results[2] == empty
-    assert results[3] == service.store.predictions(1, [1])[0]
+    assert results[3] == service.store.answers(1, [1])[0]
 
 
 def test_predict_without_a_model_file_answers_empty_results(service):
@@ -345,6 +345,6 @@ def test_the_thread_runner_starts_lazily_and_stops(tmp_path, ls):
 
 def test_predict_answers_are_independent_of_np_types(service):
     audit(service)
-    answer = service.store.predictions(1, [1])[0]
+    answer = service.store.answers(1, [1])[0]
     assert isinstance(answer["score"], float)
     assert not any(isinstance(v, np.generic) for v in answer.values())

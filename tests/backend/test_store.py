@@ -150,7 +150,7 @@ def test_results_and_history(store, tmp_path):
             SavedAudit(
                 version=f"labelaudit-{n}",
                 job=f"job-{n}",
-                predictions={10: {"result": [], "model_version": f"labelaudit-{n}"}},
+                answers={10: {"result": [], "model_version": f"labelaudit-{n}"}},
                 summary={"counts": {"flagged_tasks": n}},
                 fingerprint=f"fp-{n}",
                 flagged=n,
@@ -160,7 +160,7 @@ def test_results_and_history(store, tmp_path):
     assert store.remember_project(3) == "labelaudit-2"
     assert store.versions(3) == ["labelaudit-2", "labelaudit-1"]
     assert store.versions() == ["labelaudit-2"]
-    assert store.predictions(3, [10, 11]) == [{"result": [], "model_version": "labelaudit-2"}, None]
+    assert store.answers(3, [10, 11]) == [{"result": [], "model_version": "labelaudit-2"}, None]
     assert store.latest_audit(3)["summary"] == {"counts": {"flagged_tasks": 2}}
     assert store.fingerprint(3) == "fp-2"
     store.set_fingerprint(3, None)
