@@ -20,19 +20,33 @@ class Credentials:
         self.store = store
 
     def of(self, project: int) -> tuple[str, str]:
-        """Return the Label Studio (url, key) for a project: environment first, then /setup."""
+        """Return the Label Studio (url, key) for a project: environment first, then /setup.
+
+        A token from /setup is only ever used with the URL it came with: when the
+        environment names another Label Studio, or /setup later gave another hostname
+        without a token, there is no key for the project.
+        """
         stored_url, stored_key = self.store.credentials(project)
         url = self.settings.label_studio_url or stored_url
-        key = self.settings.label_studio_api_key or stored_key
+        key = self.settings.label_studio_api_key
+        if not key and stored_key and (not stored_url or _same_origin(stored_url, url)):
+            key = stored_key
         if not url or not key:
             missing = " and ".join(
                 name
                 for name, value in (("LABEL_STUDIO_URL", url), ("LABEL_STUDIO_API_KEY", key))
                 if not value
             )
+            held = (
+                " (the token /setup gave came with another Label Studio URL and is never sent "
+                "elsewhere)"
+                if stored_key and not key
+                else ""
+            )
             raise MissingCredentials(
-                f"no Label Studio credentials for project {project}: set {missing}, or connect "
-                "the backend to the project in Label Studio (its /setup call carries them)"
+                f"no Label Studio credentials for project {project}{held}: set {missing}, or "
+                "connect the backend to the project in Label Studio (its /setup call carries "
+                "them)"
             )
         return url, key
 
@@ -60,3 +74,14 @@ class Credentials:
             timeout=self.settings.image_timeout,
             allow_local=False,
         )
+
+
+def _same_origin(a: str, b: str) -> bool:
+    """Whether two URLs share scheme, host and port (a token's host is its origin)."""
+    from urllib.parse import urlsplit
+
+    try:
+        pa, pb = urlsplit(a), urlsplit(b)
+        return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+    except ValueError:
+        return False

@@ -110,3 +110,15 @@ SET_STAGE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) end
 return 1
 """
+
+# KEYS: credentials. ARGV: url, token ('' = not given).
+# A token is kept with the URL it came with: a new URL without a token drops the old token.
+REMEMBER = """
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'url', ARGV[1], 'token', ARGV[2])
+elseif ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'url') ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'url', ARGV[1])
+  redis.call('HDEL', KEYS[1], 'token')
+end
+return 1
+"""

@@ -62,10 +62,11 @@ class MemoryStore(Store):
     ) -> str | None:
         with self._lock:
             entry = self._project(project)
-            if url:
-                entry["url"] = url
+            # A token is kept with the URL it came with: a new URL without a token drops it.
             if token:
-                entry["token"] = token
+                entry["url"], entry["token"] = url, token
+            elif url and url != entry["url"]:
+                entry["url"], entry["token"] = url, ""
             if config_hash and entry["config_hash"] is None:
                 entry["config_hash"] = config_hash
             return entry.get("version")

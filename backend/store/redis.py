@@ -70,6 +70,7 @@ class RedisStore(Store):
         self.redis: Any = client if client is not None else redis.Redis.from_url(url)
         self.keys = Keys(namespace)
         register = self.redis.register_script
+        self._remember = register(lua.REMEMBER)
         self._schedule = register(lua.SCHEDULE)
         self._claim_begin = register(lua.CLAIM_BEGIN)
         self._claim_step = register(lua.CLAIM_STEP)
@@ -88,9 +89,8 @@ class RedisStore(Store):
     ) -> str | None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.sadd(self.keys.projects, project)
-        creds = {k: v for k, v in (("url", url), ("token", token)) if v}
-        if creds:
-            pipe.hset(self.keys.project(project, "credentials"), mapping=creds)
+        if url or token:
+            self._remember(keys=self._k(project, "credentials"), args=[url, token], client=pipe)
         if config_hash:
             pipe.set(self.keys.project(project, "config"), config_hash, nx=True)
         pipe.get(self.keys.project(project, "version"))
