@@ -16,6 +16,7 @@ So nothing reaches Label Studio that is not saved here first.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from backend.progress import Progress, no_progress
 if TYPE_CHECKING:
     from backend.labelstudio.dataset import AuditDataset
     from backend.pipeline import AuditResult
+
+logger = logging.getLogger("labelaudit.publish")
 
 #: The version of an audit that is not pushed (a file, or a live project without --push).
 LOCAL_VERSION = "labelaudit-file"
@@ -156,7 +159,11 @@ def publish(
 
     def shown(pushed_version: str) -> None:
         result.timings["push"] = round(time.perf_counter() - started, 3)
-        summary = write()  # again, now with the push's time
+        summary = published.summary
+        try:
+            summary = write()  # again, now with the push's time
+        except OSError as err:  # the files written before the push stand
+            logger.warning("could not add the push time to %s's report: %s", version, err)
         if switched is not None:
             switched(pushed_version, summary, pushed)
 

@@ -6,7 +6,10 @@ The HTML page is :mod:`backend.report.page`.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +33,9 @@ __all__ = [
     "summary",
     "write_outputs",
 ]
+
+#: What a spreadsheet reads as the start of a formula in a text cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 ISSUES_COLUMNS = (
     "task_id",
@@ -125,6 +131,14 @@ def summary(
     }
 
 
+def spreadsheet_safe(value: Any) -> Any:
+    """Return a CSV cell that a spreadsheet shows as text, not as a formula (OWASP's advice:
+    a text cell starting with ``= + - @``, tab or CR gets a leading ``'``)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_outputs(
     result: AuditResult,
     out_dir: str | Path,
@@ -136,20 +150,34 @@ def write_outputs(
     """Write the four OUTPUT_FILES into ``out_dir``; return their paths.
 
     ``summary_data`` is :func:`summary`'s answer; ``fetch`` and ``task_url`` are passed to
-    :func:`render_html`.
+    :func:`render_html`. Every file is rendered before any is written, and each is written
+    to a temporary name and renamed: a failure leaves the files that were there.
     """
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=ISSUES_COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in issue_rows(result))
+    model_version = summary_data["model_version"]
+    contents = {
+        "issues": table.getvalue(),
+        "predictions": json.dumps(predictions(result, model_version), indent=1),
+        "summary": json.dumps(summary_data, indent=2, default=str),
+        "report": render_html(result, summary_data, fetch=fetch, task_url=task_url),
+    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {key: out / name for key, name in OUTPUT_FILES.items()}
-    with paths["issues"].open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ISSUES_COLUMNS)
-        writer.writeheader()
-        writer.writerows(issue_rows(result))
-    model_version = summary_data["model_version"]
-    paths["predictions"].write_text(
-        json.dumps(predictions(result, model_version), indent=1), encoding="utf-8"
-    )
-    paths["summary"].write_text(json.dumps(summary_data, indent=2, default=str), encoding="utf-8")
-    page = render_html(result, summary_data, fetch=fetch, task_url=task_url)
-    paths["report"].write_text(page, encoding="utf-8")
+    for key, text in contents.items():
+        _write_atomically(paths[key], text)
     return paths
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -68,9 +68,6 @@ def _png(fig: Any) -> str:
 
 
 def _plots(result: AuditResult) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     classes = list(result.kind.classes)
@@ -184,7 +181,12 @@ def render_html(
     report.html on disk and under the backend's ``/projects/<id>/report``.
     """
     counts = result.counts
-    plots = _plots(result)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # Labels are plain text: "$x$" in a class name is not mathtext (it can fail to parse).
+    with matplotlib.rc_context({"text.parse_math": False}):
+        plots = _plots(result)
     health = result.health.get("overall_label_health_score")
     audited = counts["audited_annotations"]
     flagged = counts["flagged_annotations"]
