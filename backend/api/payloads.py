@@ -15,6 +15,8 @@ from backend.api.errors import ApiError
 _PROJECT_REF = re.compile(r"\s*(\d{1,18})(?:\.\d+)?\s*")
 #: Longest excerpt of a bad value quoted back in an error message.
 QUOTE = 60
+#: Largest label config accepted (Label Studio's templates are 1-10 KB).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def _quote(value: Any) -> str:
@@ -84,10 +86,32 @@ def http_url(value: str, field: str) -> str:
     """Return ``value`` if it is an http(s) URL with a host (or empty); else a 400."""
     if not value:
         return ""
-    parts = urlsplit(value.strip())
+    problem = f"{field} must be an http(s) URL like http://localhost:8080"
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ApiError(400, problem) from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ApiError(400, f"{field} must be an http(s) URL like http://localhost:8080")
+        raise ApiError(400, problem)
     return value.strip()
+
+
+def access_token(body: dict[str, Any]) -> str:
+    """Return /setup's ``access_token`` (or ''); one word of printable characters."""
+    token = optional_str(body, "access_token")
+    if any(c.isspace() or not c.isprintable() for c in token.strip()):
+        raise ApiError(400, "access_token must be one word, without spaces or control characters")
+    return token.strip()
+
+
+def label_config(value: str, field: str) -> str:
+    """Return a label config, or a 413 past MAX_CONFIG_BYTES (real ones are a few KB)."""
+    if len(value.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise ApiError(
+            413, f"{field} is larger than {MAX_CONFIG_BYTES} bytes; a label config is a few KB"
+        )
+    return value
 
 
 def tasks_list(body: dict[str, Any]) -> list[dict[str, Any]]:

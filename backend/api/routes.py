@@ -6,8 +6,9 @@ a worker (or the embedded thread); /predict computes only for tasks no audit has
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -16,9 +17,11 @@ from werkzeug.http import dump_options_header
 from backend.api import metrics as prometheus
 from backend.api.errors import ApiError
 from backend.api.payloads import (
+    access_token,
     config_hash,
     http_url,
     json_object,
+    label_config,
     optional_str,
     project_id,
     tasks_list,
@@ -41,16 +44,31 @@ def service() -> Service:
     return current_app.extensions["labelaudit"]
 
 
-@functools.lru_cache(maxsize=64)
+#: Parse results of label configs, by hash (the configs themselves are not kept).
+_CONFIG_PROBLEMS: OrderedDict[str, str | None] = OrderedDict()
+_CONFIG_PROBLEMS_KEPT = 64
+_config_lock = threading.Lock()
+
+
 def _config_problem(config: str) -> str | None:
-    """Return why labelaudit cannot audit a label config, or None (cached per config)."""
+    """Return why labelaudit cannot audit a label config, or None (remembered by hash)."""
     from backend.labelstudio.config import parse_label_config
 
+    key = config_hash(config)
+    with _config_lock:
+        if key in _CONFIG_PROBLEMS:
+            _CONFIG_PROBLEMS.move_to_end(key)
+            return _CONFIG_PROBLEMS[key]
     try:
         parse_label_config(config)
+        problem = None
     except ValueError as err:  # UnsupportedConfig, and configs that are not XML
-        return str(err)
-    return None
+        problem = str(err)
+    with _config_lock:
+        _CONFIG_PROBLEMS[key] = problem
+        while len(_CONFIG_PROBLEMS) > _CONFIG_PROBLEMS_KEPT:
+            _CONFIG_PROBLEMS.popitem(last=False)
+    return problem
 
 
 def warm_up() -> None:
@@ -68,6 +86,8 @@ def health() -> Any:
     svc = service()
     try:
         svc.ping()
+    except PermissionError:
+        return jsonify(status="DOWN", error="MODEL_DIR is not writable"), 503
     except Exception as err:
         return jsonify(status="DOWN", error=f"state store unreachable ({type(err).__name__})"), 503
     return jsonify(status="UP", model_class="labelaudit", mode=svc.mode)
@@ -78,9 +98,9 @@ def setup() -> Any:
     """Remember the project (and its Label Studio URL/token); answer its current version."""
     body = json_object()
     project = project_id(body.get("project"))
-    schema = optional_str(body, "schema")
+    schema = label_config(optional_str(body, "schema"), "schema")
     hostname = http_url(optional_str(body, "hostname"), "hostname")
-    token = optional_str(body, "access_token")
+    token = access_token(body)
     if schema and (problem := _config_problem(schema)):
         raise ApiError(400, f"labelaudit cannot audit this project's label config: {problem}")
     version = service().setup(
@@ -120,6 +140,7 @@ def _project_updated(body: dict[str, Any]) -> Any:
     config = payload.get("label_config")
     if not isinstance(config, str) or not config:
         return jsonify(status="ignored", action="PROJECT_UPDATED")
+    config = label_config(config, "project.label_config")
     job = service().config_changed(project, config_hash(config))
     if job is None:
         return jsonify(status="ignored", action="PROJECT_UPDATED")

@@ -77,7 +77,12 @@ def _check_key(api_key: str) -> str:
             "Label Studio API key is empty; set LABEL_STUDIO_API_KEY (a legacy token or a "
             "personal access token from Account & Settings)"
         )
-    return api_key.strip()
+    key = api_key.strip()
+    if any(c.isspace() or not c.isprintable() for c in key):
+        raise ValueError(
+            "Label Studio API key holds spaces or control characters; a token is one word"
+        )
+    return key
 
 
 def _describe_body(body: Any) -> str:

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ from backend import inputs
 from backend.pipeline import AuditResult
 from backend.store import OUTPUT_FILES
 
+#: Report cells rendered at once (a cell may fetch an image for its thumbnail).
+CELL_WORKERS = 8
 #: How many flagged items the HTML report shows with their content.
 TOP_ITEMS = 50
 
@@ -221,7 +224,10 @@ def render_html(
     input_type = inputs.get(result.kind.input_type)
     rows_html = []
     flagged_rows = [i for i in result.ranked() if result.is_label_issue[i]][:TOP_ITEMS]
-    for i in flagged_rows:
+    # Cells may fetch (image thumbnails): fetched side by side, not one after another.
+    with ThreadPoolExecutor(max_workers=CELL_WORKERS) as pool:
+        cells = list(pool.map(lambda i: input_type.cell(result.inputs[i], fetch), flagged_rows))
+    for i, cell in zip(flagged_rows, cells, strict=True):
         rows_html.append(
             "<tr>"
             f"<td>{_task_cell(int(result.task_ids[i]), task_url)}</td>"
@@ -229,7 +235,7 @@ def render_html(
             f"<td class='given'>{html.escape(result.label_text(result.given[i]))}</td>"
             f"<td class='sugg'>{html.escape(result.label_text(result.suggested[i]))}</td>"
             f"<td>{result.suspicion[i]:.3f}</td>"
-            f"<td>{input_type.cell(result.inputs[i], fetch)}</td>"
+            f"<td>{cell}</td>"
             "</tr>"
         )
     table = (

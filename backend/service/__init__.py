@@ -104,8 +104,9 @@ class Service:
         return self.credentials.scrub(text, project)
 
     def ping(self) -> None:
-        """Raise if the state store cannot be reached."""
+        """Raise if the state store cannot be reached or MODEL_DIR cannot be written."""
         self.store.ping()
+        self.artifacts.check_writable()
 
     def setup(self, project: int, *, url: str, token: str, config_hash: str) -> str:
         """Remember a project connected by Label Studio; return its current version."""

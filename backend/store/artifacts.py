@@ -32,6 +32,14 @@ class Artifacts:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
+    def check_writable(self) -> None:
+        """Raise OSError unless this service can write under MODEL_DIR (or create it)."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"MODEL_DIR is not writable ({type(self).__name__})")
+
     def project_dir(self, project: int) -> Path:
         """Return the directory of one project."""
         return self.root / "projects" / str(int(project))

@@ -9,8 +9,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backend.store import VERSION_HISTORY, Claim, SavedAudit, Scheduled, Stage, Store
+from backend.store import (
+    JOB_TTL_SECONDS,
+    VERSION_HISTORY,
+    Claim,
+    SavedAudit,
+    Scheduled,
+    Stage,
+    Store,
+)
 from backend.store._records import _audit_record, _bucket_hits, _empty_metrics
+
+#: Job records are looked over for expired ones every this many new records.
+JOB_PRUNE_EVERY = 256
 
 
 class MemoryStore(Store):
@@ -25,6 +36,7 @@ class MemoryStore(Store):
         self._projects: dict[int, dict[str, Any]] = {}
         self._keys: dict[tuple[int, str], tuple[Any, float | None]] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
+        self._job_times: dict[str, float] = {}  # job id -> last update
         self._metrics = _empty_metrics()
         self._sweep_until = 0.0
 
@@ -258,13 +270,21 @@ class MemoryStore(Store):
 
     def put_job(self, job_id: str, **fields: Any) -> None:
         with self._lock:
+            now = self._clock()
+            if len(self._jobs) % JOB_PRUNE_EVERY == 0:  # as Redis expires them
+                for stale in [j for j, t in self._job_times.items() if t + JOB_TTL_SECONDS <= now]:
+                    self._jobs.pop(stale, None)
+                    self._job_times.pop(stale, None)
             record = self._jobs.setdefault(job_id, {"id": job_id})
             record.update(json.loads(json.dumps(fields, default=str)))
+            self._job_times[job_id] = now
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         with self._lock:
             record = self._jobs.get(job_id)
-            return None if record is None else dict(record)
+            if record is None or self._job_times[job_id] + JOB_TTL_SECONDS <= self._clock():
+                return None
+            return dict(record)
 
     def record_outcome(
         self, project: int, *, succeeded: bool, duration: float, flagged: int | None
