@@ -122,7 +122,8 @@ def _audit(args: argparse.Namespace) -> int:
     """Audit an export file or a live project; write issues, predictions, summary, report."""
     from pathlib import Path
 
-    from backend.labelstudio.client import fetch_bytes, task_page
+    from backend.labelstudio.client import task_page
+    from backend.labelstudio.media import fetch_bytes, local_path
     from backend.pipeline import NothingToAudit, run_audit, timed
     from backend.publish import LabelStudioIO, Target, publish
     from backend.settings import load_settings
@@ -168,8 +169,17 @@ def _audit(args: argparse.Namespace) -> int:
             task_url = task_page(settings.label_studio_url, args.project)
 
         def fetch(ref: str) -> bytes:
-            if base_dir is not None and "://" not in ref and not ref.startswith("/"):
-                ref = str(base_dir / ref)
+            path = local_path(ref)
+            if path is not None:
+                if base_dir is not None and not path.is_absolute():
+                    path = base_dir / path
+                inside = base_dir is not None and path.resolve().is_relative_to(base_dir)
+                if not inside and not args.allow_local_media:
+                    raise ValueError(
+                        f"refused to read {str(path)[:200]}: media files are read from the "
+                        "export's folder only (pass --allow-local-media to read others)"
+                    )
+                ref = str(path)
             return fetch_bytes(
                 ref,
                 base_url=settings.label_studio_url,
@@ -274,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--push", action="store_true", help="push predictions and the re-review tab back"
     )
     audit.add_argument("--quiet", action="store_true", help="no progress bars")
+    audit.add_argument(
+        "--allow-local-media",
+        action="store_true",
+        help="read media files outside the export's folder (absolute paths, file:// URLs)",
+    )
     audit.add_argument("--folds", type=int, help="cross-validation folds (default 5)")
     audit.add_argument("--seed", type=int, help="random seed (default 0)")
     audit.add_argument("--filter-by", help=FILTER_BY_HELP)

@@ -47,6 +47,9 @@ class Settings:
     model_params: Mapping[str, Any] = field(default_factory=dict)
     image_size: int = 32
     image_timeout: float = 10.0
+    #: Hosts (host or host:port, comma-separated) media may be fetched from besides Label
+    #: Studio's own media routes (e.g. the S3/MinIO host presigned URLs point at).
+    media_hosts: str = ""
     # Service and workers
     redis_url: str = ""
     model_dir: str = "./labelaudit-data"

@@ -1,4 +1,4 @@
-"""Talk to a Label Studio server: connect, read a project into an AuditDataset, fetch media.
+"""Talk to a Label Studio server: connect, read a project into an AuditDataset (media: media.py).
 
 Both kinds of Label Studio API key work: a legacy token (40 hex characters, sent as
 ``Authorization: Token ...``) and a personal access token (a JWT refresh token, which
@@ -14,16 +14,11 @@ can retry them, while answers that will not change on retry (401, 403, 404, 400)
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import functools
 import logging
-import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from backend.labelstudio.config import parse_label_config
 from backend.labelstudio.dataset import AuditDataset
@@ -39,10 +34,6 @@ PageProgress = Callable[[int, "int | None"], None]
 
 #: Tasks fetched per API call (Label Studio's own default page size is 100).
 TASKS_PAGE_SIZE = 100
-#: Largest media file fetch_bytes reads; past it the fetch fails rather than fill memory.
-MAX_FETCH_BYTES = 64 * 2**20
-#: Path prefixes of Label Studio's own media routes (relative URLs found in task data).
-LABEL_STUDIO_MEDIA_PREFIXES = ("/data/", "/storage-data/", "/tasks/")
 
 
 def _redact(url: str) -> str:
@@ -256,135 +247,3 @@ def task_page(url: str, project_id: int) -> Callable[[int], str]:
     """
     base = _redact(_check_url(url)).rstrip("/")
     return lambda task_id: f"{base}/projects/{int(project_id)}/data?task={int(task_id)}"
-
-
-# --- media -------------------------------------------------------------------------------
-
-_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=1)
-def _http() -> Any:
-    """Return the one httpx client media fetches share (connection reuse across images)."""
-    import httpx
-
-    return httpx.Client(follow_redirects=True)
-
-
-@functools.lru_cache(maxsize=8)
-def _authed_client(base_url: str, api_key: str) -> LabelStudio:
-    return connect(base_url, api_key)
-
-
-def auth_header(base_url: str, api_key: str) -> dict[str, str]:
-    """Return the Authorization header for Label Studio at ``base_url`` (Token or Bearer)."""
-    with _lock:
-        ls = _authed_client(_check_url(base_url), _check_key(api_key))
-    with translate_errors("authenticating to Label Studio", base_url):
-        headers = ls._client_wrapper.get_headers()  # refreshes a PAT's access token if due
-    return {"Authorization": headers["Authorization"]}
-
-
-def _same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
-
-
-def _read_limited(chunks: Iterator[bytes], what: str) -> bytes:
-    out = bytearray()
-    for chunk in chunks:
-        out += chunk
-        if len(out) > MAX_FETCH_BYTES:
-            raise ValueError(f"{what} is larger than {MAX_FETCH_BYTES} bytes")
-    return bytes(out)
-
-
-def fetch_bytes(
-    ref: str,
-    *,
-    base_url: str = "",
-    api_key: str = "",
-    timeout: float = 10.0,
-    allow_local: bool = True,
-) -> bytes:
-    """Return the bytes an image reference in task data points at.
-
-    ``ref`` may be a local path or ``file://`` URL (unless ``allow_local`` is false, as a
-    service reading other people's task data should set it), a ``data:`` URI, an http(s)
-    URL, or a Label Studio relative URL (``/data/upload/...``, ``/data/local-files/?d=...``)
-    that is joined to ``base_url``. The API key is sent only to ``base_url``'s origin.
-    """
-    if not isinstance(ref, str) or not ref.strip():
-        raise ValueError(f"media reference must be a non-empty string; got {ref!r}")
-    ref = ref.strip()
-    parts = urlsplit(ref)
-    scheme = parts.scheme.lower()
-    if len(scheme) == 1:  # a Windows drive letter (C:\...), not a URL scheme
-        scheme = ""
-    if scheme == "data":
-        return _decode_data_uri(ref)
-    if scheme == "file" or (not scheme and not ref.startswith(LABEL_STUDIO_MEDIA_PREFIXES)):
-        if not allow_local:
-            raise ValueError(f"local file reference {_redact(ref)!r} refused (allow_local=False)")
-        path = Path(unquote(parts.path)) if scheme == "file" else Path(ref)
-        try:
-            with path.open("rb") as fh:
-                return _read_limited(iter(lambda: fh.read(1 << 20), b""), f"file {path}")
-        except OSError as err:
-            raise ValueError(f"cannot read media file {path}: {err.strerror}") from None
-    if not scheme:
-        if not base_url:
-            raise ValueError(
-                f"{_redact(ref)!r} is a Label Studio URL; pass base_url (the Label Studio URL) "
-                "to fetch it"
-            )
-        url = _check_url(base_url).rstrip("/") + ref
-    elif scheme in {"http", "https"}:
-        url = ref
-    else:
-        raise ValueError(
-            f"cannot fetch {_redact(ref)!r}: scheme {scheme!r} is not supported (cloud storage "
-            "URIs must be served through Label Studio; use http(s), a path or file://)"
-        )
-    headers = {}
-    if api_key and base_url and _same_origin(url, _check_url(base_url)):
-        headers = auth_header(base_url, api_key)
-    return _http_get(url, headers, timeout)
-
-
-def _http_get(url: str, headers: dict[str, str], timeout: float) -> bytes:
-    import httpx
-
-    shown = _redact(url)
-    try:
-        with _http().stream("GET", url, headers=headers, timeout=timeout) as response:
-            if response.status_code >= 400:
-                status = response.status_code
-                if status in (401, 403):
-                    raise PermissionError(
-                        f"fetching {shown} failed: HTTP {status} (is the Label Studio API key "
-                        "set and allowed to read this project?)"
-                    )
-                if status >= 500 or status == 429:
-                    raise ConnectionError(f"fetching {shown} failed: HTTP {status}")
-                raise ValueError(f"fetching {shown} failed: HTTP {status}")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > MAX_FETCH_BYTES:
-                raise ValueError(f"{shown} is larger than {MAX_FETCH_BYTES} bytes")
-            return _read_limited(response.iter_bytes(), shown)
-    except httpx.TimeoutException:
-        raise TimeoutError(f"fetching {shown} timed out after {timeout} s") from None
-    except httpx.TransportError as err:
-        raise ConnectionError(f"fetching {shown} failed: {type(err).__name__}") from None
-
-
-def _decode_data_uri(ref: str) -> bytes:
-    header, sep, payload = ref.partition(",")
-    if not sep:
-        raise ValueError("data: URI has no ',' separating its header from its data")
-    if header.endswith(";base64"):
-        try:
-            return base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("data: URI is not valid base64") from None
-    return unquote(payload).encode("utf-8")

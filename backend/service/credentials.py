@@ -65,7 +65,7 @@ class Credentials:
 
     def fetcher(self, url: str, key: str) -> Callable[[str], bytes]:
         """Return fetch(ref) -> bytes for the media of tasks of that Label Studio."""
-        from backend.labelstudio.client import fetch_bytes
+        from backend.labelstudio.media import MediaPolicy, fetch_bytes
 
         return functools.partial(
             fetch_bytes,
@@ -73,6 +73,7 @@ class Credentials:
             api_key=key,
             timeout=self.settings.image_timeout,
             allow_local=False,
+            policy=MediaPolicy.from_setting(self.settings.media_hosts),
         )
 
 

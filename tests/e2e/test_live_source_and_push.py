@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.labelstudio.client import close, connect, fetch_bytes, load_project
+from backend.labelstudio.client import close, connect, load_project
 from backend.labelstudio.config import parse_label_config
+from backend.labelstudio.media import fetch_bytes
 from backend.labelstudio.predictions import build_prediction
 from backend.labelstudio.push import push_as_next_version
 from tests.checks import validate_prediction
