@@ -50,6 +50,9 @@ class Settings:
     #: Hosts (host or host:port, comma-separated) media may be fetched from besides Label
     #: Studio's own media routes (e.g. the S3/MinIO host presigned URLs point at).
     media_hosts: str = ""
+    #: Project ids (comma-separated) that may be audited without connecting through /setup
+    #: first; every other project must connect (Label Studio's /setup) before it is audited.
+    projects: str = ""
     # Service and workers
     redis_url: str = ""
     model_dir: str = "./labelaudit-data"

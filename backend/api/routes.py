@@ -71,6 +71,16 @@ def _config_problem(config: str) -> str | None:
     return problem
 
 
+def connected(project: int) -> None:
+    """Raise a 404 unless the project may be audited here (see Service.connected)."""
+    if not service().connected(project):
+        raise ApiError(
+            404,
+            f"project {project} is not connected to labelaudit: connect this backend to it in "
+            "Label Studio (Settings -> Model), or list it in LABELAUDIT_PROJECTS",
+        )
+
+
 def warm_up() -> None:
     """Load the label-config parser now (~0.5 s), not in the first /setup of a process."""
     _config_problem('<View><Text name="t" value="$t"/><Choices name="c" toName="t"/></View>')
@@ -127,6 +137,7 @@ def webhook() -> Any:
         raise ApiError(400, "action must be a non-empty string (a Label Studio webhook action)")
     if action == "START_TRAINING" or action in ANNOTATION_EVENTS:
         project, _ = webhook_project(body)
+        connected(project)
         job = service().trigger(project, immediate=action == "START_TRAINING", reason=action)
         return jsonify(status="scheduled", job=job)
     if action == "PROJECT_UPDATED":
@@ -141,6 +152,7 @@ def _project_updated(body: dict[str, Any]) -> Any:
     if not isinstance(config, str) or not config:
         return jsonify(status="ignored", action="PROJECT_UPDATED")
     config = label_config(config, "project.label_config")
+    connected(project)
     job = service().config_changed(project, config_hash(config))
     if job is None:
         return jsonify(status="ignored", action="PROJECT_UPDATED")
@@ -187,6 +199,7 @@ def latest_audit(project: int) -> Any:
 @bp.post("/projects/<int:project>/audit")
 def start_audit(project: int) -> Any:
     """Start an audit now (after the one running, if any)."""
+    connected(project)
     try:
         job_id = service().start_audit(project)
     except MissingCredentials as err:

@@ -116,6 +116,12 @@ class Service:
         self.runner.start()
         return version or NO_VERSION
 
+    def connected(self, project: int) -> bool:
+        """Whether the project may be audited: it connected through /setup, or is listed in
+        LABELAUDIT_PROJECTS (environment credentials never reach other projects)."""
+        listed = {p.strip() for p in self.settings.projects.split(",")}
+        return str(project) in listed or self.store.knows(project)
+
     def trigger(self, project: int, *, immediate: bool, reason: str) -> str:
         """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id."""
         return self.scheduler.trigger(project, immediate=immediate, reason=reason)

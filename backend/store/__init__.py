@@ -123,6 +123,10 @@ class Store(Protocol):
         """Return every project the service has heard of."""
         ...
 
+    def knows(self, project: int) -> bool:
+        """Whether the project connected through /setup (or was audited) here."""
+        ...
+
     def swap_config_hash(self, project: int, config_hash: str) -> str | None:
         """Store the hash of the project's label config; return the previous one."""
         ...

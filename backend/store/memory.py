@@ -92,6 +92,10 @@ class MemoryStore(Store):
         with self._lock:
             return sorted(self._projects)
 
+    def knows(self, project: int) -> bool:
+        with self._lock:
+            return project in self._projects
+
     def swap_config_hash(self, project: int, config_hash: str) -> str | None:
         with self._lock:
             entry = self._project(project)

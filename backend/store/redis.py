@@ -105,6 +105,9 @@ class RedisStore(Store):
     def projects(self) -> list[int]:
         return sorted(int(p) for p in self.redis.smembers(self.keys.projects))
 
+    def knows(self, project: int) -> bool:
+        return bool(self.redis.sismember(self.keys.projects, project))
+
     def swap_config_hash(self, project: int, config_hash: str) -> str | None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.sadd(self.keys.projects, project)

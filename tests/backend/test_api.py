@@ -42,7 +42,12 @@ class RecordingRunner:
 
 
 def make_app(tmp_path, runner=None, store=None, **settings):
-    overrides = {"model_dir": str(tmp_path), "redis_url": "", "debounce_seconds": 5.0} | settings
+    overrides = {
+        "model_dir": str(tmp_path),
+        "redis_url": "",
+        "debounce_seconds": 5.0,
+        "projects": "7",  # the tests' project may be audited without /setup
+    } | settings
     return create_app(
         {
             "SETTINGS": overrides,
@@ -281,10 +286,13 @@ def test_project_updated_audits_only_when_the_label_config_changed(client, runne
     assert client.post("/webhook", json=payload).json["status"] == "ignored"
 
 
-def test_project_updated_for_a_project_never_seen_only_remembers_the_config(client, runner):
+def test_project_updated_for_a_project_never_connected_is_404_and_remembers_nothing(
+    app, client, runner
+):
     payload = {"action": "PROJECT_UPDATED", "project": {"id": 8, "label_config": TEXT_CONFIG}}
-    assert client.post("/webhook", json=payload).json["status"] == "ignored"
-    assert runner.enqueued == []
+    answer = client.post("/webhook", json=payload)
+    assert answer.status_code == 404 and "project 8 is not connected" in answer.json["error"]
+    assert runner.enqueued == [] and not app.extensions["labelaudit"].store.knows(8)
 
 
 @pytest.mark.parametrize("action", ["TASKS_CREATED", "PROJECT_DELETED", "SOMETHING_NEW"])
