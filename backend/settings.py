@@ -27,7 +27,7 @@ _UNPREFIXED = {
     "basic_auth_user": "BASIC_AUTH_USER",
     "basic_auth_pass": "BASIC_AUTH_PASS",
 }
-_SECRETS = ("label_studio_api_key", "basic_auth_pass")
+_SECRETS = ("label_studio_api_key", "basic_auth_pass", "signing_key")
 #: Settings holding URLs, whose user:password@ part is a secret too.
 _URLS = ("label_studio_url", "redis_url")
 
@@ -53,6 +53,9 @@ class Settings:
     #: Project ids (comma-separated) that may be audited without connecting through /setup
     #: first; every other project must connect (Label Studio's /setup) before it is audited.
     projects: str = ""
+    #: The key MODEL_DIR's pickles are signed with (set the same one for the web service and
+    #: every worker; empty: a random key kept in MODEL_DIR).
+    signing_key: str = field(default="", repr=False)
     # Service and workers
     redis_url: str = ""
     model_dir: str = "./labelaudit-data"

@@ -189,4 +189,5 @@ def build_service(
         from backend.service.runners import CeleryRunner, celery_app
 
         runner = CeleryRunner(celery_app(settings), settings)
-    return Service(settings, store, Artifacts(settings.model_dir), runner, io=io)
+    artifacts = Artifacts(settings.model_dir, key=settings.signing_key)
+    return Service(settings, store, artifacts, runner, io=io)

@@ -52,7 +52,11 @@ class Credentials:
 
     def secrets(self, project: int | None = None) -> list[str]:
         """Return every secret this service knows (to scrub from messages)."""
-        found = [self.settings.label_studio_api_key, self.settings.basic_auth_pass]
+        found = [
+            self.settings.label_studio_api_key,
+            self.settings.basic_auth_pass,
+            self.settings.signing_key,
+        ]
         if project is not None:
             found.append(self.store.credentials(project)[1])
         return [s for s in found if s]

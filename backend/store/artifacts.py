@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import pickle
+import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+#: The first bytes of every pickle this store writes, before its signature.
+MAGIC = b"labelaudit-pickle-1\n"
+#: The signing key's file under MODEL_DIR when LABELAUDIT_SIGNING_KEY is not set.
+KEY_FILE = ".labelaudit-signing-key"
 
 
 class Artifacts:
@@ -24,13 +33,42 @@ class Artifacts:
             predictions.json, summary.json                          the audit's outputs
 
     Pickles are written to a temporary name and renamed, so a reader never sees half a
-    file; the outputs (backend.report.write_outputs, plain writes) are written before their
-    version becomes current, so nobody reads them while they are written. Pickles are read only
-    from this directory, which only labelaudit writes.
+    file (the outputs, backend.report.write_outputs, likewise). Loading a pickle runs code,
+    so every pickle carries an HMAC-SHA256 of its bytes with the signing key (``key``:
+    LABELAUDIT_SIGNING_KEY; without it a random key kept in ``<model_dir>/.labelaudit-
+    signing-key``, mode 0600, shared by the processes using this MODEL_DIR); a file whose
+    signature does not match is refused before it is unpickled. Only labelaudit may write
+    under MODEL_DIR (see README, "Security model").
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, key: str = "") -> None:
         self.root = Path(root)
+        self._key = key.encode("utf-8") if key else b""
+        self._key_lock = threading.Lock()
+
+    def _signing_key(self) -> bytes:
+        with self._key_lock:
+            if not self._key:
+                self._key = self._key_from_file()
+            return self._key
+
+    def _key_from_file(self) -> bytes:
+        path = self.root / KEY_FILE
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+            except FileExistsError:  # another process made it first
+                pass
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise ValueError(f"signing key file {path} is damaged; remove it to make a new one")
+        return key.encode()
+
+    def _sign(self, data: bytes) -> bytes:
+        return hmac.new(self._signing_key(), data, hashlib.sha256).digest()
 
     def check_writable(self) -> None:
         """Raise OSError unless this service can write under MODEL_DIR (or create it)."""
@@ -53,13 +91,20 @@ class Artifacts:
         return self.project_dir(project) / "versions" / _safe_name(version)
 
     def write_pickle(self, path: Path, value: Any) -> None:
-        """Pickle ``value`` to ``path`` atomically."""
-        self._write(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        """Pickle ``value`` to ``path`` atomically, signed."""
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self._write(path, MAGIC + self._sign(data) + data)
 
     def read_pickle(self, path: Path) -> Any:
-        """Unpickle a file this store wrote."""
-        with path.open("rb") as fh:
-            return pickle.load(fh)  # only files this class wrote
+        """Unpickle a file this store wrote; refuse (ValueError) one it did not sign."""
+        blob = path.read_bytes()
+        signature, data = blob[len(MAGIC) : len(MAGIC) + 32], blob[len(MAGIC) + 32 :]
+        if not blob.startswith(MAGIC) or not hmac.compare_digest(signature, self._sign(data)):
+            raise ValueError(
+                f"refused to load {path.name}: it was not written by this service (its "
+                "signature does not match; see LABELAUDIT_SIGNING_KEY)"
+            )
+        return pickle.loads(data)  # signed by this service: only files it wrote
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
