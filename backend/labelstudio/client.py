@@ -108,8 +108,27 @@ def translate_errors(what: str, url: str = "") -> Iterator[None]:
         raise ValueError(message) from None
     except httpx.TimeoutException:
         raise TimeoutError(f"{what} timed out{where}") from None
+    except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as err:
+        # A request that cannot be sent at all: retrying sends the same one.
+        raise ValueError(f"{what} failed{where}: {type(err).__name__}") from None
+    except httpx.ConnectError as err:
+        if _unresolvable(err):
+            raise ValueError(f"{what} failed{where}: the host name does not resolve") from None
+        raise ConnectionError(f"{what} failed{where}: {type(err).__name__}") from None
     except httpx.TransportError as err:
         raise ConnectionError(f"{what} failed{where}: {type(err).__name__}") from None
+
+
+def _unresolvable(err: BaseException) -> bool:
+    """Whether a connection failed because its host name does not resolve (not transient)."""
+    import socket
+
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "Name or service not known" in str(err) or "nodename nor servname" in str(err)
 
 
 def connect(url: str, api_key: str) -> LabelStudio:

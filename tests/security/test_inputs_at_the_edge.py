@@ -92,3 +92,26 @@ def test_memory_store_jobs_expire_as_redis_ones_do():
     for n in range(300):  # new records sweep the expired ones away
         store.put_job(f"new-{n}", state="scheduled")
     assert "old" not in store._jobs and store.get_job("new-1") is not None
+
+
+def test_a_label_studio_that_does_not_resolve_fails_at_once_not_after_retries(tmp_path):
+    import time
+
+    from backend.service.runners import ThreadRunner
+    from tests.backend.test_service import NullRunner
+
+    settings = {
+        "model_dir": str(tmp_path),
+        "redis_url": "",
+        "label_studio_url": "http://labelstudio.invalid:8080",
+        "label_studio_api_key": "k" * 40,
+        "projects": "1",
+    }
+    app = create_app({"SETTINGS": settings, "STORE": MemoryStore(), "RUNNER": NullRunner()})
+    service = app.extensions["labelaudit"]
+    job = service.trigger(1, immediate=True, reason="test")
+    started = time.monotonic()
+    ThreadRunner(service).run_ticket(1, job)  # the real retry policy: 1+2+4+8+16 s if transient
+    record = service.job(job)
+    assert record["state"] == "failed" and "does not resolve" in record["error"]
+    assert time.monotonic() - started < 15
