@@ -8,7 +8,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import current_app, request
 
 from backend.api.errors import ApiError
 
@@ -26,7 +26,7 @@ def _quote(value: Any) -> str:
 
 def json_object() -> dict[str, Any]:
     """Return the request body as a JSON object, or raise a 400 (413 past the size limit)."""
-    raw = request.get_data(cache=False)  # werkzeug raises 413 past MAX_CONTENT_LENGTH
+    raw = _body()
     if not raw.strip():
         raise ApiError(400, "request body is empty; expected a JSON object")
     try:
@@ -43,6 +43,21 @@ def json_object() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object; got a JSON {_json_type(body)}")
     return body
+
+
+def _body() -> bytes:
+    """Return the raw body; 413 past MAX_CONTENT_LENGTH, chunked bodies included.
+
+    Werkzeug raises 413 itself for a declared Content-Length, but cuts a chunked body (no
+    length) short at the limit, which would read as broken JSON; it is counted here.
+    """
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is not None or limit is None:
+        return request.get_data(cache=False)
+    raw = request.environ["wsgi.input"].read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"request body is larger than {limit} bytes")
+    return raw
 
 
 def _json_type(value: Any) -> str:

@@ -115,3 +115,25 @@ def test_a_label_studio_that_does_not_resolve_fails_at_once_not_after_retries(tm
     record = service.job(job)
     assert record["state"] == "failed" and "does not resolve" in record["error"]
     assert time.monotonic() - started < 15
+
+
+def test_a_chunked_body_past_the_limit_is_413_not_broken_json(tmp_path):
+    import io
+
+    settings = {"model_dir": str(tmp_path), "redis_url": "", "max_body_bytes": 1000}
+    app = create_app({"SETTINGS": settings, "STORE": MemoryStore(), "TESTING": True})
+
+    def chunked(body: bytes):
+        # A chunked request as gunicorn hands it over: no Content-Length, input terminated.
+        return app.test_client().post(
+            "/setup",
+            input_stream=io.BytesIO(body),
+            headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    big = chunked(b'{"project": 1, "schema": "' + b"x" * 5000 + b'"}')
+    assert big.status_code == 413 and big.json == {
+        "error": "request body is larger than 1000 bytes"
+    }
+    assert chunked(b'{"project": 1}').json == {"model_version": "labelaudit-0"}
