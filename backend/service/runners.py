@@ -208,6 +208,7 @@ class ThreadRunner:
             for index in range(begun.folds):
                 done = self._retried(functools.partial(steps.run_fold, project, ticket, index))
                 if done.action == "stop":
+                    sched.supersede(ticket, project)
                     return None
                 progress("cross-validation", done.folds, begun.folds)
             finish = functools.partial(steps.run_finish, project, ticket, progress)

@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("labelaudit.service")
 
+#: The error of an audit whose state vanished from the store under it.
+LOST = (
+    "the state store lost this audit's lock and job record (was Redis restarted?); "
+    "nothing was pushed, and the next event or the sweep audits the project again"
+)
 #: A progress step is written to the store at most this often (except its last update).
 PROGRESS_INTERVAL = 0.5
 
@@ -240,10 +245,22 @@ class Scheduler:
             self.artifacts.clear_work(project, keep=self.store.activity(project)["running"])
         logger.warning("audit %s of project %s failed: %s", ticket, project, message)
 
-    def supersede(self, ticket: str) -> None:
-        """Mark a job whose audit lost its project to a newer one."""
+    def supersede(self, ticket: str, project: int | None = None) -> None:
+        """Mark a job whose audit lost its project to a newer one.
+
+        A job whose record is gone too (or holds no state: only progress written after the
+        loss) lost its state with the store (a Redis restart without persistence): it is
+        recorded as failed, saying so, and the sweep looks at the project again.
+        """
         job = self.store.get_job(ticket)
-        if job is not None and job.get("state") not in {"succeeded", "failed"}:
+        if job is None or "state" not in job:
+            self.store.put_job(
+                ticket, project=project, state="failed", error=LOST, finished_at=time.time()
+            )
+            if project is not None:
+                self.store.set_fingerprint(project, None)
+            logger.warning("audit %s of project %s: %s", ticket, project, LOST)
+        elif job.get("state") not in {"succeeded", "failed"}:
             self.store.put_job(ticket, state="superseded", finished_at=time.time())
 
     def sweep(self) -> list[int]:

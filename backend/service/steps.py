@@ -125,7 +125,7 @@ class AuditSteps:
         owner = new_id()
         claim = sched.claim_step(project, ticket, owner, "finish")
         if claim.action == "stale":
-            sched.supersede(ticket)
+            sched.supersede(ticket, project)
             return Outcome("stop")
         if claim.action != "run":
             return Outcome("again", sched.delay_of(claim))
@@ -134,7 +134,7 @@ class AuditSteps:
                 saved = self.complete(project, ticket, progress, superseded=lost.is_set)
                 sched.succeed(project, ticket, saved)
         except Superseded:
-            sched.supersede(ticket)
+            sched.supersede(ticket, project)
             return Outcome("stop")
         return Outcome("done")
 
