@@ -248,12 +248,15 @@ class Scheduler:
     def supersede(self, ticket: str, project: int | None = None) -> None:
         """Mark a job whose audit lost its project to a newer one.
 
-        A job whose record is gone too (or holds no state: only progress written after the
-        loss) lost its state with the store (a Redis restart without persistence): it is
-        recorded as failed, saying so, and the sweep looks at the project again.
+        A job whose record holds no state (only progress its steps wrote after the store
+        lost everything else: a Redis restart without persistence) is recorded as failed,
+        saying so, and the sweep looks at the project again. A ticket nobody knows (a stray
+        message) leaves no record.
         """
         job = self.store.get_job(ticket)
-        if job is None or "state" not in job:
+        if job is None:
+            return
+        if "state" not in job:
             self.store.put_job(
                 ticket, project=project, state="failed", error=LOST, finished_at=time.time()
             )
