@@ -59,3 +59,33 @@ def test_an_audit_whose_outputs_cannot_be_written_pushes_nothing(tmp_path, ls):
     assert service.store.current_version(1) == "labelaudit-1"  # ... and so does the backend
     summary = service.artifacts.version_dir(1, "labelaudit-1") / "summary.json"
     assert json.loads(summary.read_text())["model_version"] == "labelaudit-1"
+
+
+def test_report_thumbnails_are_fetched_side_by_side(tmp_path):
+    """30 slow images used to take 30 times one image; now they overlap (issue 9.7)."""
+    import time
+    from pathlib import Path
+
+    from backend.labelstudio.export import load_export
+    from backend.report import render_html, summary
+
+    example = Path(__file__).parents[2] / "examples" / "image" / "export.json"
+
+    def read(ref: str) -> bytes:
+        return (example.parent / ref).read_bytes()
+
+    result = run_audit(load_export(example), load_settings({}, environ={}), fetch=read)
+    flagged = int(result.is_label_issue.sum())
+    assert flagged >= 20
+
+    def slow_fetch(ref: str) -> bytes:
+        time.sleep(0.2)
+        return read(ref)
+
+    data = summary(result, settings={"filter_by": "x"}, source="t", model_version="v")
+    started = time.perf_counter()
+    page = render_html(result, data, fetch=slow_fetch)
+    took = time.perf_counter() - started
+    assert page.count("<img src='data:image/png") >= 3  # the plots
+    assert page.count('<img src="data:image/png') == min(flagged, 50)  # every thumbnail
+    assert took < 0.2 * flagged / 3, took  # one after another would take 0.2 s x flagged
