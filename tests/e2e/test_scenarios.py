@@ -494,7 +494,9 @@ def test_unsupported_label_config_is_refused_clearly(ls, backend, label_studio):
     assert "RectangleLabels" in setup.text, setup.text
     print(f"[result] /setup answered 400: {setup.text[:300]}")
     answer = backend.post(f"/projects/{project.id}/audit")
-    assert answer.status_code == 409, answer.text  # nothing to audit it with, said clearly
+    # The project never connected (its /setup was refused): it is not audited, said clearly.
+    assert answer.status_code == 404, answer.text
+    assert f"project {project.id} is not connected to labelaudit" in answer.json()["error"]
     health = httpx.get(f"{backend.url}/health", timeout=5)
     assert health.status_code == 200 and health.json()["status"] == "UP"
 
