@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from core.filter import FILTER_BY
+from core.constants import FILTER_BY
 
 #: Environment variables read without the LABELAUDIT_ prefix (the names Label Studio's
 #: ML-backend ecosystem already uses).

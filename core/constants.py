@@ -39,3 +39,15 @@ CLEAN_LEARNING_MIN_EXAMPLES_PER_CLASS: int = 10
 #: Automatic sample weights are ``1 / max(noise_matrix[k, k], this)``: a class whose
 #: estimated consistency is tiny still gets a finite weight (at most 1000).
 MIN_CONSISTENCY_FOR_SAMPLE_WEIGHT: float = 1e-3
+
+#: The ``filter_by`` methods of :func:`core.filter.find_label_issues` (here, so that callers
+#: can validate a setting without importing the numerical modules).
+FILTER_BY: tuple[str, ...] = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)

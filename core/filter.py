@@ -26,6 +26,7 @@ from core._util import (
     smallest_m,
 )
 from core._validation import check_option, validate_labels_and_pred_probs
+from core.constants import FILTER_BY
 from core.count import _calibrate, _confident_joint_and_off_diagonals, _validate_square
 from core.rank import _METHODS as _RANK_METHODS
 from core.rank import _order, _scores
@@ -37,15 +38,6 @@ __all__ = [
     "find_predicted_neq_given",
 ]
 
-FILTER_BY = (
-    "prune_by_noise_rate",
-    "prune_by_class",
-    "both",
-    "confident_learning",
-    "predicted_neq_given",
-    "low_normalized_margin",
-    "low_self_confidence",
-)
 _PRUNE = ("prune_by_noise_rate", "prune_by_class", "both")
 _LOW = ("low_normalized_margin", "low_self_confidence")
 

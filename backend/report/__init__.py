@@ -19,11 +19,11 @@ import numpy as np
 
 from backend.labelstudio.predictions import build_prediction
 from backend.pipeline import AuditResult
-from backend.report.page import FILTER_BY, STEPS, TOP_ITEMS, render_html
+from backend.report.page import FILTER_BY_WORDS, STEPS, TOP_ITEMS, render_html
 from backend.store import OUTPUT_FILES
 
 __all__ = [
-    "FILTER_BY",
+    "FILTER_BY_WORDS",
     "ISSUES_COLUMNS",
     "STEPS",
     "TOP_ITEMS",

@@ -31,7 +31,7 @@ STEPS = {
 }
 
 #: One sentence per ``filter_by`` of core.filter.find_label_issues: how it picks the flags.
-FILTER_BY = {
+FILTER_BY_WORDS = {
     "prune_by_noise_rate": (
         "for each pair of classes (given A, probably B), flags the annotations labelled A "
         "whose probability of B most exceeds their probability of A, as many as the "
@@ -278,7 +278,7 @@ def render_html(
         if name in plots
     )
     files = OUTPUT_FILES
-    how = html.escape(FILTER_BY.get(method, "see core.filter.find_label_issues"))
+    how = html.escape(FILTER_BY_WORDS.get(method, "see core.filter.find_label_issues"))
     title = html.escape(summary_data["title"])
     top = f"top {TOP_ITEMS} shown" if flagged > TOP_ITEMS else "all shown"
     linked = " A task id opens the task in Label Studio." if task_url is not None else ""

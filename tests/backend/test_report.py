@@ -14,7 +14,14 @@ import pytest
 from backend.labelstudio.client import task_page
 from backend.labelstudio.dataset import AuditDataset, TaskKind
 from backend.pipeline import run_audit
-from backend.report import FILTER_BY, ISSUES_COLUMNS, STEPS, render_html, summary, write_outputs
+from backend.report import (
+    FILTER_BY_WORDS,
+    ISSUES_COLUMNS,
+    STEPS,
+    render_html,
+    summary,
+    write_outputs,
+)
 from backend.settings import load_settings
 
 CLASSES = ("spam", "ham", "eggs")
@@ -178,11 +185,11 @@ def test_annotators_show_their_email_where_known(tmp_path):
     assert "seven@example.com" in rows
 
 
-@pytest.mark.parametrize("method", sorted(FILTER_BY))
+@pytest.mark.parametrize("method", sorted(FILTER_BY_WORDS))
 def test_the_report_explains_its_figures_and_method(text_result, method):
     result, _ = text_result
     page = render_html(result, _summary(result, filter_by=method))
-    assert f"the method, <code>{method}</code>, {html.escape(FILTER_BY[method])}" in page
+    assert f"the method, <code>{method}</code>, {html.escape(FILTER_BY_WORDS[method])}" in page
     for term in ("suspicion", "flagged", "label health score", "noise matrix"):
         assert f"<dt>{term}</dt><dd>" in page
     assert "1 &minus; the estimated fraction of wrong labels" in page
