@@ -1,24 +1,29 @@
-"""Latency of the ML-backend routes under concurrent clients, against `labelaudit serve`.
+"""Latency of the ML-backend routes under concurrent clients: labelaudit against the floor.
 
-Starts ``labelaudit serve`` (gunicorn) on 127.0.0.1, seeds one project holding an audit
-of 10 tasks straight into its state store, then runs 32 concurrent keep-alive clients
-(one asyncio loop, raw HTTP/1.1, so the client costs little CPU) against each route in
-turn: GET /health, POST /setup, POST /predict (the 10 audited tasks), POST /webhook
-(annotation events: debounced, so they only touch Redis). Prints p50/p99/max per route
-and the error count (non-2xx answers or failed connections).
+Starts ``labelaudit serve`` (gunicorn) on 127.0.0.1 and, in the same run, a bare Flask app
+with the same routes and basic auth (``bench/bare_app.py``) under the same gunicorn
+settings; seeds one project holding an audit of 10 tasks straight into the state store;
+then runs 32 concurrent clients (one asyncio loop, raw HTTP/1.1, so the client costs
+little CPU) against each route of each server in turn: GET /health, POST /setup, POST
+/predict (the 10 audited tasks), POST /webhook (annotation events: debounced, so they only
+touch Redis). Clients open a **new connection per request**, as Label Studio does, and,
+second, keep one connection alive. Basic auth is on (as in production). Prints p50/p99
+per route for both servers and labelaudit's p99 as a ratio to the bare app's.
 
     .venv/bin/python bench/service.py                      # Redis mode (REDIS_URL or local)
     .venv/bin/python bench/service.py --mode embedded      # no Redis: one process
     .venv/bin/python bench/service.py --markdown bench/RESULTS.md
 
-Goal: p99 < 50 ms (/predict < 100 ms), no errors. Timing is per request, from writing it
-to reading the whole answer, on one machine shared by clients and server.
+Goal (issue 16): p99 <= 1.5x the bare Flask app's on every route, no errors. Timing is per
+request, from opening the connection (or writing the request) to reading the whole
+answer, on one machine shared by clients and servers.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -41,6 +46,8 @@ CONFIG = """<View>
 </View>"""
 PROJECT = 1
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
+USER, PASSWORD = "bench", "bench-password-0123"
+AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
 def free_port() -> int:
@@ -98,50 +105,73 @@ def requests_for(tasks: list[dict]) -> dict[str, tuple[str, str, bytes]]:
     }
 
 
-async def one_client(
-    port: int, request: tuple[str, str, bytes], count: int, latencies: list[float]
-) -> int:
-    """Send ``count`` requests on one keep-alive connection; return the number of errors."""
-    method, path, body = request
-    head = (
+def _head(method: str, path: str, body: bytes, *, close: bool) -> bytes:
+    return (
         f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Authorization: {AUTH}\r\nContent-Length: {len(body)}\r\n"
+        + ("Connection: close\r\n" if close else "")
+        + "\r\n"
     ).encode()
+
+
+async def _answer(reader: asyncio.StreamReader) -> int:
+    """Read one response; return its status."""
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
+async def one_client(
+    port: int, request: tuple[str, str, bytes], count: int, latencies: list[float], new: bool
+) -> int:
+    """Send ``count`` requests (each on a new connection, or all on one kept alive); return
+    the number of errors."""
+    method, path, body = request
+    message = _head(method, path, body, close=new) + body
     errors = 0
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer = None
     try:
+        if not new:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for _ in range(count):
             start = time.perf_counter()
             try:
-                writer.write(head + body)
+                if new:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(message)
                 await writer.drain()
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                await reader.readexactly(length)
-                status = int(status_line.split()[1])
+                status = await _answer(reader)
+                if new:
+                    writer.close()
             except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
                 errors += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                if writer is not None:
+                    writer.close()
+                if not new:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
             latencies.append(time.perf_counter() - start)
             if not 200 <= status < 300:
                 errors += 1
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
     return errors
 
 
-async def load(port: int, request: tuple[str, str, bytes], clients: int, per_client: int):
+async def load(
+    port: int, request: tuple[str, str, bytes], clients: int, per_client: int, new: bool
+) -> tuple[list[float], int, float]:
     """Run ``clients`` concurrent clients; return latencies (s), errors and wall time."""
     latencies: list[float] = []
     started = time.perf_counter()
     errors = await asyncio.gather(
-        *(one_client(port, request, per_client, latencies) for _ in range(clients))
+        *(one_client(port, request, per_client, latencies, new) for _ in range(clients))
     )
     return latencies, sum(errors), time.perf_counter() - started
 
@@ -150,15 +180,71 @@ def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("labelaudit serve exited early")
+            raise SystemExit("a benchmarked server exited early")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.sendall(_head("GET", "/health", b"", close=True))
                 if b"200" in sock.recv(64):
                     return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit("labelaudit serve did not come up")
+    raise SystemExit("a benchmarked server did not come up")
+
+
+class AuditLoop:
+    """Keeps an audit of the fake Label Studio's project running until stopped."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.port = port
+        self.stop = threading.Event()
+        self.done = 0
+        self.failed: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _call(self, method: str, path: str) -> dict:
+        import httpx
+
+        answer = httpx.request(
+            method, f"http://127.0.0.1:{self.port}{path}", headers={"Authorization": AUTH}
+        )
+        return answer.json()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            job = self._call("POST", f"/projects/{PROJECT}/audit")["job"]
+            while not self.stop.is_set():
+                record = self._call("GET", f"/jobs/{job}")
+                if record.get("state") in {"succeeded", "failed"}:
+                    self.done += 1
+                    if record["state"] == "failed":
+                        self.failed.append(str(record.get("error")))
+                    break
+                time.sleep(0.2)
+
+    def __enter__(self) -> AuditLoop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(60)
+
+
+def measure(
+    port: int, request: tuple[str, str, bytes], clients: int, per_client: int, new: bool
+) -> dict[str, float]:
+    """p50, p99 (ms), requests/s and errors of one route on one server."""
+    latencies, errors, wall = asyncio.run(load(port, request, clients, per_client, new))
+    ms = np.array(latencies) * 1000
+    return {
+        "n": len(ms),
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "rate": len(ms) / wall,
+        "errors": errors,
+    }
 
 
 def main() -> int:
@@ -170,12 +256,29 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=100, help="per client and route")
     parser.add_argument("--workers", type=int, help="gunicorn processes (serve's default)")
-    parser.add_argument("--threads", type=int, help="threads per process (serve's default)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per process")
+    parser.add_argument(
+        "--connections", choices=["new", "keep-alive", "both"], default="both",
+        help="a new connection per request (as Label Studio), one kept alive, or both",
+    )  # fmt: skip
+    parser.add_argument(
+        "--during-audit", type=int, metavar="N",
+        help="also measure while audits of an N-task project run back to back (a fake Label "
+        "Studio serves it; in Redis mode a labelaudit worker runs them)",
+    )  # fmt: skip
     parser.add_argument("--markdown", help="append the results as a markdown table to this file")
     args = parser.parse_args()
+    workers = args.workers or (2 if args.mode == "redis" else 1)
+    fake = None
+    if args.during_audit:
+        from tests.worker.support import TOKEN as LS_TOKEN
+        from tests.worker.support import FakeLabelStudio, numeric_tasks
+
+        fake = FakeLabelStudio().__enter__()
+        fake.add_project(PROJECT, numeric_tasks(args.during_audit, seed=0))
 
     namespace = f"labelaudit-bench-{uuid.uuid4().hex[:8]}"
-    port = free_port()
+    ports = {"labelaudit": free_port(), "bare Flask": free_port()}
     model_dir = tempfile.mkdtemp(prefix="labelaudit-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABELAUDIT_", "BASIC_AUTH"))}
     env.update(
@@ -183,52 +286,78 @@ def main() -> int:
         LABELAUDIT_NAMESPACE=namespace,
         LABELAUDIT_DEBOUNCE_SECONDS="3600",  # webhook events schedule, nothing runs
         LABELAUDIT_SWEEP_SECONDS="0",
+        LABELAUDIT_PROJECTS=str(PROJECT),
         REDIS_URL=args.redis_url if args.mode == "redis" else "",
+        BASIC_AUTH_USER=USER,
+        BASIC_AUTH_PASS=PASSWORD,
         PYTHONPATH=str(ROOT),
     )
-    command = [
-        sys.executable,
-        "-m",
-        "backend.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    if args.workers:
-        command += ["--workers", str(args.workers)]
-    if args.threads:
-        command += ["--threads", str(args.threads)]
+    if fake is not None:
+        env.update(LABEL_STUDIO_URL=fake.url, LABEL_STUDIO_API_KEY=LS_TOKEN)
+    server = ["--workers", str(workers), "--threads", str(args.threads)]
+    commands = {
+        "labelaudit": [
+            *(sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1"),
+            *("--port", str(ports["labelaudit"]), *server),
+        ],
+        # The same gunicorn settings labelaudit serve uses (backend/serving.py).
+        "bare Flask": [
+            *(sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{ports['bare Flask']}"),
+            *(*server, "--worker-class", "gthread", "--keep-alive", "5", "--timeout", "120"),
+            "bench.bare_app:app",
+        ],
+    }
     tasks = [{"id": t, "data": {"text": f"task {t} text " * 20}} for t in range(1, 11)]
     if args.mode == "redis":
         tasks = seed(args.redis_url, namespace)
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    rows = []
+    procs = {
+        name: subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for name, command in commands.items()
+    }
+    worker = None
+    if fake is not None and args.mode == "redis":
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "worker", "--concurrency", "2", "--no-beat"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    modes = {"new": [True], "keep-alive": [False], "both": [True, False]}[args.connections]
+    results: dict[tuple[bool, str, str], dict[str, float]] = {}
+    requests = requests_for(tasks)
     try:
-        wait_up(port, proc)
-        requests = requests_for(tasks)
-        for request in requests.values():  # warm up every process (pools, caches)
-            asyncio.run(load(port, request, args.clients, 10))
-        for name, request in requests.items():
-            latencies, errors, wall = asyncio.run(load(port, request, args.clients, args.requests))
-            ms = np.array(latencies) * 1000
-            rows.append(
-                (
-                    name,
-                    len(ms),
-                    float(np.percentile(ms, 50)),
-                    float(np.percentile(ms, 99)),
-                    float(ms.max()),
-                    len(ms) / wall,
-                    errors,
-                )
-            )
+        for name, proc in procs.items():
+            wait_up(ports[name], proc)
+            for request in requests.values():  # warm up every process (pools, caches)
+                asyncio.run(load(ports[name], request, args.clients, 10, False))
+        for new in modes:
+            for route, request in requests.items():
+                for name in procs:
+                    results[new, route, name] = measure(
+                        ports[name], request, args.clients, args.requests, new
+                    )
+        if fake is not None:
+            with AuditLoop(ports["labelaudit"]) as audits:
+                for route, request in requests.items():
+                    results[True, route, "during an audit"] = measure(
+                        ports["labelaudit"], request, args.clients, args.requests, True
+                    )
+            during = f"{audits.done} audits of {args.during_audit} tasks ran meanwhile"
+            if audits.failed:
+                during += f" ({len(audits.failed)} failed: {audits.failed[0][:200]})"
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs.values():
+            proc.terminate()
+            proc.wait(30)
+        if worker is not None:
+            os.killpg(worker.pid, 15)
+            worker.wait(30)
+        if fake is not None:
+            fake.__exit__(None, None, None)
         if args.mode == "redis":
             import redis
 
@@ -238,28 +367,53 @@ def main() -> int:
             if keys:
                 client.delete(*keys)
 
-    header = "| route | requests | p50 ms | p99 ms | max ms | req/s | errors |"
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, n, p50, p99, top, rate, errors in rows:
-        lines.append(
-            f"| {name} | {n} | {p50:.1f} | {p99:.1f} | {top:.1f} | {rate:.0f} | {errors} |"
-        )
     machine = (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}"
     )
-    load_average = os.getloadavg()[0]
-    title = (
-        f"mode {args.mode}, {args.clients} concurrent clients, {args.requests} requests per client "
-        f"and route, gunicorn workers {args.workers or 'default'}; {machine}; "
-        f"load average {load_average:.1f} at the end"
-    )
-    print(title)
-    print("\n".join(lines))
+    out = []
+    for new in modes:
+        title = (
+            f"mode {args.mode}, {'a new connection per request' if new else 'keep-alive'}, "
+            f"basic auth, {args.clients} concurrent clients, {args.requests} requests per client "
+            f"and route, gunicorn {workers} x {args.threads} threads; {machine}; load average "
+            f"{os.getloadavg()[0]:.1f} at the end"
+        )
+        lines = [
+            "| route | labelaudit p50 ms | p99 ms | req/s | bare Flask p50 ms | p99 ms | req/s "
+            "| p99 ratio | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for route in requests:
+            ours, bare = results[new, route, "labelaudit"], results[new, route, "bare Flask"]
+            lines.append(
+                f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {ours['rate']:.0f} "
+                f"| {bare['p50']:.1f} | {bare['p99']:.1f} | {bare['rate']:.0f} "
+                f"| {ours['p99'] / bare['p99']:.2f}x | {ours['errors']} / {bare['errors']} |"
+            )
+        out.append(f"{title}\n\n" + "\n".join(lines))
+    if fake is not None:
+        lines = [
+            "| route | labelaudit p50 ms | p99 ms | bare Flask p99 ms (idle) | p99 ratio "
+            "| errors |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for route in requests:
+            ours, bare = results[True, route, "during an audit"], results[True, route, "bare Flask"]
+            lines.append(
+                f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {bare['p99']:.1f} "
+                f"| {ours['p99'] / bare['p99']:.2f}x | {ours['errors']} |"
+            )
+        where = "in a worker" if args.mode == "redis" else "in a thread of the web process"
+        out.append(
+            f"During audits ({args.mode} mode: {where}; {during}), a new connection per "
+            f"request\n\n" + "\n".join(lines)
+        )
+    print("\n\n".join(out))
     if args.markdown:
-        with open(args.markdown, "a", encoding="utf-8") as out:
-            out.write(f"\n{title}\n\n" + "\n".join(lines) + "\n")
-    return 1 if any(r[-1] for r in rows) else 0
+        with open(args.markdown, "a", encoding="utf-8") as handle:
+            handle.write("\n" + "\n\n".join(out) + "\n")
+    return 1 if any(r["errors"] for r in results.values()) else 0
 
 
 if __name__ == "__main__":
