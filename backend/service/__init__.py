@@ -71,6 +71,7 @@ class Service:
         self.store = store
         self.artifacts = artifacts
         self.credentials = Credentials(settings, store)
+        self._connected: set[int] = set()
         io = io if io is not None else LabelStudioIO()
         work = Cache(WORK_CACHED)
         self.scheduler = Scheduler(settings, store, artifacts, self.credentials, io, work)
@@ -119,8 +120,13 @@ class Service:
     def connected(self, project: int) -> bool:
         """Whether the project may be audited: it connected through /setup, or is listed in
         LABELAUDIT_PROJECTS (environment credentials never reach other projects)."""
+        if project in self._connected:  # a project never disconnects: remembered per process
+            return True
         listed = {p.strip() for p in self.settings.projects.split(",")}
-        return str(project) in listed or self.store.knows(project)
+        if str(project) in listed or self.store.knows(project):
+            self._connected.add(project)
+            return True
+        return False
 
     def trigger(self, project: int, *, immediate: bool, reason: str) -> str:
         """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id."""

@@ -111,14 +111,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]
 return 1
 """
 
-# KEYS: credentials. ARGV: url, token ('' = not given).
+# KEYS: credentials, config, version, projects. ARGV: url, token, config hash, project
+# ('' = not given). Records a project /setup connected; returns its current version.
 # A token is kept with the URL it came with: a new URL without a token drops the old token.
 REMEMBER = """
+redis.call('SADD', KEYS[4], ARGV[4])
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], 'url', ARGV[1], 'token', ARGV[2])
 elseif ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'url') ~= ARGV[1] then
   redis.call('HSET', KEYS[1], 'url', ARGV[1])
   redis.call('HDEL', KEYS[1], 'token')
 end
-return 1
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'NX') end
+return redis.call('GET', KEYS[3])
 """

@@ -87,14 +87,11 @@ class RedisStore(Store):
     def remember_project(
         self, project: int, *, url: str = "", token: str = "", config_hash: str = ""
     ) -> str | None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.sadd(self.keys.projects, project)
-        if url or token:
-            self._remember(keys=self._k(project, "credentials"), args=[url, token], client=pipe)
-        if config_hash:
-            pipe.set(self.keys.project(project, "config"), config_hash, nx=True)
-        pipe.get(self.keys.project(project, "version"))
-        version = pipe.execute()[-1]
+        # One round trip (a script in a pipeline would cost a SCRIPT EXISTS first).
+        version = self._remember(
+            keys=[*self._k(project, "credentials", "config", "version"), self.keys.projects],
+            args=[url, token, config_hash, project],
+        )
         return None if version is None else version.decode()
 
     def credentials(self, project: int) -> tuple[str, str]:
