@@ -266,6 +266,10 @@ def main() -> int:
         help="also measure while audits of an N-task project run back to back (a fake Label "
         "Studio serves it; in Redis mode a labelaudit worker runs them)",
     )  # fmt: skip
+    parser.add_argument(
+        "--server-env", action="append", default=[], metavar="NAME=VALUE",
+        help="an extra environment variable for labelaudit serve (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--markdown", help="append the results as a markdown table to this file")
     args = parser.parse_args()
     workers = args.workers or (2 if args.mode == "redis" else 1)
@@ -294,6 +298,7 @@ def main() -> int:
     )
     if fake is not None:
         env.update(LABEL_STUDIO_URL=fake.url, LABEL_STUDIO_API_KEY=LS_TOKEN)
+    env.update(item.split("=", 1) for item in args.server_env)
     server = ["--workers", str(workers), "--threads", str(args.threads)]
     commands = {
         "labelaudit": [
