@@ -8,6 +8,8 @@ It is built from parts, each a module of this package:
                    lease and stage (:class:`AuditSteps`)
 ``predict``        /predict's answers and the final models (:class:`Predictor`)
 ``runners``        who runs tickets: a thread here, or Celery workers by task name
+``process_runner`` the embedded mode's audits in a child process (the web threads keep
+                   the GIL)
 ``credentials``    which Label Studio URL and key a project uses; scrubbing secrets
 ``policy``         the errors the service names and its one retry policy
 =================  ==========================================================================
@@ -196,4 +198,11 @@ def build_service(
 
         runner = CeleryRunner(celery_app(settings), settings)
     artifacts = Artifacts(settings.model_dir, key=settings.signing_key)
-    return Service(settings, store, artifacts, runner, io=io)
+    service = Service(settings, store, artifacts, runner, io=io)
+    if runner is None and io is None:
+        # Embedded, reading a real Label Studio: audits in a child process, off the GIL of
+        # the web threads (an injected io is a test's in-process fake: keep the thread).
+        from backend.service.process_runner import ProcessRunner
+
+        service.runner = ProcessRunner(service)
+    return service

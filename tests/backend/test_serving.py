@@ -28,3 +28,46 @@ print(gc.get_freeze_count())
     ).stdout.split("\n")
     assert out[0] == "[]", out
     assert int(out[1]) > 10_000  # the warm-up's objects are frozen
+
+
+def test_embedded_audits_run_in_a_child_process_on_the_parent_s_store(tmp_path):
+    """The embedded runner hands audits to a spawned process; the web process's memory store
+    sees the job, the saved audit and /predict's answers (issue 16)."""
+    import multiprocessing
+    import time
+
+    from backend.api import create_app
+    from backend.service.process_runner import ProcessRunner
+    from tests.worker.support import TOKEN, FakeLabelStudio, numeric_tasks
+
+    with FakeLabelStudio() as fake:
+        fake.add_project(1, numeric_tasks(60, seed=2))
+        settings = {
+            "model_dir": str(tmp_path),
+            "redis_url": "",
+            "label_studio_url": fake.url,
+            "label_studio_api_key": TOKEN,
+            "projects": "1",
+            "folds": 3,
+            "sweep_seconds": 0,
+        }
+        app = create_app({"SETTINGS": settings})
+        service = app.extensions["labelaudit"]
+        assert isinstance(service.runner, ProcessRunner)
+        client = app.test_client()
+        try:
+            job = client.post("/projects/1/audit").json["job"]
+            deadline = time.monotonic() + 120
+            while (record := client.get(f"/jobs/{job}").json)["state"] not in {
+                "succeeded",
+                "failed",
+            }:
+                assert time.monotonic() < deadline, record
+                time.sleep(0.1)
+            assert record["state"] == "succeeded", record
+            assert len(multiprocessing.active_children()) == 1  # the audit process
+            assert fake.projects[1].model_version == "labelaudit-1"
+            answer = client.post("/predict", json={"project": 1, "tasks": [{"id": 1}]}).json
+            assert answer["results"][0]["model_version"] == "labelaudit-1"
+        finally:
+            service.runner.stop()
