@@ -300,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the Label Studio ML backend (gunicorn)",
         description="Serve the ML-backend protocol and labelaudit's job/report routes. Without "
-        "REDIS_URL audits run in a background thread of this one process; with it, audits go "
+        "REDIS_URL state lives in this one process and audits run in a child process it "
+        "starts; with it, audits go "
         "to `labelaudit worker` processes through Redis.",
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")

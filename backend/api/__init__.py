@@ -7,7 +7,8 @@
 * ``SERVICE``: a ready :class:`~backend.service.Service`; or its parts ``STORE``,
   ``RUNNER``, ``IO`` (a :class:`~backend.publish.LabelStudioIO`).
 
-Without them the app runs embedded (memory store, audits in a background thread) when
+Without them the app runs embedded (memory store; audits in a child process when it reads a
+real Label Studio, in a background thread with an injected ``IO``) when
 ``REDIS_URL`` is empty, and with Redis and Celery workers otherwise.
 """
 
