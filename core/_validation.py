@@ -141,6 +141,15 @@ def validate_labels_and_pred_probs(
     return arr, probs
 
 
+class ValueAssertionError(ValueError, AssertionError):
+    """A bad value where cleanlab raises ``AssertionError``: catchable as either, so code
+    written for cleanlab (``except AssertionError``) and for us (``except ValueError``) works."""
+
+
+class TypeAssertionError(TypeError, AssertionError):
+    """A wrong type where cleanlab raises ``AssertionError``: catchable as either."""
+
+
 def check_option(name: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:

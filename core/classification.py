@@ -47,12 +47,11 @@ import pandas as pd
 import scipy.sparse
 import sklearn.base
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.utils import get_tags
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted
 
 from core._util import clip_noise_rates, clip_values, label_counts
 from core._validation import (
@@ -177,7 +176,8 @@ def _square_matrix(name: str, matrix: Any) -> np.ndarray | None:
     trace = np.trace(arr)
     if trace <= 1:
         raise ValueError(
-            f"{name} must have trace > 1 (most labels are correct); got trace {np.round(trace, 2)}"
+            f"{name} must have trace > 1 (most labels are correct: Trace({name}) must be > 1); "
+            f"got trace {np.round(trace, 2)}"
         )
     return arr
 
@@ -801,7 +801,7 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         np.ndarray of shape (n_samples,)
             Predicted labels, elements of ``classes_``.
         """
-        check_is_fitted(self, "clf_")
+        self._check_fitted()
         codes = np.asarray(self.clf_.predict(self._prepare_X(X), *args, **kwargs))
         return self.classes_[codes.astype(np.intp)]
 
@@ -821,7 +821,7 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
             Column ``j`` is the probability of ``classes_[j]``. If every example of a
             class was pruned, that class gets a column of zeros.
         """
-        check_is_fitted(self, "clf_")
+        self._check_fitted()
         proba = np.asarray(self.clf_.predict_proba(self._prepare_X(X), *args, **kwargs))
         seen = getattr(self.clf_, "classes_", None)
         num_classes = len(self.classes_)
@@ -830,6 +830,15 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
             full[:, np.asarray(seen, dtype=np.intp)] = proba
             return full
         return proba
+
+    def _check_fitted(self) -> None:
+        """Raise NotFittedError before ``fit``; unlike sklearn's check_is_fitted, this asks
+        nothing of ``clf`` (any object with fit/predict/predict_proba will do, as in cleanlab)."""
+        if getattr(self, "clf_", None) is None:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
 
     def score(self, X: DatasetLike, y: LabelLike, sample_weight: Any = None) -> float:
         """Score ``clf_`` on test data (its own ``score``, else accuracy).
@@ -847,7 +856,7 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         -------
         float
         """
-        check_is_fitted(self, "clf_")
+        self._check_fitted()
         X = self._prepare_X(X)
         if hasattr(self.clf_, "score"):
             codes = self._codes_of(y)  # clf_ knows label codes; unknown labels never match
@@ -964,7 +973,7 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"cv_n_folds={cv_n_folds} needs more examples per class "
                     f"({n} examples, {num_classes} classes); decrease cv_n_folds "
-                    "or pass pred_probs"
+                    "or pass pred_probs (Need more data from each class for cross-validation)"
                 )
         user_joint = filter_kwargs.get("confident_joint")
         if user_joint is not None:

@@ -15,7 +15,12 @@ import numpy as np
 from scipy.special import xlogy
 from sklearn.metrics import log_loss
 
-from core._validation import check_option, validate_labels_and_pred_probs
+from core._validation import (
+    TypeAssertionError,
+    ValueAssertionError,
+    check_option,
+    validate_labels_and_pred_probs,
+)
 from core.constants import CLIPPING_LOWER_BOUND
 from core.count import _thresholds
 from core.typing import LabelLike
@@ -222,9 +227,11 @@ def get_label_quality_ensemble_scores(
     np.ndarray of shape (n_samples,)
     """
     if not isinstance(pred_probs_list, list):
-        raise TypeError(f"pred_probs_list must be a list; got {type(pred_probs_list).__name__}")
+        raise TypeAssertionError(
+            f"pred_probs_list must be a list; got {type(pred_probs_list).__name__}"
+        )
     if not pred_probs_list:
-        raise ValueError("pred_probs_list is empty; pass one pred_probs array per model")
+        raise ValueAssertionError("pred_probs_list is empty; pass one pred_probs array per model")
     check_option("weight_ensemble_members_by", weight_ensemble_members_by, _ENSEMBLE_WEIGHTS)
     if len(pred_probs_list) == 1:
         warnings.warn(
@@ -282,9 +289,11 @@ def get_label_quality_ensemble_scores(
                 print(f"  Model {i} weight   : {w}")
     else:  # custom
         if custom_weights is None:
-            raise ValueError("weight_ensemble_members_by='custom' needs custom_weights; got None")
+            raise ValueAssertionError(
+                "weight_ensemble_members_by='custom' needs custom_weights; got None"
+            )
         if len(custom_weights) != len(probs_list):
-            raise ValueError(
+            raise ValueAssertionError(
                 f"custom_weights must have one weight per model ({len(probs_list)}); "
                 f"got {len(custom_weights)}"
             )

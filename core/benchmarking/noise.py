@@ -131,12 +131,14 @@ def _rand_probabilities(
     if max_prob + FLOATING_POINT_COMPARISON < m / n:
         raise ValueError(
             f"{max_name}={max_prob} is too small: {n} values of at most {max_name} cannot "
-            f"sum to {m} (needs {max_name} >= {m / n:.6g})"
+            f"sum to {m} (needs {max_name} >= {m / n:.6g}): {max_name} must be greater than or "
+            f"equal to {m}/{n}"
         )
     if min_prob > (m + FLOATING_POINT_COMPARISON) / n:
         raise ValueError(
             f"{min_name}={min_prob} is too large: {n} values of at least {min_name} cannot "
-            f"sum to {m} (needs {min_name} <= {m / n:.6g})"
+            f"sum to {m} (needs {min_name} <= {m / n:.6g}): {min_name} must be less than or "
+            f"equal to {m}/{n}"
         )
     # A flat Dirichlet draw is uniform on the simplex.
     result = rs.dirichlet(np.ones(n)) * m
@@ -525,7 +527,7 @@ def generate_noise_matrix_from_trace(
     if valid_noise_matrix and trace <= 1:
         raise ValueError(
             "trace must be > 1 when valid_noise_matrix=True (a learnable noise matrix "
-            f"needs it); got trace={trace}"
+            f"needs trace > 1); got trace={trace}"
         )
     bounds = {
         "max_trace_prob": max_trace_prob,
@@ -542,7 +544,7 @@ def generate_noise_matrix_from_trace(
         if py is None:
             raise ValueError(
                 "py is required when valid_noise_matrix=True and K > 2 (validity depends "
-                "on the prior); got None"
+                "on the prior: py must be given); got None"
             )
         prior = _check_prior(py, k)
     rs = _as_random_state(seed, "seed")

@@ -118,3 +118,20 @@ def test_silenced_cleanlab_does_not_hide_our_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         rank.get_label_quality_scores(labels, probs)
+
+
+def test_ensemble_argument_errors_are_also_cleanlab_s_assertion_errors():
+    """cleanlab raises AssertionError here; core's errors are catchable as either."""
+    labels = np.array([0, 1, 0, 1])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    for call in (
+        lambda: rank.get_label_quality_ensemble_scores(labels, np.stack([probs, probs])),
+        lambda: rank.get_label_quality_ensemble_scores(labels, []),
+        lambda: rank.get_label_quality_ensemble_scores(
+            labels, [probs, probs], weight_ensemble_members_by="custom"
+        ),
+    ):
+        with pytest.raises(AssertionError):
+            call()
+        with pytest.raises((TypeError, ValueError)):
+            call()

@@ -1,0 +1,28 @@
+"""A pytest plugin (``-p bench.cleanlab_swap``): cleanlab's modules replaced by core's.
+
+Loaded before any test module, it imports cleanlab whole (its other modules keep what they
+import from each other), then puts core's modules in ``sys.modules`` and on the packages under
+cleanlab's names, so ``from cleanlab import count`` in cleanlab's own tests gets ``core.count``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: cleanlab module -> the core module that stands in for it.
+SWAPS = {
+    "cleanlab.count": "core.count",
+    "cleanlab.filter": "core.filter",
+    "cleanlab.rank": "core.rank",
+    "cleanlab.classification": "core.classification",
+    "cleanlab.dataset": "core.dataset",
+    "cleanlab.benchmarking.noise_generation": "core.benchmarking.noise",
+}
+
+for _name in SWAPS:
+    importlib.import_module(_name)  # cleanlab's own, so the package imports completely
+for _name, _core in SWAPS.items():
+    sys.modules[_name] = importlib.import_module(_core)
+    _parent, _, _child = _name.rpartition(".")
+    setattr(sys.modules[_parent], _child, sys.modules[_name])
