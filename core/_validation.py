@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.constants import FLOATING_POINT_COMPARISON, ROW_SUM_TOLERANCE
+from core.constants import PROBABILITY_TOLERANCE, ROW_SUM_TOLERANCE
 
 
 def labels_to_array(labels: Any, *, name: str = "labels") -> np.ndarray:
@@ -104,8 +104,11 @@ def validate_pred_probs(pred_probs: Any, *, name: str = "pred_probs") -> np.ndar
     if not (np.isfinite(lo) and np.isfinite(hi)):
         row = int(np.argwhere(~np.isfinite(arr))[0, 0])
         raise ValueError(f"{name} contains NaN or infinite values (first in row {row})")
-    if lo < -FLOATING_POINT_COMPARISON or hi > 1 + FLOATING_POINT_COMPARISON:
-        raise ValueError(f"{name} values must be probabilities in [0, 1]; got min {lo}, max {hi}")
+    if lo < -PROBABILITY_TOLERANCE or hi > 1 + PROBABILITY_TOLERANCE:
+        raise ValueError(
+            f"{name} values must be probabilities in [0, 1] (within {PROBABILITY_TOLERANCE} for "
+            f"float rounding); got min {lo}, max {hi}"
+        )
     sums = arr @ np.ones(arr.shape[1], dtype=arr.dtype)  # BLAS: far faster than sum(axis=1)
     bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
     if bad.any():

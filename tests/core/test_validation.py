@@ -96,3 +96,29 @@ def test_two_column_dataframe_is_refused():
 def test_float32_rows_summing_within_tolerance_are_accepted():
     probs = np.array([[0.7, 0.3], [0.2, 0.8], [0.6, 0.4]], dtype=np.float32) * np.float32(0.999)
     assert find_label_issues(LABELS, probs, filter_by="confident_learning").shape == (3,)
+
+
+def test_float_rounding_past_the_bounds_is_accepted_and_answers_as_cleanlab_does():
+    """float32 softmax output reaches 1.00001 (cleanlab's own IMDb pred_probs do): accepted and
+    used as given. cleanlab computes the confident joint and the joint from such values (the
+    same answers here); where cleanlab's own check refuses them (its 1e-6), core accepts them
+    within PROBABILITY_TOLERANCE, as it says. Values far outside [0, 1] stay refused."""
+    from cleanlab.count import compute_confident_joint as cl_compute_confident_joint
+    from cleanlab.count import estimate_joint as cl_estimate_joint
+
+    from core.count import estimate_joint
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 300)
+    probs = rng.dirichlet(np.ones(3) * 0.7, 300)
+    probs[np.arange(300), labels] += 0.6
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs[0] = [1.00001, 0.0, 0.0]
+    probs[1] = [-0.00001, 0.5, 0.50001]
+    np.testing.assert_array_equal(
+        compute_confident_joint(labels, probs), cl_compute_confident_joint(labels, probs)
+    )
+    np.testing.assert_allclose(estimate_joint(labels, probs), cl_estimate_joint(labels, probs))
+    assert find_label_issues(labels, probs).shape == (300,)
+    with pytest.raises(ValueError, match=r"within 0\.001 for float rounding"):
+        find_label_issues(labels, np.vstack([[1.01, 0.0, -0.01], probs[1:]]))
