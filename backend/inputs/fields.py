@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backend.labelstudio.dataset import Malformed
+from backend.labelstudio.dataset import Malformed, is_number, type_name
 
 _FIELD_REF = re.compile(r"\$([A-Za-z_]\w*)")
 _VARIABLE = re.compile(r"^\$[^\s,$]+$")
@@ -25,16 +25,6 @@ def bare_field(value: str) -> str | None:
 def field_refs(value: str) -> tuple[str, ...]:
     """Return every ``$field`` a config value refers to, in order, once each."""
     return tuple(dict.fromkeys(_FIELD_REF.findall(value)))
-
-
-def type_name(value: Any) -> str:
-    """Return a JSON-ish name of ``value``'s type, for messages."""
-    return "null" if value is None else type(value).__name__
-
-
-def is_number(value: Any) -> bool:
-    """Whether ``value`` is an int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def present(data: Mapping[str, Any], keys: tuple[str, ...]) -> None:

@@ -39,7 +39,7 @@ from backend.inputs.embedding import (
     EMBEDDING_FIELD_SUFFIXES,
     is_embedding_field,
 )
-from backend.labelstudio.dataset import TaskKind, UnsupportedConfig
+from backend.labelstudio.dataset import TaskKind, UnsupportedConfig, is_number
 
 #: File extensions that make a task-data string an image reference.
 IMAGE_EXTENSIONS = frozenset(
@@ -190,19 +190,15 @@ def is_image_reference(value: Any) -> bool:
     return value.startswith("/data/") and "." not in candidates[-1].rsplit("/", 1)[-1]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _value_kind(value: Any) -> str | None:
     """Classify one task-data value: image, text, embedding, number, table, or None."""
     if isinstance(value, str):
         return "image" if is_image_reference(value) else "text"
-    if _is_number(value):
+    if is_number(value):
         return "number"
-    if isinstance(value, list) and value and all(_is_number(v) for v in value):
+    if isinstance(value, list) and value and all(is_number(v) for v in value):
         return "embedding"
-    if isinstance(value, dict) and value and all(_is_number(v) for v in value.values()):
+    if isinstance(value, dict) and value and all(is_number(v) for v in value.values()):
         return "table"
     return None
 

@@ -12,6 +12,16 @@ class UnsupportedConfig(ValueError):
     """The project's label config is not one labelaudit can audit (names tag and why)."""
 
 
+def type_name(value: Any) -> str:
+    """Return a JSON-ish name of ``value``'s type, for Malformed and Skipped messages."""
+    return "null" if value is None else type(value).__name__
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or float (not a bool), as JSON task data holds numbers."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class Malformed(ValueError):
     """A task's data or an annotation's result that cannot be used; the message says why.
 

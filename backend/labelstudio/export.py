@@ -23,15 +23,11 @@ import numpy as np
 from backend import inputs as inputs_registry
 from backend import tasktypes
 from backend.labelstudio.config import infer_task_kind, parse_label_config
-from backend.labelstudio.dataset import AuditDataset, Malformed, Skipped, TaskKind
+from backend.labelstudio.dataset import AuditDataset, Malformed, Skipped, TaskKind, type_name
 
 
 def _as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def _annotator(annotation: dict[str, Any]) -> str:
@@ -83,7 +79,7 @@ def dataset_from_tasks(
     for position, task in enumerate(tasks):
         if not isinstance(task, dict):
             skipped.append(
-                Skipped(None, None, f"item {position} is {_type_name(task)}, not a task object")
+                Skipped(None, None, f"item {position} is {type_name(task)}, not a task object")
             )
             continue
         task_id = _as_int(task.get("id"))
@@ -97,7 +93,7 @@ def dataset_from_tasks(
         data = task.get("data")
         if not isinstance(data, dict):
             skipped.append(
-                Skipped(task_id, None, f"task data must be an object; got {_type_name(data)}")
+                Skipped(task_id, None, f"task data must be an object; got {type_name(data)}")
             )
             continue
         try:
@@ -110,7 +106,7 @@ def dataset_from_tasks(
             annotations = []
         if not isinstance(annotations, list):
             skipped.append(
-                Skipped(task_id, None, f"annotations must be a list; got {_type_name(annotations)}")
+                Skipped(task_id, None, f"annotations must be a list; got {type_name(annotations)}")
             )
             continue
         used = 0

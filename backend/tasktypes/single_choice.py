@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig
+from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig, type_name
 from backend.tasktypes import Judgement, NothingToAudit, TaskType, register
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ RESULT_TYPE = "choices"
 
 def _describe(tag: Any) -> str:
     return f"<{tag.tag} name={tag.name!r}>"
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 @register
@@ -75,7 +71,7 @@ class SingleChoice(TaskType):
 
     def read_label(self, result: Any, kind: TaskKind) -> int:
         if not isinstance(result, list):
-            raise Malformed(f"annotation result must be a list; got {_type_name(result)}")
+            raise Malformed(f"annotation result must be a list; got {type_name(result)}")
         ours = [
             r
             for r in result
@@ -92,7 +88,7 @@ class SingleChoice(TaskType):
         value = ours[0].get("value")
         picked = value.get(RESULT_TYPE) if isinstance(value, dict) else None
         if not isinstance(picked, list) or len(picked) != 1:
-            got = len(picked) if isinstance(picked, list) else _type_name(picked)
+            got = len(picked) if isinstance(picked, list) else type_name(picked)
             raise Malformed(f"{kind.control!r} result must hold exactly one choice; got {got}")
         (label,) = picked
         if not isinstance(label, str) or label not in kind.classes:
