@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 
 from backend.api.errors import ApiError
+from backend.labelstudio.client import is_one_word
 
 _PROJECT_REF = re.compile(r"\s*(\d{1,18})(?:\.\d+)?\s*")
 #: Longest excerpt of a bad value quoted back in an error message.
@@ -115,7 +116,7 @@ def http_url(value: str, field: str) -> str:
 def access_token(body: dict[str, Any]) -> str:
     """Return /setup's ``access_token`` (or ''); one word of printable characters."""
     token = optional_str(body, "access_token")
-    if any(c.isspace() or not c.isprintable() for c in token.strip()):
+    if not is_one_word(token.strip()):
         raise ApiError(400, "access_token must be one word, without spaces or control characters")
     return token.strip()
 

@@ -62,6 +62,20 @@ def _check_url(url: str) -> str:
     return url.strip().rstrip("/") + "/"
 
 
+def same_origin(a: str, b: str) -> bool:
+    """Whether two URLs share scheme, host and port (False when either does not parse)."""
+    try:
+        pa, pb = urlsplit(a), urlsplit(b)
+        return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+    except ValueError:
+        return False
+
+
+def is_one_word(token: str) -> bool:
+    """Whether a token is one word of printable characters (a header can carry it as is)."""
+    return not any(c.isspace() or not c.isprintable() for c in token)
+
+
 def _check_key(api_key: str) -> str:
     if not isinstance(api_key, str) or not api_key.strip():
         raise ValueError(
@@ -69,7 +83,7 @@ def _check_key(api_key: str) -> str:
             "personal access token from Account & Settings)"
         )
     key = api_key.strip()
-    if any(c.isspace() or not c.isprintable() for c in key):
+    if not is_one_word(key):
         raise ValueError(
             "Label Studio API key holds spaces or control characters; a token is one word"
         )

@@ -32,9 +32,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
-from backend.labelstudio.client import _check_key, _check_url, _redact, connect, translate_errors
+from backend.labelstudio.client import (
+    _check_key,
+    _check_url,
+    _redact,
+    connect,
+    same_origin,
+    translate_errors,
+)
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -96,11 +103,6 @@ def auth_header(base_url: str, api_key: str) -> dict[str, str]:
     return {"Authorization": headers["Authorization"]}
 
 
-def _same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
-
-
 def _read_limited(chunks: Iterator[bytes], what: str) -> bytes:
     out = bytearray()
     for chunk in chunks:
@@ -128,13 +130,19 @@ def media_path(path: str) -> str | None:
     return normal if normal.startswith(LABEL_STUDIO_MEDIA_PREFIXES) else None
 
 
-def local_path(ref: str) -> Path | None:
-    """Return the file a reference names (a path or ``file://`` URL), or None if it is not one."""
-    ref = ref.strip()
+def _split(ref: str) -> tuple[SplitResult, str]:
+    """Return a reference's parts and its scheme in lower case ('' for a plain path)."""
     parts = urlsplit(ref)
     scheme = parts.scheme.lower()
     if len(scheme) == 1:  # a Windows drive letter (C:\...), not a URL scheme
         scheme = ""
+    return parts, scheme
+
+
+def local_path(ref: str) -> Path | None:
+    """Return the file a reference names (a path or ``file://`` URL), or None if it is not one."""
+    ref = ref.strip()
+    parts, scheme = _split(ref)
     if scheme == "file":
         return Path(unquote(parts.path))
     if not scheme and not ref.startswith(LABEL_STUDIO_MEDIA_PREFIXES):
@@ -167,7 +175,7 @@ def _vet(url: str, base_url: str, policy: MediaPolicy) -> bool:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise _refused(url, "only http(s) URLs are fetched")
-    if base_url and _same_origin(url, base_url):
+    if base_url and same_origin(url, base_url):
         if media_path(parts.path) is not None:
             return True
         if policy.hosts is not None:
@@ -200,10 +208,7 @@ def fetch_bytes(
     if not isinstance(ref, str) or not ref.strip():
         raise ValueError(f"media reference must be a non-empty string; got {ref!r}")
     ref = ref.strip()
-    parts = urlsplit(ref)
-    scheme = parts.scheme.lower()
-    if len(scheme) == 1:  # a Windows drive letter (C:\...), not a URL scheme
-        scheme = ""
+    parts, scheme = _split(ref)
     if scheme == "data":
         return _decode_data_uri(ref)
     path = local_path(ref)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from backend.labelstudio.client import same_origin
 from backend.service.policy import MissingCredentials
 from backend.settings import Settings
 from backend.store import Store
@@ -29,7 +30,7 @@ class Credentials:
         stored_url, stored_key = self.store.credentials(project)
         url = self.settings.label_studio_url or stored_url
         key = self.settings.label_studio_api_key
-        if not key and stored_key and (not stored_url or _same_origin(stored_url, url)):
+        if not key and stored_key and (not stored_url or same_origin(stored_url, url)):
             key = stored_key
         if not url or not key:
             missing = " and ".join(
@@ -79,14 +80,3 @@ class Credentials:
             allow_local=False,
             policy=MediaPolicy.from_setting(self.settings.media_hosts),
         )
-
-
-def _same_origin(a: str, b: str) -> bool:
-    """Whether two URLs share scheme, host and port (a token's host is its origin)."""
-    from urllib.parse import urlsplit
-
-    try:
-        pa, pb = urlsplit(a), urlsplit(b)
-        return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
-    except ValueError:
-        return False
