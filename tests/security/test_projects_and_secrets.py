@@ -36,6 +36,7 @@ def test_the_environment_key_reaches_only_connected_projects(tmp_path, listeners
     assert ls.seen == []
     assert client.post("/setup", json={"project": 99, "schema": TEXT_CONFIG}).status_code == 200
     assert client.post("/projects/99/audit").status_code == 202
+    app.extensions["labelaudit"].runner.stop()
 
 
 def test_a_listed_project_needs_no_setup(tmp_path):
@@ -45,6 +46,7 @@ def test_a_listed_project_needs_no_setup(tmp_path):
         "/webhook", json={"action": "ANNOTATION_CREATED", "project": {"id": 99}}
     )
     assert answer.status_code == 200 and answer.json["status"] == "scheduled"
+    app.extensions["labelaudit"].runner.stop()
 
 
 def test_passwords_inside_urls_never_show_in_answers_reports_or_logs(tmp_path, caplog):

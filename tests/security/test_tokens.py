@@ -7,38 +7,16 @@ the real Flask app with the memory store and with Redis.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from backend.api import create_app
-from backend.store import MemoryStore, RedisStore
-from tests.worker.support import drop_namespace, redis_server
+from tests.backend.test_store import redis_url as redis_url
+from tests.backend.test_store import store as store
 
 TOKEN = "7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e"
 CONFIG = (
     '<View><Text name="t" value="$t"/><Choices name="c" toName="t">'
     '<Choice value="a"/><Choice value="b"/></Choices></View>'
 )
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["memory", "redis"])
-def store(request, redis_url):
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
-    redis_store = RedisStore(redis_url, namespace=namespace)
-    yield redis_store
-    drop_namespace(redis_url, namespace)
-    redis_store.redis.close()
 
 
 def make_app(tmp_path, store, **settings):
@@ -74,7 +52,10 @@ def test_the_token_reaches_the_host_it_came_with(tmp_path, store, listeners):
     setup(client, 1, hostname=a.url, access_token=TOKEN)
     answer = client.post("/projects/1/audit")
     assert answer.status_code == 202
-    wait_job(app, answer.json["job"])  # fails: A is no Label Studio, but it was asked
+    try:
+        wait_job(app, answer.json["job"])  # fails: A is no Label Studio, but it was asked
+    finally:
+        app.extensions["labelaudit"].runner.stop()
     assert f"Token {TOKEN}" in a.authorizations()
 
 
