@@ -160,8 +160,7 @@ class SingleChoice(TaskType):
         num_classes = prepared.num_classes
         # core works over the classes present; classes nobody chose get no column.
         local = np.searchsorted(present, labels)
-        local_probs = probs[:, present]
-        local_probs = local_probs / np.clip(local_probs.sum(axis=1, keepdims=True), 1e-12, None)
+        local_probs = over_present(probs, present)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             # One calibrated confident joint serves the flags, the noise matrix and health.
@@ -204,10 +203,9 @@ class SingleChoice(TaskType):
         # cleanlab's way to fit on issues found elsewhere: estimates first (here from the
         # audit's out-of-fold probabilities and noise matrix, no cross-validation), then fit
         # with those issues; CleanLearning weighs class k by 1 / P(given=k | true=k).
-        local_probs = result.pred_probs[:, present]
         learner.find_label_issues(
             labels=codes,
-            pred_probs=local_probs / np.clip(local_probs.sum(axis=1, keepdims=True), 1e-12, None),
+            pred_probs=over_present(result.pred_probs, present),
             noise_matrix=result.noise_matrix[np.ix_(present, present)],
         )
         learner.fit(prepared.X, codes, label_issues=issues)
@@ -236,6 +234,13 @@ class SingleChoice(TaskType):
                 "value": {RESULT_TYPE: [kind.classes[int(label)]]},
             }
         ]
+
+
+def over_present(probs: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The columns of the classes present, each row renormalised to sum to 1 (core works
+    over the classes present; a class nobody chose gets no column)."""
+    local = probs[:, present]
+    return local / np.clip(local.sum(axis=1, keepdims=True), 1e-12, None)
 
 
 class ClassMapped:
