@@ -6,12 +6,12 @@ Default model: StandardScaler -> RBF SVC with sigmoid calibration (logistic regr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from backend.inputs import Features, Fetch, InputType, RowProgress, register
+from backend.inputs import register
 from backend.inputs.fields import VectorReader, bare_field, present
-from backend.inputs.vectors import featurize_vectors, numbers_cell
+from backend.inputs.vectors import VectorInput
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -30,7 +30,7 @@ def is_embedding_field(name: str) -> bool:
 
 
 @register
-class Embedding(InputType):
+class Embedding(VectorInput):
     """A vector of numbers from one field whose name says it is an embedding."""
 
     name = "embedding"
@@ -56,19 +56,6 @@ class Embedding(InputType):
 
         return read
 
-    def featurize(
-        self,
-        inputs: Sequence[Any],
-        settings: Settings,
-        *,
-        fetch: Fetch | None = None,
-        progress: RowProgress | None = None,
-    ) -> Features:
-        features = Features(*featurize_vectors(inputs, what=self.name))
-        if progress is not None:
-            progress(len(inputs), len(inputs))
-        return features
-
     def default_model(self, settings: Settings, *, n_samples: int) -> Any:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -79,6 +66,3 @@ class Embedding(InputType):
         if n_samples > SVC_MAX_SAMPLES:
             return make_pipeline(StandardScaler(), LogisticRegression(max_iter=LR_MAX_ITER))
         return make_pipeline(StandardScaler(), CalibratedSVC())
-
-    def cell(self, value: Any, fetch: Fetch | None) -> str:
-        return numbers_cell(value)

@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from backend.inputs import Features, Fetch, InputType, RowProgress, register
+from backend.inputs import register
 from backend.inputs.fields import VectorReader, bare_field, field_refs, number, present
-from backend.inputs.vectors import featurize_vectors, numbers_cell
+from backend.inputs.vectors import VectorInput
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -20,7 +20,7 @@ TREES = 100
 
 
 @register
-class Numeric(InputType):
+class Numeric(VectorInput):
     """Numbers: a table dict, a list, or several numeric fields, as one row of columns."""
 
     name = "numeric"
@@ -53,19 +53,6 @@ class Numeric(InputType):
 
         return read
 
-    def featurize(
-        self,
-        inputs: Sequence[Any],
-        settings: Settings,
-        *,
-        fetch: Fetch | None = None,
-        progress: RowProgress | None = None,
-    ) -> Features:
-        features = Features(*featurize_vectors(inputs, what=self.name))
-        if progress is not None:
-            progress(len(inputs), len(inputs))
-        return features
-
     def default_model(self, settings: Settings, *, n_samples: int) -> Any:
         from sklearn.ensemble import ExtraTreesClassifier
 
@@ -78,6 +65,3 @@ class Numeric(InputType):
         from sklearn.preprocessing import StandardScaler
 
         return Pipeline([("scale", StandardScaler()), ("model", estimator)])
-
-    def cell(self, value: Any, fetch: Fetch | None) -> str:
-        return numbers_cell(value)

@@ -6,12 +6,18 @@ pipeline (so each fold learns it from its own training rows).
 
 from __future__ import annotations
 
+import html
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from backend.inputs import Features, Fetch, InputType, RowProgress
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 
 def _is_number(value: Any) -> bool:
@@ -75,9 +81,27 @@ def featurize_vectors(
     return X, ok, failures
 
 
-def numbers_cell(value: Any, shown: int = 12) -> str:
-    """Return the report's HTML for a vector: its first ``shown`` numbers."""
-    import html
+class VectorInput(InputType):
+    """What numeric and embedding inputs share: rows of numbers stacked into a matrix, and a
+    report cell showing the first numbers (subclasses read their values and pick a model)."""
 
-    numbers = ", ".join(f"{float(x):.3g}" for x in list(value)[:shown])
-    return f"<code>{html.escape(numbers)}{' …' if len(value) > shown else ''}</code>"
+    #: Numbers of a value the report shows.
+    SHOWN = 12
+
+    def featurize(
+        self,
+        inputs: Sequence[Any],
+        settings: Settings,
+        *,
+        fetch: Fetch | None = None,
+        progress: RowProgress | None = None,
+    ) -> Features:
+        features = Features(*featurize_vectors(inputs, what=self.name))
+        if progress is not None:
+            progress(len(inputs), len(inputs))
+        return features
+
+    def cell(self, value: Any, fetch: Fetch | None) -> str:
+        numbers = ", ".join(f"{float(x):.3g}" for x in list(value)[: self.SHOWN])
+        more = " …" if len(value) > self.SHOWN else ""
+        return f"<code>{html.escape(numbers)}{more}</code>"
