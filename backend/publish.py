@@ -16,6 +16,7 @@ So nothing reaches Label Studio that is not saved here first.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -134,6 +135,8 @@ def publish(
     from backend import report
 
     io = io if io is not None else LabelStudioIO()
+    if fetch is not None:  # the report is rendered twice (before the push, and with its time)
+        fetch = functools.cache(fetch)
     version = (
         io.next_version(target.url, target.api_key, target.project) if target else LOCAL_VERSION
     )

@@ -50,11 +50,12 @@ _CONFIG_PROBLEMS_KEPT = 64
 _config_lock = threading.Lock()
 
 
-def _config_problem(config: str) -> str | None:
-    """Return why labelaudit cannot audit a label config, or None (remembered by hash)."""
+def _config_problem(config: str, key: str = "") -> str | None:
+    """Return why labelaudit cannot audit a label config, or None (remembered by its hash,
+    ``key``: computed here unless the caller has it)."""
     from backend.labelstudio.config import parse_label_config
 
-    key = config_hash(config)
+    key = key or config_hash(config)
     with _config_lock:
         if key in _CONFIG_PROBLEMS:
             _CONFIG_PROBLEMS.move_to_end(key)
@@ -111,11 +112,10 @@ def setup() -> Any:
     schema = label_config(optional_str(body, "schema"), "schema")
     hostname = http_url(optional_str(body, "hostname"), "hostname")
     token = access_token(body)
-    if schema and (problem := _config_problem(schema)):
+    digest = config_hash(schema) if schema else ""
+    if schema and (problem := _config_problem(schema, digest)):
         raise ApiError(400, f"labelaudit cannot audit this project's label config: {problem}")
-    version = service().setup(
-        project, url=hostname, token=token, config_hash=config_hash(schema) if schema else ""
-    )
+    version = service().setup(project, url=hostname, token=token, config_hash=digest)
     return jsonify(model_version=version)
 
 

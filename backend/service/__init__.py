@@ -73,7 +73,10 @@ class Service:
         self.store = store
         self.artifacts = artifacts
         self.credentials = Credentials(settings, store)
-        self._connected: set[int] = set()
+        # The projects listed in LABELAUDIT_PROJECTS, then each one seen connected.
+        self._connected: set[int] = {
+            int(p) for p in settings.projects.split(",") if p.strip().isdigit()
+        }
         io = io if io is not None else LabelStudioIO()
         work = Cache(WORK_CACHED)
         self.scheduler = Scheduler(settings, store, artifacts, self.credentials, io, work)
@@ -124,8 +127,7 @@ class Service:
         LABELAUDIT_PROJECTS (environment credentials never reach other projects)."""
         if project in self._connected:  # a project never disconnects: remembered per process
             return True
-        listed = {p.strip() for p in self.settings.projects.split(",")}
-        if str(project) in listed or self.store.knows(project):
+        if self.store.knows(project):
             self._connected.add(project)
             return True
         return False
