@@ -11,7 +11,11 @@ from ``core.benchmarking.noise``, so the same seed writes the same files.
 * ``image/``: 500 handwritten digits (scikit-learn's bundled ``load_digits``) as 32x32
   PNG files under ``image/images/``, referenced by relative path;
 * ``tabular/``: the 178 wines of scikit-learn's ``load_wine``, 13 numeric columns in one
-  ``<Table>`` field.
+  ``<Table>`` field;
+* ``multilabel/``: 400 texts, each joining 1-3 fortunes of different categories, under a
+  ``<Choices choice="multiple">``: the true label set is the categories present. Instead
+  of flips, NOISE_RATE of the tasks get one change to their set (a label dropped, a wrong
+  label added, or a label swapped for a wrong one), recorded in its ``flips.json``.
 
 Run: ``.venv/bin/python examples/make_examples.py`` (writes next to this file).
 """
@@ -42,6 +46,10 @@ TEXT_CLASSES = {
 }
 TEXT_PER_CLASS = 120
 TEXT_MAX_CHARS = 300
+#: The multi-label example: tasks, P(1, 2, 3 fortunes) per task, the kinds of change.
+MULTI_TASKS = 400
+MULTI_PASSAGES_P = (0.45, 0.35, 0.20)
+MULTI_CHANGES = ("dropped", "added", "swapped")
 DIGITS_PER_CLASS = 50
 DIGIT_PIXELS = 32  # the 8x8 digits, enlarged so that a person can see them in Label Studio
 NOISE_RATE = 0.10
@@ -59,11 +67,11 @@ def flip(true: np.ndarray, num_classes: int, *, seed: int) -> np.ndarray:
     return generate_noisy_labels(true, noise_matrix, random_state=seed)
 
 
-def choice_result(control: str, obj: str, choice: str, region: str) -> dict[str, Any]:
+def choice_result(control: str, obj: str, choices: list[str], region: str) -> dict[str, Any]:
     return {
         "id": region,
         "type": "choices",
-        "value": {"choices": [choice]},
+        "value": {"choices": choices},
         "origin": "manual",
         "to_name": obj,
         "from_name": control,
@@ -130,12 +138,14 @@ def task(task_id: int, data: dict[str, Any], annotations: list[dict[str, Any]]) 
     }
 
 
-def config_xml(obj_tag: str, obj: str, field: str, control: str, classes: list[str]) -> str:
+def config_xml(
+    obj_tag: str, obj: str, field: str, control: str, classes: list[str], choice: str = "single"
+) -> str:
     choices = "\n".join(f'    <Choice value="{c}"/>' for c in classes)
     return (
         "<View>\n"
         f'  <{obj_tag} name="{obj}" value="${field}"/>\n'
-        f'  <Choices name="{control}" toName="{obj}" choice="single" showInline="true">\n'
+        f'  <Choices name="{control}" toName="{obj}" choice="{choice}" showInline="true">\n'
         f"{choices}\n"
         "  </Choices>\n"
         "</View>\n"
@@ -161,7 +171,7 @@ def write_project(
     next_annotation = 1
     for i, (row, label) in enumerate(zip(data, given, strict=True)):
         task_id = i + 1
-        result = [choice_result(control, obj, classes[label], f"r{task_id}")]
+        result = [choice_result(control, obj, [classes[label]], f"r{task_id}")]
         annotations = [annotation(next_annotation, task_id, MAIN, result)]
         next_annotation += 1
         tasks.append(task(task_id, row, annotations))
@@ -174,7 +184,7 @@ def write_project(
             (int(flipped[0]), int(true[flipped[0]])),
             (int(kept[0]), int(true[kept[0]])),
         ):
-            result = [choice_result(control, obj, classes[label], f"s{row + 1}")]
+            result = [choice_result(control, obj, [classes[label]], f"s{row + 1}")]
             tasks[row]["annotations"].append(annotation(next_annotation, row + 1, SECOND, result))
             next_annotation += 1
         # A task an annotator skipped (Label Studio's "Skip": a cancelled, empty annotation).
@@ -204,17 +214,20 @@ def write_project(
     print(f"{folder}: {len(tasks)} tasks, {len(flips)} flipped labels")
 
 
-def make_text(out: Path, seed: int) -> None:
+def short_fortunes(name: str) -> list[str]:
+    """Return the distinct fortunes of one fortune file up to TEXT_MAX_CHARS long, sorted."""
     if not FORTUNES.is_dir():
         raise SystemExit(f"{FORTUNES} not found: apt-get install fortunes")
+    raw = (FORTUNES / name).read_text(encoding="utf-8")
+    return sorted({e.strip() for e in raw.split("\n%\n") if 0 < len(e.strip()) <= TEXT_MAX_CHARS})
+
+
+def make_text(out: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
     texts: list[str] = []
     true: list[int] = []
     for k, name in enumerate(TEXT_CLASSES):
-        raw = (FORTUNES / name).read_text(encoding="utf-8")
-        short = sorted(
-            {e.strip() for e in raw.split("\n%\n") if 0 < len(e.strip()) <= TEXT_MAX_CHARS}
-        )
+        short = short_fortunes(name)
         picked = np.sort(rng.permutation(len(short))[:TEXT_PER_CLASS])
         texts += [short[i] for i in picked]
         true += [k] * len(picked)
@@ -303,6 +316,85 @@ def make_tabular(out: Path, seed: int) -> None:
     )
 
 
+def change_sets(true: np.ndarray, *, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Change one label of NOISE_RATE of the sets; return the given sets and each change.
+
+    The change is drawn uniformly among those possible: ``dropped`` (one true label
+    removed; only from sets of two or more, so that no annotation is left empty),
+    ``added`` (one wrong label added), ``swapped`` (one true label replaced by a wrong one).
+    Unchanged tasks get ``""``.
+    """
+    rng = np.random.default_rng(seed)
+    given = true.copy()
+    changes = [""] * len(true)
+    for i in np.flatnonzero(rng.random(len(true)) < NOISE_RATE):
+        present, absent = np.flatnonzero(true[i]), np.flatnonzero(~true[i])
+        possible = [
+            change
+            for change, ok in zip(
+                MULTI_CHANGES, (len(present) >= 2, len(absent) > 0, len(absent) > 0), strict=True
+            )
+            if ok
+        ]
+        change = str(rng.choice(possible))
+        if change in ("dropped", "swapped"):
+            given[i, rng.choice(present)] = False
+        if change in ("added", "swapped"):
+            given[i, rng.choice(absent)] = True
+        changes[i] = change
+    return given, changes
+
+
+def make_multilabel(out: Path, seed: int) -> None:
+    """Write multilabel/: texts of 1-3 fortunes of different classes, each fortune used once."""
+    rng = np.random.default_rng(seed)
+    pools = [list(rng.permutation(short_fortunes(name))) for name in TEXT_CLASSES]
+    classes = list(TEXT_CLASSES.values())
+    texts: list[str] = []
+    true = np.zeros((MULTI_TASKS, len(classes)), dtype=bool)
+    for i in range(MULTI_TASKS):
+        left = np.array([len(pool) for pool in pools], dtype=float)
+        m = int(rng.choice(len(MULTI_PASSAGES_P), p=MULTI_PASSAGES_P)) + 1
+        # Classes drawn in proportion to the fortunes they have left, in random order.
+        chosen = rng.choice(len(classes), size=m, replace=False, p=left / left.sum())
+        texts.append("\n\n".join(str(pools[k].pop()) for k in chosen))
+        true[i, chosen] = True
+    given, changes = change_sets(true, seed=seed)
+    control, obj = "topics", "text"
+    tasks = []
+    for i, (text, labels) in enumerate(zip(texts, given, strict=True)):
+        chosen_names = [classes[k] for k in np.flatnonzero(labels)]
+        result = [choice_result(control, obj, chosen_names, f"r{i + 1}")]
+        tasks.append(task(i + 1, {"text": text}, [annotation(i + 1, i + 1, MAIN, result)]))
+    flips = [
+        {
+            "task_id": i + 1,
+            "true_labels": [classes[k] for k in np.flatnonzero(true[i])],
+            "given_labels": [classes[k] for k in np.flatnonzero(given[i])],
+            "change": changes[i],
+        }
+        for i in range(MULTI_TASKS)
+        if changes[i]
+    ]
+    folder = out / "multilabel"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "export.json").write_text(json.dumps(tasks, indent=1, ensure_ascii=False) + "\n")
+    (folder / "config.xml").write_text(
+        config_xml("Text", obj, "text", control, classes, choice="multiple")
+    )
+    summary = {
+        "seed": seed,
+        "noise_rate": NOISE_RATE,
+        "annotator": MAIN,
+        "tasks": len(tasks),
+        "flipped": len(flips),
+        "changes": {c: changes.count(c) for c in MULTI_CHANGES},
+        "flips": flips,
+    }
+    (folder / "flips.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"{folder}: {len(tasks)} tasks, {len(flips)} changed label sets")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -311,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     make_text(args.out, args.seed)
     make_image(args.out, args.seed)
     make_tabular(args.out, args.seed)
+    make_multilabel(args.out, args.seed)
     return 0
 
 
