@@ -19,6 +19,8 @@ categories are the classes); without it the text rows are skipped. Everything el
 bundled with scikit-learn.
 
 Run: ``.venv/bin/python bench/detection.py`` (about 2 minutes on 2 cores).
+Multi-label sets (``<Choices choice="multiple">``) have their own script,
+``bench/detection_multilabel.py``.
 """
 
 from __future__ import annotations
