@@ -77,10 +77,14 @@ def validate_labels(
     return arr.astype(np.intp, copy=False)
 
 
-def validate_pred_probs(pred_probs: Any, *, name: str = "pred_probs") -> np.ndarray:
+def validate_pred_probs(
+    pred_probs: Any, *, name: str = "pred_probs", rows_sum_to_one: bool = True
+) -> np.ndarray:
     """Return ``pred_probs`` as a 2-D float array whose rows are probability vectors.
 
     float32 input stays float32 (as in cleanlab, arithmetic is done in the input dtype).
+    With ``rows_sum_to_one=False`` (multi-label: one probability per class, independently)
+    only the values are checked, not the row sums.
     """
     if isinstance(pred_probs, (pd.DataFrame, pd.Series)):
         pred_probs = pred_probs.to_numpy()
@@ -109,6 +113,8 @@ def validate_pred_probs(pred_probs: Any, *, name: str = "pred_probs") -> np.ndar
             f"{name} values must be probabilities in [0, 1] (within {PROBABILITY_TOLERANCE} for "
             f"float rounding); got min {lo}, max {hi}"
         )
+    if not rows_sum_to_one:
+        return arr
     sums = arr @ np.ones(arr.shape[1], dtype=arr.dtype)  # BLAS: far faster than sum(axis=1)
     bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
     if bad.any():

@@ -187,13 +187,14 @@ def _prune(
     by_class: bool,
     by_noise_rate: bool,
     min_examples_per_class: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[int]]:
     """Flag rows class by class, by lowest self-confidence and/or largest margins.
 
     ``prune_count_matrix[j][k]`` is how many examples given label ``k`` to flag as
     really being ``j`` (by noise rate, the ``num`` with the largest ``p_j - p_k``); its
     diagonal says how many to keep (by class, the rest with lowest ``p_k`` go).
     ``groups[k]`` holds the rows given label ``k`` (:func:`core._util.group_by_label`).
+    Returns the mask and the classes left alone for having too few examples.
     """
     by_class_mask = np.zeros(len(labels), dtype=bool)
     by_rate_mask = np.zeros(len(labels), dtype=bool)
@@ -212,16 +213,73 @@ def _prune(
         if by_noise_rate:
             block = pred_probs[rows]
             by_rate_mask[rows[_largest_margins(block, k, prune_count_matrix[:, k])]] = True
-    if too_few:
-        warnings.warn(
-            f"May not flag all label issues in classes {too_few}: each has at most "
-            f"min_examples_per_class={min_examples_per_class} examples",
-            UserWarning,
-            stacklevel=3,
-        )
     if by_class and by_noise_rate:
-        return by_class_mask & by_rate_mask
-    return by_class_mask if by_class else by_rate_mask
+        return by_class_mask & by_rate_mask, too_few
+    return (by_class_mask if by_class else by_rate_mask), too_few
+
+
+def _issue_mask(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    groups: list[np.ndarray],
+    confident_joint: np.ndarray | None,
+    *,
+    filter_by: str,
+    frac_noise: float,
+    num_to_remove_per_class: Any,
+    min_examples_per_class: int,
+    warn: bool = True,
+) -> tuple[np.ndarray, list[int]]:
+    """The mask of :func:`find_label_issues` for validated inputs, and the classes that
+    had too few examples to prune (the caller warns about them).
+
+    ``groups`` are the rows of each class (:func:`core._util.group_by_label`); they may be
+    empty only for ``predicted_neq_given`` with a ``confident_joint``. ``warn=False``
+    silences the confident joint's warnings (multi-label calls this once per class).
+    """
+    counts = label_counts(labels, pred_probs.shape[1])
+    off_diagonal = np.arange(0)
+    too_few: list[int] = []
+    if confident_joint is None or filter_by in ("confident_learning", *_LOW):
+        joint, off_diagonal = _confident_joint_and_off_diagonals(
+            labels, pred_probs, groups=groups, warn=warn
+        )
+        if confident_joint is None or filter_by == "confident_learning":
+            confident_joint = _calibrate(joint, counts)
+
+    if filter_by in _LOW:
+        num_errors = len(off_diagonal) - int(
+            argmax_is_given(pred_probs, labels, off_diagonal).sum()
+        )
+        scores = _scores(labels, pred_probs, method=filter_by[len("low_") :])
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[smallest_m(scores, num_errors)] = True
+        return mask, too_few
+    if filter_by in _PRUNE:
+        prune_counts = _keep_at_least_n_per_class(
+            confident_joint.T, n=min_examples_per_class, frac_noise=frac_noise
+        )
+        if num_to_remove_per_class is not None:
+            prune_counts = _apply_num_to_remove(
+                prune_counts, np.asarray(num_to_remove_per_class), counts
+            )
+        mask, too_few = _prune(
+            labels,
+            pred_probs,
+            prune_counts,
+            groups,
+            by_class=filter_by in ("prune_by_class", "both"),
+            by_noise_rate=filter_by in ("prune_by_noise_rate", "both"),
+            min_examples_per_class=min_examples_per_class,
+        )
+    elif filter_by == "confident_learning":
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[off_diagonal] = True
+    else:  # predicted_neq_given
+        mask = pred_probs.argmax(axis=1) != labels
+    flagged = np.flatnonzero(mask)
+    mask[flagged[argmax_is_given(pred_probs, labels, flagged)]] = False
+    return mask, too_few
 
 
 def find_label_issues(
@@ -339,48 +397,27 @@ def find_label_issues(
                 UserWarning,
                 stacklevel=2,
             )
-    counts = label_counts(labels_arr, num_classes)
-
-    off_diagonal = np.arange(0)
     # Rows grouped by label once, for the thresholds and for pruning class by class; only
     # predicted_neq_given with a supplied confident joint needs neither.
     skip_groups = filter_by == "predicted_neq_given" and confident_joint is not None
     groups = [] if skip_groups else group_by_label(labels_arr, num_classes)
-    if confident_joint is None or filter_by in ("confident_learning", *_LOW):
-        joint, off_diagonal = _confident_joint_and_off_diagonals(labels_arr, probs, groups=groups)
-        if confident_joint is None or filter_by == "confident_learning":
-            confident_joint = _calibrate(joint, counts)
-
-    if filter_by in _LOW:
-        num_errors = len(off_diagonal) - int(argmax_is_given(probs, labels_arr, off_diagonal).sum())
-        scores = _scores(labels_arr, probs, method=filter_by[len("low_") :])
-        mask = np.zeros(len(labels_arr), dtype=bool)
-        mask[smallest_m(scores, num_errors)] = True
-    else:
-        if filter_by in _PRUNE:
-            prune_counts = _keep_at_least_n_per_class(
-                confident_joint.T, n=min_examples_per_class, frac_noise=frac_noise
-            )
-            if num_to_remove_per_class is not None:
-                prune_counts = _apply_num_to_remove(
-                    prune_counts, np.asarray(num_to_remove_per_class), counts
-                )
-            mask = _prune(
-                labels_arr,
-                probs,
-                prune_counts,
-                groups,
-                by_class=filter_by in ("prune_by_class", "both"),
-                by_noise_rate=filter_by in ("prune_by_noise_rate", "both"),
-                min_examples_per_class=min_examples_per_class,
-            )
-        elif filter_by == "confident_learning":
-            mask = np.zeros(len(labels_arr), dtype=bool)
-            mask[off_diagonal] = True
-        else:  # predicted_neq_given
-            mask = probs.argmax(axis=1) != labels_arr
-        flagged = np.flatnonzero(mask)
-        mask[flagged[argmax_is_given(probs, labels_arr, flagged)]] = False
+    mask, too_few = _issue_mask(
+        labels_arr,
+        probs,
+        groups,
+        confident_joint,
+        filter_by=filter_by,
+        frac_noise=frac_noise,
+        num_to_remove_per_class=num_to_remove_per_class,
+        min_examples_per_class=min_examples_per_class,
+    )
+    if too_few:
+        warnings.warn(
+            f"May not flag all label issues in classes {too_few}: each has at most "
+            f"min_examples_per_class={min_examples_per_class} examples",
+            UserWarning,
+            stacklevel=2,
+        )
 
     if verbose:
         print(f"Number of label issues found: {int(mask.sum())}")
