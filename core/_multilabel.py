@@ -40,10 +40,14 @@ def _as_sequence(labels: Any, name: str) -> list[Any] | tuple[Any, ...]:
     if isinstance(labels, np.ndarray):
         if labels.dtype == object and labels.ndim == 1:
             return labels.tolist()
+        hint = (
+            "A one-hot matrix converts with [np.flatnonzero(row).tolist() for row in matrix]."
+            if labels.ndim == 2
+            else "For one label per example, use the single-label functions (multi_label=False)."
+        )
         raise TypeError(
             f"{name} must be {_FORMAT}; got a numpy array of shape {labels.shape} and dtype "
-            f"{labels.dtype}. A one-hot matrix converts with "
-            "[np.flatnonzero(row).tolist() for row in matrix]."
+            f"{labels.dtype}. {hint}"
         )
     if not isinstance(labels, (list, tuple)):
         raise TypeError(f"{name} must be {_FORMAT}; got {type(labels).__name__}")
@@ -203,6 +207,13 @@ def confident_learning_mask(onehot: np.ndarray, pred_probs: np.ndarray) -> np.nd
         _, rows = _confident_joint_and_off_diagonals(given, binary, groups=groups, warn=False)
         mask[rows[~argmax_is_given(binary, given, rows)]] = True
     return mask
+
+
+def predicted_neq_given(labels: Any, pred_probs: Any) -> np.ndarray:
+    """``core.filter.find_predicted_neq_given(..., multi_label=True)``: examples where the
+    binary argmax of some class (present when ``p > 1 - p``) disagrees with its labels."""
+    onehot, probs = validate_multilabel(labels, pred_probs)
+    return np.asarray(((probs > 1 - probs) != onehot).any(axis=1))
 
 
 # --------------------------------------------------------------------------- core.count

@@ -150,6 +150,18 @@ def validate_labels_and_pred_probs(
     return arr, probs
 
 
+def refuse_legacy_multi_label(multi_label: bool) -> None:
+    """The cleanlab 1.x names refuse ``multi_label=True``: 1.x counted multi-label data in
+    one K x K joint, where 2.x and core count each class in a (K, 2, 2) one."""
+    if multi_label:
+        raise NotImplementedError(
+            "multi_label=True is not supported by the cleanlab 1.x names (1.x counted "
+            "multi-label data in one K x K joint; 2.x and core give each class its own 2x2 "
+            "joint); use core.multilabel_classification, or core.count / core.filter with "
+            "multi_label=True"
+        )
+
+
 class ValueAssertionError(ValueError, AssertionError):
     """A bad value where cleanlab raises ``AssertionError``: catchable as either, so code
     written for cleanlab (``except AssertionError``) and for us (``except ValueError``) works."""

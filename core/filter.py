@@ -30,7 +30,7 @@ from core.constants import FILTER_BY
 from core.count import _calibrate, _confident_joint_and_off_diagonals, _validate_square
 from core.rank import _METHODS as _RANK_METHODS
 from core.rank import _order, _scores
-from core.typing import LabelLike
+from core.typing import LabelLike, MultiLabelLike
 
 __all__ = [
     "find_label_issues",
@@ -283,7 +283,7 @@ def _issue_mask(
 
 
 def find_label_issues(
-    labels: LabelLike,
+    labels: LabelLike | MultiLabelLike,
     pred_probs: np.ndarray,
     *,
     return_indices_ranked_by: str | None = None,
@@ -340,7 +340,10 @@ def find_label_issues(
     verbose : bool, default=False
         Print the number of issues found.
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        Deprecated, as in cleanlab (warns ``DeprecationWarning``): ``labels`` are lists of
+        class indices per example and the call is
+        :func:`core.multilabel_classification.filter.find_label_issues`, which to use
+        instead (``confident_joint`` then has shape (n_classes, 2, 2)).
 
     Returns
     -------
@@ -366,8 +369,26 @@ def find_label_issues(
     array([False, False, False,  True, False])
     """
     if multi_label:
-        raise NotImplementedError(
-            "multi_label=True is not supported by core yet; pass one integer label per example"
+        warnings.warn(
+            "The multi_label argument to filter.find_label_issues() is deprecated (as in "
+            "cleanlab); use core.multilabel_classification.filter.find_label_issues()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from core.multilabel_classification.filter import find_label_issues as find_multilabel
+
+        return find_multilabel(
+            labels,  # type: ignore[arg-type]
+            pred_probs,
+            return_indices_ranked_by=return_indices_ranked_by,
+            rank_by_kwargs=rank_by_kwargs,
+            filter_by=filter_by,
+            frac_noise=frac_noise,
+            num_to_remove_per_class=num_to_remove_per_class,
+            min_examples_per_class=min_examples_per_class,
+            confident_joint=confident_joint,
+            n_jobs=n_jobs,
+            verbose=verbose,
         )
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
     num_classes = probs.shape[1]
@@ -427,7 +448,7 @@ def find_label_issues(
 
 
 def find_predicted_neq_given(
-    labels: LabelLike, pred_probs: np.ndarray, *, multi_label: bool = False
+    labels: LabelLike | MultiLabelLike, pred_probs: np.ndarray, *, multi_label: bool = False
 ) -> np.ndarray:
     """Flag examples whose argmax prediction differs from the given label.
 
@@ -436,14 +457,18 @@ def find_predicted_neq_given(
     labels : array_like of shape (n_samples,)
     pred_probs : np.ndarray of shape (n_samples, n_classes)
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        ``labels`` are lists of class indices per example and ``pred_probs`` one
+        probability per class: flag examples where some class is given with
+        ``p < 1 - p`` or missing with ``p > 1 - p`` (no head start, as in cleanlab).
 
     Returns
     -------
     np.ndarray of shape (n_samples,), bool
     """
     if multi_label:
-        raise NotImplementedError("multi_label=True is not supported by core yet")
+        from core._multilabel import predicted_neq_given
+
+        return predicted_neq_given(labels, pred_probs)
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
     return np.asarray(probs.argmax(axis=1) != labels_arr)
 
