@@ -8,7 +8,7 @@ aggregations of per-class scores. ``labels`` are lists of class indices per exam
 to 1.
 """
 
-from core.multilabel_classification import filter, rank
+from core.multilabel_classification import dataset, filter, rank
 from core.multilabel_classification.rank import get_label_quality_scores
 
-__all__ = ["filter", "get_label_quality_scores", "rank"]
+__all__ = ["dataset", "filter", "get_label_quality_scores", "rank"]
