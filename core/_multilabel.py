@@ -64,7 +64,7 @@ def labels_to_onehot(labels: Any, num_classes: int, *, name: str = "labels") -> 
     seq = _as_sequence(labels, name)
     if len(seq) == 0:
         raise ValueError(f"{name} is empty; at least one example is needed")
-    if not all(type(item) is list for item in seq):  # the common case, checked fast
+    if set(map(type, seq)) - {list}:  # all lists is the common case, checked fast
         for i, item in enumerate(seq):
             if not isinstance(item, _SET_TYPES) or (
                 isinstance(item, np.ndarray) and item.ndim != 1

@@ -69,15 +69,25 @@ def exponential_moving_average(
     >>> exponential_moving_average(np.array([[0.1, 0.2, 0.3]]), alpha=0.5)
     array([0.175])
     """
-    descending = np.fliplr(np.sort(s, axis=axis))
     if alpha is None:
         alpha = float(2 / (s.shape[1] + 1))
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in the interval [0, 1], got {alpha}")
-    columns = descending.T
-    ema = columns[0]
+    blocks = [_ema_block(s[rows], alpha, axis) for rows in row_blocks(s.shape[0], s.shape[1])]
+    if len(blocks) == 1:
+        return blocks[0]
+    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.result_type(s, alpha))
+
+
+def _ema_block(s: np.ndarray, alpha: float, axis: int) -> np.ndarray:
+    """The moving average of a block of rows (rows are independent)."""
+    # Column t of the row-sorted scores, largest first, as contiguous rows.
+    columns = np.ascontiguousarray(np.sort(s, axis=axis)[:, ::-1].T)
+    ema = columns[0].copy()
     for column in columns[1:]:
-        ema = alpha * column + (1 - alpha) * ema
+        ema *= 1 - alpha  # the same two products and one sum per step as
+        column *= alpha  # alpha * s_t + (1 - alpha) * EMA_(t-1), without temporaries
+        ema += column
     return ema
 
 
@@ -212,16 +222,41 @@ def class_label_quality_scores(
             adjusted = _adjust(given, binary, _thresholds(given, binary, groups))
             scores[:, k] = _SCORERS[method](given, adjusted)
         return scores
+    if method == "confidence_weighted_entropy" and (pred_probs.min() < 0 or pred_probs.max() > 1):
+        raise ValueError("pred_probs values must be in [0, 1] to compute their entropy")
+    for rows in row_blocks(len(onehot), onehot.shape[1]):
+        _score_block(onehot[rows], pred_probs[rows], method, scores[rows])
+    return scores
+
+
+#: Rows are scored in blocks of about this many entries, so temporaries stay in cache.
+_BLOCK_ENTRIES = 1 << 16
+
+
+def row_blocks(num_rows: int, num_columns: int) -> list[slice]:
+    """Slices covering ``range(num_rows)`` in blocks of about ``_BLOCK_ENTRIES`` entries."""
+    step = max(1, _BLOCK_ENTRIES // max(num_columns, 1))
+    return [slice(start, start + step) for start in range(0, num_rows, step)]
+
+
+def _score_block(onehot: np.ndarray, pred_probs: np.ndarray, method: str, out: np.ndarray) -> None:
+    """Write the scores of one block of rows into ``out`` (float64, same shape)."""
     absent = 1 - pred_probs
     own = np.where(onehot, pred_probs, absent)
     if method == "self_confidence":
-        scores[:] = own
+        out[:] = own
     elif method == "normalized_margin":
-        scores[:] = (own - np.where(onehot, absent, pred_probs) + 1) / 2
+        out[:] = (own - np.where(onehot, absent, pred_probs) + 1) / 2
     else:  # confidence_weighted_entropy, as core.rank computes it on (1 - p, p)
-        if pred_probs.min() < 0 or pred_probs.max() > 1:
-            raise ValueError("pred_probs values must be in [0, 1] to compute their entropy")
-        entropy = -(xlogy(absent, absent) + xlogy(pred_probs, pred_probs)) / np.log(2)
-        ratio = entropy / np.clip(own, a_min=CLIPPING_LOWER_BOUND, a_max=None)
-        scores[:] = np.log(ratio + 1) / np.clip(ratio, a_min=CLIPPING_LOWER_BOUND, a_max=None)
-    return scores
+        # Each step rounds as core.rank's formula does; buffers are reused where the
+        # dtype allows (float32 input turns float64 at the division by log(2)).
+        summed = xlogy(absent, absent)
+        summed += xlogy(pred_probs, pred_probs)
+        np.negative(summed, out=summed)
+        entropy = summed / np.log(2)
+        np.clip(own, a_min=CLIPPING_LOWER_BOUND, a_max=None, out=own)
+        entropy /= own
+        np.add(entropy, 1, out=out)
+        np.log(out, out=out)
+        np.clip(entropy, a_min=CLIPPING_LOWER_BOUND, a_max=None, out=entropy)
+        out /= entropy
