@@ -18,6 +18,7 @@ def _demo(args: argparse.Namespace) -> int:
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
 
+    from backend import tasktypes
     from backend.settings import load_settings
     from core.benchmarking.noise import generate_noise_matrix_from_trace, generate_noisy_labels
     from core.count import estimate_cv_predicted_probabilities
@@ -25,7 +26,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     # --filter-by means what audit's does: the setting, checked before any work is done.
     # environ={}: the demo is self-contained and reads no LABELAUDIT_* variables.
-    filter_by = load_settings({"filter_by": args.filter_by}, environ={}).filter_by
+    setting = load_settings({"filter_by": args.filter_by}, environ={}).filter_by
+    filter_by = tasktypes.get("single_choice").filter_by(setting)
     started = time.perf_counter()
     features, true_labels = make_classification(
         n_samples=args.n,
@@ -226,8 +228,9 @@ def _audit(args: argparse.Namespace) -> int:
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 #: The help of --filter-by, which demo and audit share.
 FILTER_BY_HELP = (
-    "how the flagged labels are picked: a filter_by of core.filter.find_label_issues "
-    "(default prune_by_noise_rate)"
+    "how the flagged labels are picked: a filter_by of core.filter.find_label_issues, or "
+    "auto (default): the best measured for the project's task type (single choice: "
+    "prune_by_noise_rate; multi-label: confident_learning)"
 )
 
 

@@ -58,7 +58,9 @@ def _parameter_names(factory: Any) -> list[str]:
         return []
 
 
-def make_model(kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
+def make_model(
+    kind: TaskKind, settings: Settings, *, n_samples: int, per_class: bool = False
+) -> Any:
     """Return an unfitted, clonable classifier with ``fit``/``predict_proba`` for ``kind``.
 
     ``settings.model == "auto"`` gives the input type's default model; ``settings.model_params``
@@ -66,7 +68,9 @@ def make_model(kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
     0.5}``). Otherwise ``settings.model`` is a dotted path to an estimator class,
     instantiated with ``settings.model_params``, and fed what suits it (the input type's
     ``adapt``: text through the default TF-IDF vectorizer, numeric columns through a
-    StandardScaler, pixel and embedding vectors as they are). ``random_state`` is set to
+    StandardScaler, pixel and embedding vectors as they are). ``per_class=True`` asks for
+    the model of one yes/no question per class (multi-label): the input type's
+    ``per_class_model`` when ``model == "auto"``. ``random_state`` is set to
     ``settings.seed`` wherever the estimator has one and the params do not say otherwise.
 
     Raises
@@ -80,7 +84,8 @@ def make_model(kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
     input_type = inputs.get(kind.input_type)
     params = dict(settings.model_params)
     if settings.model == "auto":
-        model = input_type.default_model(settings, n_samples=n_samples)
+        default = input_type.per_class_model if per_class else input_type.default_model
+        model = default(settings, n_samples=n_samples)
         if params:
             try:
                 model.set_params(**params)

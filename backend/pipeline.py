@@ -214,8 +214,9 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
     dataset, kind = prepared.dataset, prepared.dataset.kind
     emails = dataset.annotator_emails
     groups, rows = prepared.groups, prepared.rows
+    task_type = tasktypes.get(kind.task_type)
     with timed(timings, "confident_learning"):
-        judged = tasktypes.get(kind.task_type).judge(prepared, probs, settings)
+        judged = task_type.judge(prepared, probs, settings)
         trusted = dataset.ground_truth[rows]
         issues = judged.is_label_issue & ~trusted
 
@@ -231,7 +232,7 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         "flagged_tasks": len(set(groups[issues].tolist())),
         "skipped": len(prepared.skipped),
         "classes": prepared.num_classes,
-        "classes_present": len(np.unique(prepared.labels)),
+        "classes_present": len(task_type.present(prepared.labels)),
     }
     return AuditResult(
         kind=kind,

@@ -42,7 +42,7 @@ class Settings:
     # The audit
     folds: int = 5
     seed: int = 0
-    filter_by: str = "prune_by_noise_rate"
+    filter_by: str = "auto"  # "auto": the task type's measured default, or a core filter_by
     model: str = "auto"  # "auto" (defaults per input type) or a dotted path to an estimator
     model_params: Mapping[str, Any] = field(default_factory=dict)
     image_size: int = 32
@@ -144,8 +144,9 @@ def load_settings(
     settings = dataclasses.replace(defaults, **values)
     if settings.folds < 2:
         raise ValueError(f"setting folds must be >= 2; got {settings.folds}")
-    if settings.filter_by not in FILTER_BY:
+    if settings.filter_by not in ("auto", *FILTER_BY):
         raise ValueError(
-            f"setting filter_by must be one of {list(FILTER_BY)}; got {settings.filter_by!r}"
+            f"setting filter_by must be 'auto' or one of {list(FILTER_BY)}; "
+            f"got {settings.filter_by!r}"
         )
     return settings

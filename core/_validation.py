@@ -77,10 +77,14 @@ def validate_labels(
     return arr.astype(np.intp, copy=False)
 
 
-def validate_pred_probs(pred_probs: Any, *, name: str = "pred_probs") -> np.ndarray:
+def validate_pred_probs(
+    pred_probs: Any, *, name: str = "pred_probs", rows_sum_to_one: bool = True
+) -> np.ndarray:
     """Return ``pred_probs`` as a 2-D float array whose rows are probability vectors.
 
     float32 input stays float32 (as in cleanlab, arithmetic is done in the input dtype).
+    With ``rows_sum_to_one=False`` (multi-label: one probability per class, independently)
+    only the values are checked, not the row sums.
     """
     if isinstance(pred_probs, (pd.DataFrame, pd.Series)):
         pred_probs = pred_probs.to_numpy()
@@ -109,6 +113,8 @@ def validate_pred_probs(pred_probs: Any, *, name: str = "pred_probs") -> np.ndar
             f"{name} values must be probabilities in [0, 1] (within {PROBABILITY_TOLERANCE} for "
             f"float rounding); got min {lo}, max {hi}"
         )
+    if not rows_sum_to_one:
+        return arr
     sums = arr @ np.ones(arr.shape[1], dtype=arr.dtype)  # BLAS: far faster than sum(axis=1)
     bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
     if bad.any():
@@ -142,6 +148,18 @@ def validate_labels_and_pred_probs(
             raise ValueError(msg + ", so there is nothing to compare it with")
         warnings.warn(msg + "; results are degenerate", UserWarning, stacklevel=3)
     return arr, probs
+
+
+def refuse_legacy_multi_label(multi_label: bool) -> None:
+    """The cleanlab 1.x names refuse ``multi_label=True``: 1.x counted multi-label data in
+    one K x K joint, where 2.x and core count each class in a (K, 2, 2) one."""
+    if multi_label:
+        raise NotImplementedError(
+            "multi_label=True is not supported by the cleanlab 1.x names (1.x counted "
+            "multi-label data in one K x K joint; 2.x and core give each class its own 2x2 "
+            "joint); use core.multilabel_classification, or core.count / core.filter with "
+            "multi_label=True"
+        )
 
 
 class ValueAssertionError(ValueError, AssertionError):

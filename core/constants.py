@@ -8,6 +8,9 @@ from __future__ import annotations
 #: Fuzzy-equality tolerance for probability comparisons (cleanlab's FLOATING_POINT_COMPARISON).
 FLOATING_POINT_COMPARISON: float = 1e-6
 
+#: Smallest temperature the multi-label softmin aggregation divides by (cleanlab's EPSILON).
+SOFTMIN_MIN_TEMPERATURE: float = 1e-6
+
 #: Lower bound used when clipping probabilities and priors.
 CLIPPING_LOWER_BOUND: float = 1e-6
 

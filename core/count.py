@@ -43,7 +43,7 @@ from core.constants import (
     MISSING_CLASS_THRESHOLD,
     TINY_VALUE,
 )
-from core.typing import DatasetLike, LabelLike
+from core.typing import DatasetLike, LabelLike, MultiLabelLike
 
 __all__ = [
     "calibrate_confident_joint",
@@ -67,11 +67,11 @@ _NUM_ISSUES_METHODS = ("off_diagonal", "off_diagonal_calibrated", "off_diagonal_
 _PY_METHODS = ("cnt", "eqn", "marginal", "marginal_ps")
 
 
-def _no_multi_label(multi_label: bool) -> None:
-    if multi_label:
-        raise NotImplementedError(
-            "multi_label=True is not supported by core yet; pass one integer label per example"
-        )
+def _multilabel() -> Any:
+    """:mod:`core._multilabel`, imported when first needed (it imports this module)."""
+    import core._multilabel
+
+    return core._multilabel
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -100,7 +100,7 @@ def _thresholds(
 
 
 def get_confident_thresholds(
-    labels: LabelLike, pred_probs: np.ndarray, multi_label: bool = False
+    labels: LabelLike | MultiLabelLike, pred_probs: np.ndarray, multi_label: bool = False
 ) -> np.ndarray:
     """Return the per-class confident thresholds ``t_j``.
 
@@ -116,11 +116,14 @@ def get_confident_thresholds(
     pred_probs : np.ndarray of shape (n_samples, n_classes)
         Out-of-sample predicted probabilities.
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        ``labels`` are lists of class indices per example (``[[0, 2], [1], []]``) and
+        ``pred_probs`` one probability per class; each class is its own binary problem
+        (given / not given) and the result has shape ``(n_classes, 2)``: the thresholds
+        of "not given" and "given".
 
     Returns
     -------
-    np.ndarray of shape (n_classes,)
+    np.ndarray of shape (n_classes,), or (n_classes, 2) when ``multi_label``
 
     Examples
     --------
@@ -128,7 +131,8 @@ def get_confident_thresholds(
     >>> get_confident_thresholds([0, 0, 1], np.array([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8]]))
     array([0.8, 0.8])
     """
-    _no_multi_label(multi_label)
+    if multi_label:
+        return _multilabel().get_confident_thresholds(labels, pred_probs)
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
     return _thresholds(labels_arr, probs)
 
@@ -173,8 +177,13 @@ def _confident_joint_and_off_diagonals(
     thresholds: np.ndarray | None = None,
     *,
     groups: list[np.ndarray] | None = None,
+    warn: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Uncalibrated confident joint (diagonal >= 1) and the rows off its diagonal."""
+    """Uncalibrated confident joint (diagonal >= 1) and the rows off its diagonal.
+
+    ``warn=False`` leaves out the warnings about degenerate inputs (no confident row,
+    binary ties), for callers that judge those themselves.
+    """
     k = pred_probs.shape[1]
     if thresholds is None:
         thresholds = _thresholds(labels, pred_probs, groups)
@@ -185,14 +194,14 @@ def _confident_joint_and_off_diagonals(
     # summation order of later column sums, and so their last bits; this keeps them
     # identical to cleanlab's.
     joint = np.bincount(true * k + given, minlength=k * k).reshape(k, k).astype(np.int64).T
-    if not confident.any():
+    if warn and not confident.any():
         warnings.warn(
             "no example is confidently in any class (every pred_probs value is below its "
             "class threshold); the confident joint is empty",
             UserWarning,
             stacklevel=3,
         )
-    if k == 2:
+    if warn and k == 2:
         ties = int(np.count_nonzero(pred_probs[:, 0] == pred_probs[:, 1]))
         if ties:
             warnings.warn(
@@ -218,7 +227,7 @@ def _calibrate(confident_joint: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 @overload
 def compute_confident_joint(
-    labels: LabelLike,
+    labels: LabelLike | MultiLabelLike,
     pred_probs: np.ndarray,
     *,
     thresholds: np.ndarray | list[float] | None = ...,
@@ -230,25 +239,25 @@ def compute_confident_joint(
 
 @overload
 def compute_confident_joint(
-    labels: LabelLike,
+    labels: LabelLike | MultiLabelLike,
     pred_probs: np.ndarray,
     *,
     thresholds: np.ndarray | list[float] | None = ...,
     calibrate: bool = ...,
     multi_label: bool = ...,
     return_indices_of_off_diagonals: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
+) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]: ...
 
 
 def compute_confident_joint(
-    labels: LabelLike,
+    labels: LabelLike | MultiLabelLike,
     pred_probs: np.ndarray,
     *,
     thresholds: np.ndarray | list[float] | None = None,
     calibrate: bool = True,
     multi_label: bool = False,
     return_indices_of_off_diagonals: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
     """Estimate the confident joint ``C[given][true]`` ([CL], eq. 3).
 
     Each example whose predicted probability reaches its class threshold in at least one
@@ -264,20 +273,26 @@ def compute_confident_joint(
     pred_probs : np.ndarray of shape (n_samples, n_classes)
         Out-of-sample predicted probabilities; rows sum to 1.
     thresholds : array_like of shape (n_classes,), optional
-        Per-class thresholds; default :func:`get_confident_thresholds`.
+        Per-class thresholds; default :func:`get_confident_thresholds`. With
+        ``multi_label``: shape (2,), used for every class (as cleanlab does), or
+        (n_classes, 2), one pair per class.
     calibrate : bool, default=True
         Calibrate so that row ``i`` sums to the number of examples given label ``i``
         (:func:`calibrate_confident_joint`).
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        ``labels`` are lists of class indices per example and ``pred_probs`` one
+        probability per class (rows need not sum to 1). Each class is a binary problem
+        (0: not given, 1: given; ``pred_probs`` ``(1 - p_k, p_k)``) and its 2x2 confident
+        joint is entry ``k`` of the result, of shape ``(n_classes, 2, 2)``.
     return_indices_of_off_diagonals : bool, default=False
         Also return the indices of the confidently counted examples whose confident class
-        differs from their given label.
+        differs from their given label (with ``multi_label``, a list: one array per class).
 
     Returns
     -------
     confident_joint : np.ndarray of shape (n_classes, n_classes), int
-    indices : np.ndarray of shape (n_off_diagonal,)
+        Or (n_classes, 2, 2) with ``multi_label``.
+    indices : np.ndarray of shape (n_off_diagonal,), or a list of them
         Only when ``return_indices_of_off_diagonals``.
 
     Raises
@@ -293,7 +308,14 @@ def compute_confident_joint(
     array([[2, 0],
            [1, 1]])
     """
-    _no_multi_label(multi_label)
+    if multi_label:
+        return _multilabel().compute_confident_joint(
+            labels,
+            pred_probs,
+            thresholds=thresholds,
+            calibrate=calibrate,
+            return_indices_of_off_diagonals=return_indices_of_off_diagonals,
+        )
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
     if thresholds is not None:
         thresholds = np.asarray(thresholds)
@@ -320,7 +342,7 @@ def _validate_square(name: str, matrix: Any) -> np.ndarray:
 
 
 def calibrate_confident_joint(
-    confident_joint: np.ndarray, labels: LabelLike, *, multi_label: bool = False
+    confident_joint: np.ndarray, labels: LabelLike | MultiLabelLike, *, multi_label: bool = False
 ) -> np.ndarray:
     """Calibrate a confident joint so that row ``i`` sums to the count of label ``i``.
 
@@ -330,13 +352,16 @@ def calibrate_confident_joint(
     Parameters
     ----------
     confident_joint : np.ndarray of shape (n_classes, n_classes)
+        Or (n_classes, 2, 2) with ``multi_label``.
     labels : array_like of shape (n_samples,)
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        Calibrate each class's 2x2 joint to that class's counts of "not given" and
+        "given" (see :func:`compute_confident_joint`); ``labels`` are lists of class
+        indices and there are ``len(confident_joint)`` classes.
 
     Returns
     -------
-    np.ndarray of shape (n_classes, n_classes), int
+    np.ndarray of shape (n_classes, n_classes), or (n_classes, 2, 2), int
 
     Examples
     --------
@@ -345,14 +370,15 @@ def calibrate_confident_joint(
     array([[3, 0],
            [1, 1]])
     """
-    _no_multi_label(multi_label)
+    if multi_label:
+        return _multilabel().calibrate_confident_joint(confident_joint, labels)
     joint = _validate_square("confident_joint", confident_joint)
     labels_arr = validate_labels(labels, num_classes=len(joint))
     return _calibrate(joint, label_counts(labels_arr, len(joint)))
 
 
 def estimate_joint(
-    labels: LabelLike | None,
+    labels: LabelLike | MultiLabelLike | None,
     pred_probs: np.ndarray | None,
     *,
     confident_joint: np.ndarray | None = None,
@@ -369,14 +395,16 @@ def estimate_joint(
     confident_joint : np.ndarray of shape (n_classes, n_classes), optional
         An (uncalibrated) confident joint; calibrated here against ``labels``.
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        One 2x2 joint per class, each summing to 1 (see :func:`compute_confident_joint`);
+        ``labels`` (lists of class indices) are then required.
 
     Returns
     -------
-    np.ndarray of shape (n_classes, n_classes)
-        Entries sum to 1.
+    np.ndarray of shape (n_classes, n_classes), or (n_classes, 2, 2)
+        Entries sum to 1 (per class with ``multi_label``).
     """
-    _no_multi_label(multi_label)
+    if multi_label:
+        return _multilabel().estimate_joint(labels, pred_probs, confident_joint)
     if confident_joint is None:
         if labels is None or pred_probs is None:
             raise ValueError("estimate_joint needs labels and pred_probs, or a confident_joint")
@@ -583,7 +611,7 @@ def estimate_py_and_noise_matrices_from_probabilities(
 
 
 def num_label_issues(
-    labels: LabelLike,
+    labels: LabelLike | MultiLabelLike,
     pred_probs: np.ndarray,
     *,
     confident_joint: np.ndarray | None = None,
@@ -604,14 +632,23 @@ def num_label_issues(
         ``round(N * (1 - trace(Q)))`` with ``Q`` the calibrated joint.
         ``'off_diagonal_custom'``: the same from the supplied ``confident_joint``.
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        ``labels`` are lists of class indices per example: the count is of examples that
+        ``core.multilabel_classification.filter.find_label_issues`` flags with
+        ``filter_by='confident_learning'`` (as in cleanlab, whatever
+        ``estimation_method``; other methods and a ``confident_joint`` warn).
 
     Returns
     -------
     int
     """
     check_option("estimation_method", estimation_method, _NUM_ISSUES_METHODS)
-    _no_multi_label(multi_label)
+    if multi_label:
+        return _multilabel().num_label_issues(
+            labels,
+            pred_probs,
+            confident_joint=confident_joint,
+            estimation_method=estimation_method,
+        )
     if confident_joint is not None and estimation_method != "off_diagonal_custom":
         warnings.warn(
             "confident_joint is ignored unless estimation_method='off_diagonal_custom'; "

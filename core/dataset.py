@@ -45,11 +45,13 @@ __all__ = [
 # --------------------------------------------------------------------------- validation
 
 
-def _no_multi_label(multi_label: bool) -> None:
+def _no_multi_label(multi_label: bool, instead: str) -> None:
+    """As cleanlab: multi-label data has its own functions, named in the error."""
     if multi_label:
-        raise NotImplementedError(
-            "multi_label=True is not supported by core.dataset; pass one integer label per "
-            "example (cleanlab has separate functions for multi-label data)"
+        raise ValueError(
+            "For multilabel data, please instead call: "
+            f"core.multilabel_classification.dataset.{instead}() (multi_label=True is not "
+            "supported here)"
         )
 
 
@@ -189,7 +191,8 @@ def rank_classes_by_label_quality(
         A confident joint (:func:`core.count.compute_confident_joint`); calibrated
         against ``labels`` when they are given.
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        Not supported here: True raises ``ValueError`` naming the function of
+        :mod:`core.multilabel_classification.dataset` to call instead (as cleanlab).
 
     Returns
     -------
@@ -204,8 +207,7 @@ def rank_classes_by_label_quality(
     ------
     ValueError
         If no usable combination of inputs is given, or an input is malformed.
-    NotImplementedError
-        If ``multi_label`` is True (cleanlab raises ValueError here).
+        Also if ``multi_label`` is True (as cleanlab).
 
     Examples
     --------
@@ -214,7 +216,7 @@ def rank_classes_by_label_quality(
     >>> rank_classes_by_label_quality(joint=joint, num_examples=100)["Class Index"].tolist()
     [1, 0]
     """
-    _no_multi_label(multi_label)
+    _no_multi_label(multi_label, "rank_classes_by_multilabel_quality")
     q = _resolve_joint(labels, pred_probs, joint, confident_joint)
     n = _resolve_num_examples(num_examples, labels, confident_joint)
     names = _check_class_names(class_names, len(q))
@@ -278,8 +280,7 @@ def find_overlapping_classes(
     ------
     ValueError
         If no usable combination of inputs is given, or an input is malformed.
-    NotImplementedError
-        If ``multi_label`` is True.
+        Also if ``multi_label`` is True (as cleanlab).
 
     Examples
     --------
@@ -289,7 +290,7 @@ def find_overlapping_classes(
     >>> df.loc[0, ["Class Index A", "Class Index B", "Num Overlapping Examples"]].tolist()
     [0, 1, 30]
     """
-    _no_multi_label(multi_label)
+    _no_multi_label(multi_label, "common_multilabel_issues")
     q = _resolve_joint(labels, pred_probs, joint, confident_joint)
     n = _resolve_num_examples(num_examples, labels, confident_joint)
     names = _check_class_names(class_names, len(q))
@@ -351,8 +352,7 @@ def overall_label_health_score(
     ValueError
         If the number of examples cannot be determined, or no usable combination of
         inputs is given.
-    NotImplementedError
-        If ``multi_label`` is True.
+        Also if ``multi_label`` is True (as cleanlab).
 
     Warns
     -----
@@ -366,7 +366,7 @@ def overall_label_health_score(
     >>> round(overall_label_health_score(joint=joint, num_examples=100, verbose=False), 2)
     0.85
     """
-    _no_multi_label(multi_label)
+    _no_multi_label(multi_label, "overall_multilabel_health_score")
     if joint is None and confident_joint is None and (labels is None or pred_probs is None):
         raise _missing_inputs(labels, pred_probs)
     n = _resolve_num_examples(num_examples, labels, confident_joint)
@@ -428,8 +428,7 @@ def health_summary(
     ------
     ValueError
         If no usable combination of inputs is given, or an input is malformed.
-    NotImplementedError
-        If ``multi_label`` is True.
+        Also if ``multi_label`` is True (as cleanlab).
 
     Examples
     --------
@@ -439,7 +438,7 @@ def health_summary(
     >>> sorted(summary)
     ['classes_by_label_quality', 'joint', 'overall_label_health_score', 'overlapping_classes']
     """
-    _no_multi_label(multi_label)
+    _no_multi_label(multi_label, "multilabel_health_summary")
     q = _resolve_joint(labels, pred_probs, joint, confident_joint)
     n = _resolve_num_examples(num_examples, labels, confident_joint)
     if verbose:

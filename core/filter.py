@@ -30,7 +30,7 @@ from core.constants import FILTER_BY
 from core.count import _calibrate, _confident_joint_and_off_diagonals, _validate_square
 from core.rank import _METHODS as _RANK_METHODS
 from core.rank import _order, _scores
-from core.typing import LabelLike
+from core.typing import LabelLike, MultiLabelLike
 
 __all__ = [
     "find_label_issues",
@@ -187,13 +187,14 @@ def _prune(
     by_class: bool,
     by_noise_rate: bool,
     min_examples_per_class: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[int]]:
     """Flag rows class by class, by lowest self-confidence and/or largest margins.
 
     ``prune_count_matrix[j][k]`` is how many examples given label ``k`` to flag as
     really being ``j`` (by noise rate, the ``num`` with the largest ``p_j - p_k``); its
     diagonal says how many to keep (by class, the rest with lowest ``p_k`` go).
     ``groups[k]`` holds the rows given label ``k`` (:func:`core._util.group_by_label`).
+    Returns the mask and the classes left alone for having too few examples.
     """
     by_class_mask = np.zeros(len(labels), dtype=bool)
     by_rate_mask = np.zeros(len(labels), dtype=bool)
@@ -212,20 +213,77 @@ def _prune(
         if by_noise_rate:
             block = pred_probs[rows]
             by_rate_mask[rows[_largest_margins(block, k, prune_count_matrix[:, k])]] = True
-    if too_few:
-        warnings.warn(
-            f"May not flag all label issues in classes {too_few}: each has at most "
-            f"min_examples_per_class={min_examples_per_class} examples",
-            UserWarning,
-            stacklevel=3,
-        )
     if by_class and by_noise_rate:
-        return by_class_mask & by_rate_mask
-    return by_class_mask if by_class else by_rate_mask
+        return by_class_mask & by_rate_mask, too_few
+    return (by_class_mask if by_class else by_rate_mask), too_few
+
+
+def _issue_mask(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    groups: list[np.ndarray],
+    confident_joint: np.ndarray | None,
+    *,
+    filter_by: str,
+    frac_noise: float,
+    num_to_remove_per_class: Any,
+    min_examples_per_class: int,
+    warn: bool = True,
+) -> tuple[np.ndarray, list[int]]:
+    """The mask of :func:`find_label_issues` for validated inputs, and the classes that
+    had too few examples to prune (the caller warns about them).
+
+    ``groups`` are the rows of each class (:func:`core._util.group_by_label`); they may be
+    empty only for ``predicted_neq_given`` with a ``confident_joint``. ``warn=False``
+    silences the confident joint's warnings (multi-label calls this once per class).
+    """
+    counts = label_counts(labels, pred_probs.shape[1])
+    off_diagonal = np.arange(0)
+    too_few: list[int] = []
+    if confident_joint is None or filter_by in ("confident_learning", *_LOW):
+        joint, off_diagonal = _confident_joint_and_off_diagonals(
+            labels, pred_probs, groups=groups, warn=warn
+        )
+        if confident_joint is None or filter_by == "confident_learning":
+            confident_joint = _calibrate(joint, counts)
+
+    if filter_by in _LOW:
+        num_errors = len(off_diagonal) - int(
+            argmax_is_given(pred_probs, labels, off_diagonal).sum()
+        )
+        scores = _scores(labels, pred_probs, method=filter_by[len("low_") :])
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[smallest_m(scores, num_errors)] = True
+        return mask, too_few
+    if filter_by in _PRUNE:
+        prune_counts = _keep_at_least_n_per_class(
+            confident_joint.T, n=min_examples_per_class, frac_noise=frac_noise
+        )
+        if num_to_remove_per_class is not None:
+            prune_counts = _apply_num_to_remove(
+                prune_counts, np.asarray(num_to_remove_per_class), counts
+            )
+        mask, too_few = _prune(
+            labels,
+            pred_probs,
+            prune_counts,
+            groups,
+            by_class=filter_by in ("prune_by_class", "both"),
+            by_noise_rate=filter_by in ("prune_by_noise_rate", "both"),
+            min_examples_per_class=min_examples_per_class,
+        )
+    elif filter_by == "confident_learning":
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[off_diagonal] = True
+    else:  # predicted_neq_given
+        mask = pred_probs.argmax(axis=1) != labels
+    flagged = np.flatnonzero(mask)
+    mask[flagged[argmax_is_given(pred_probs, labels, flagged)]] = False
+    return mask, too_few
 
 
 def find_label_issues(
-    labels: LabelLike,
+    labels: LabelLike | MultiLabelLike,
     pred_probs: np.ndarray,
     *,
     return_indices_ranked_by: str | None = None,
@@ -282,7 +340,10 @@ def find_label_issues(
     verbose : bool, default=False
         Print the number of issues found.
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        Deprecated, as in cleanlab (warns ``DeprecationWarning``): ``labels`` are lists of
+        class indices per example and the call is
+        :func:`core.multilabel_classification.filter.find_label_issues`, which to use
+        instead (``confident_joint`` then has shape (n_classes, 2, 2)).
 
     Returns
     -------
@@ -308,8 +369,26 @@ def find_label_issues(
     array([False, False, False,  True, False])
     """
     if multi_label:
-        raise NotImplementedError(
-            "multi_label=True is not supported by core yet; pass one integer label per example"
+        warnings.warn(
+            "The multi_label argument to filter.find_label_issues() is deprecated (as in "
+            "cleanlab); use core.multilabel_classification.filter.find_label_issues()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from core.multilabel_classification.filter import find_label_issues as find_multilabel
+
+        return find_multilabel(
+            labels,  # type: ignore[arg-type]
+            pred_probs,
+            return_indices_ranked_by=return_indices_ranked_by,
+            rank_by_kwargs=rank_by_kwargs,
+            filter_by=filter_by,
+            frac_noise=frac_noise,
+            num_to_remove_per_class=num_to_remove_per_class,
+            min_examples_per_class=min_examples_per_class,
+            confident_joint=confident_joint,
+            n_jobs=n_jobs,
+            verbose=verbose,
         )
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
     num_classes = probs.shape[1]
@@ -339,48 +418,27 @@ def find_label_issues(
                 UserWarning,
                 stacklevel=2,
             )
-    counts = label_counts(labels_arr, num_classes)
-
-    off_diagonal = np.arange(0)
     # Rows grouped by label once, for the thresholds and for pruning class by class; only
     # predicted_neq_given with a supplied confident joint needs neither.
     skip_groups = filter_by == "predicted_neq_given" and confident_joint is not None
     groups = [] if skip_groups else group_by_label(labels_arr, num_classes)
-    if confident_joint is None or filter_by in ("confident_learning", *_LOW):
-        joint, off_diagonal = _confident_joint_and_off_diagonals(labels_arr, probs, groups=groups)
-        if confident_joint is None or filter_by == "confident_learning":
-            confident_joint = _calibrate(joint, counts)
-
-    if filter_by in _LOW:
-        num_errors = len(off_diagonal) - int(argmax_is_given(probs, labels_arr, off_diagonal).sum())
-        scores = _scores(labels_arr, probs, method=filter_by[len("low_") :])
-        mask = np.zeros(len(labels_arr), dtype=bool)
-        mask[smallest_m(scores, num_errors)] = True
-    else:
-        if filter_by in _PRUNE:
-            prune_counts = _keep_at_least_n_per_class(
-                confident_joint.T, n=min_examples_per_class, frac_noise=frac_noise
-            )
-            if num_to_remove_per_class is not None:
-                prune_counts = _apply_num_to_remove(
-                    prune_counts, np.asarray(num_to_remove_per_class), counts
-                )
-            mask = _prune(
-                labels_arr,
-                probs,
-                prune_counts,
-                groups,
-                by_class=filter_by in ("prune_by_class", "both"),
-                by_noise_rate=filter_by in ("prune_by_noise_rate", "both"),
-                min_examples_per_class=min_examples_per_class,
-            )
-        elif filter_by == "confident_learning":
-            mask = np.zeros(len(labels_arr), dtype=bool)
-            mask[off_diagonal] = True
-        else:  # predicted_neq_given
-            mask = probs.argmax(axis=1) != labels_arr
-        flagged = np.flatnonzero(mask)
-        mask[flagged[argmax_is_given(probs, labels_arr, flagged)]] = False
+    mask, too_few = _issue_mask(
+        labels_arr,
+        probs,
+        groups,
+        confident_joint,
+        filter_by=filter_by,
+        frac_noise=frac_noise,
+        num_to_remove_per_class=num_to_remove_per_class,
+        min_examples_per_class=min_examples_per_class,
+    )
+    if too_few:
+        warnings.warn(
+            f"May not flag all label issues in classes {too_few}: each has at most "
+            f"min_examples_per_class={min_examples_per_class} examples",
+            UserWarning,
+            stacklevel=2,
+        )
 
     if verbose:
         print(f"Number of label issues found: {int(mask.sum())}")
@@ -390,7 +448,7 @@ def find_label_issues(
 
 
 def find_predicted_neq_given(
-    labels: LabelLike, pred_probs: np.ndarray, *, multi_label: bool = False
+    labels: LabelLike | MultiLabelLike, pred_probs: np.ndarray, *, multi_label: bool = False
 ) -> np.ndarray:
     """Flag examples whose argmax prediction differs from the given label.
 
@@ -399,14 +457,18 @@ def find_predicted_neq_given(
     labels : array_like of shape (n_samples,)
     pred_probs : np.ndarray of shape (n_samples, n_classes)
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        ``labels`` are lists of class indices per example and ``pred_probs`` one
+        probability per class: flag examples where some class is given with
+        ``p < 1 - p`` or missing with ``p > 1 - p`` (no head start, as in cleanlab).
 
     Returns
     -------
     np.ndarray of shape (n_samples,), bool
     """
     if multi_label:
-        raise NotImplementedError("multi_label=True is not supported by core yet")
+        from core._multilabel import predicted_neq_given
+
+        return predicted_neq_given(labels, pred_probs)
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
     return np.asarray(probs.argmax(axis=1) != labels_arr)
 

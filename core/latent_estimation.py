@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from core import count
+from core._validation import refuse_legacy_multi_label
 
 __all__ = [
     "calibrate_confident_joint",
@@ -41,8 +42,9 @@ def num_label_errors(
 def calibrate_confident_joint(
     confident_joint: np.ndarray, s: Any, multi_label: bool = False
 ) -> np.ndarray:
-    """Calibrate rows of the confident joint to the label counts."""
-    return count.calibrate_confident_joint(confident_joint, s, multi_label=multi_label)
+    """Calibrate rows of the confident joint to the label counts (single-label only)."""
+    refuse_legacy_multi_label(multi_label)
+    return count.calibrate_confident_joint(confident_joint, s)
 
 
 def estimate_joint(
@@ -51,8 +53,9 @@ def estimate_joint(
     confident_joint: np.ndarray | None = None,
     multi_label: bool = False,
 ) -> np.ndarray:
-    """Estimate the joint distribution of given and true labels."""
-    return count.estimate_joint(s, psx, confident_joint=confident_joint, multi_label=multi_label)
+    """Estimate the joint distribution of given and true labels (single-label only)."""
+    refuse_legacy_multi_label(multi_label)
+    return count.estimate_joint(s, psx, confident_joint=confident_joint)
 
 
 def compute_confident_joint(
@@ -64,7 +67,11 @@ def compute_confident_joint(
     multi_label: bool = False,
     return_indices_of_off_diagonals: bool = False,
 ) -> Any:
-    """Estimate the confident joint; ``K`` (1.x) must agree with ``psx`` if given."""
+    """Estimate the confident joint; ``K`` (1.x) must agree with ``psx`` if given.
+
+    Single-label only (1.x's multi-label counting differs from 2.x's).
+    """
+    refuse_legacy_multi_label(multi_label)
     if K is not None and K != np.shape(psx)[-1]:
         raise ValueError(
             f"K must equal the number of columns of psx ({np.shape(psx)[-1]}); got {K}"
@@ -74,7 +81,6 @@ def compute_confident_joint(
         psx,
         thresholds=thresholds,
         calibrate=calibrate,
-        multi_label=multi_label,
         return_indices_of_off_diagonals=return_indices_of_off_diagonals,  # type: ignore[call-overload]
     )
 

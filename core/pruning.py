@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from core._validation import refuse_legacy_multi_label
 from core.constants import LEGACY_MIN_EXAMPLES_PER_CLASS
 from core.filter import find_label_issues
 
@@ -71,7 +72,8 @@ def get_noise_indices(
     sorted_index_method : {None, 'prob_given_label', 'normalized_margin'}
         None returns a boolean mask; otherwise the indices of the errors, most likely first.
     multi_label : bool, default=False
-        Not supported; raises ``NotImplementedError`` when True.
+        Not supported (1.x's multi-label counting differs from 2.x's); raises
+        ``NotImplementedError`` when True.
     n_jobs : int, optional
         Accepted; the result does not depend on it.
     verbose : int, default=0
@@ -97,6 +99,7 @@ def get_noise_indices(
     >>> np.flatnonzero(get_noise_indices(s, psx))
     array([3])
     """
+    refuse_legacy_multi_label(multi_label)
     if _looks_like_model(psx):
         raise TypeError(_NEED_PSX.format(where="psx", kind=type(psx).__name__))
     if _looks_like_model(inverse_noise_matrix):
@@ -134,7 +137,6 @@ def get_noise_indices(
         confident_joint=confident_joint,
         n_jobs=n_jobs,
         verbose=bool(verbose),
-        multi_label=multi_label,
     )
 
 

@@ -101,6 +101,11 @@ class InputType:
         """Return the measured default estimator for this input (unfitted)."""
         raise NotImplementedError
 
+    def per_class_model(self, settings: Settings, *, n_samples: int) -> Any:
+        """Return the measured default for one yes/no question per class (multi-label);
+        the same as :meth:`default_model` unless a type measured better."""
+        return self.default_model(settings, n_samples=n_samples)
+
     def adapt(self, estimator: Any, *, n_samples: int) -> Any:
         """Return a user-named ``estimator`` fed what suits it (e.g. text through TF-IDF)."""
         return estimator

@@ -1,9 +1,9 @@
 """Turn a Label Studio label config, or an export without one, into a :class:`TaskKind`.
 
 What labelaudit audits is one control a registered task type audits (:mod:`backend.tasktypes`;
-today one single-choice ``<Choices>``) whose ``toName`` object holds the input. The object
-decides the input type, the first registered input type (:mod:`backend.inputs`, by
-priority) that claims it:
+today one ``<Choices>``, single-choice or ``choice="multiple"``) whose ``toName`` object
+holds the input. The object decides the input type, the first registered input type
+(:mod:`backend.inputs`, by priority) that claims it:
 
 ==========================================================  ==========  ==================
 object the Choices points at                                input type  data_keys
@@ -47,8 +47,9 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 SUPPORTED = (
-    'labelaudit supports exactly one single-choice <Choices> control (choice="single", '
-    '"single-radio" or unset) whose toName is one <Text>/<HyperText> (text), <Image> '
+    'labelaudit supports exactly one <Choices> control (single-choice: choice="single", '
+    '"single-radio" or unset; multi-label: choice="multiple") whose toName is one '
+    "<Text>/<HyperText> (text), <Image> "
     "(image) or <Table> (numeric dict) object, a <Text>/<HyperText> reading several "
     "$fields (numeric columns), or an object reading an embedding field "
     f"({', '.join(EMBEDDING_FIELD_NAMES)} or *{', *'.join(EMBEDDING_FIELD_SUFFIXES)})"
@@ -248,11 +249,6 @@ def infer_task_kind(tasks: list[dict]) -> TaskKind:
             f"the export has choices results from {len(pairs)} controls ({named}); "
             f"pass --config FILE to say which to audit. {SUPPORTED}"
         )
-    if multi:
-        ((from_name, _),) = pairs
-        raise UnsupportedConfig(
-            f"annotations of {from_name!r} pick several choices at once (multi-label). {SUPPORTED}"
-        )
     ((control, object_name),) = pairs
     input_type, data_keys = _infer_input(tasks, object_name)
     return TaskKind(
@@ -261,6 +257,8 @@ def infer_task_kind(tasks: list[dict]) -> TaskKind:
         input_type=input_type,
         data_keys=data_keys,
         classes=tuple(sorted(seen)),
+        # An annotation picking several choices at once makes the project multi-label.
+        task_type="multi_choice" if multi else "single_choice",
     )
 
 

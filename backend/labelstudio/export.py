@@ -146,7 +146,7 @@ def dataset_from_tasks(
         task_ids=np.asarray(task_ids, dtype=np.int64),
         annotation_ids=np.asarray(annotation_ids, dtype=np.int64),
         annotators=annotators,
-        labels=task_type.encode(labels),
+        labels=task_type.encode(labels, kind),
         ground_truth=trusted,
         inputs=inputs,
         unlabeled=unlabeled,

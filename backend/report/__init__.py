@@ -15,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from backend import tasktypes
 from backend.labelstudio.predictions import build_prediction
 from backend.pipeline import AuditResult
 from backend.report.page import FILTER_BY_WORDS, STEPS, TOP_ITEMS, render_html
@@ -28,6 +27,7 @@ __all__ = [
     "STEPS",
     "TOP_ITEMS",
     "issue_rows",
+    "issues_columns",
     "predictions",
     "render_html",
     "summary",
@@ -48,9 +48,16 @@ ISSUES_COLUMNS = (
 )
 
 
+def issues_columns(result: AuditResult) -> tuple[str, ...]:
+    """issues.csv's columns: ISSUES_COLUMNS, then the task type's own (multi-label: which
+    labels look missing or extra)."""
+    return ISSUES_COLUMNS + tasktypes.get(result.kind.task_type).detail_columns
+
+
 def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
-    """Every audited annotation as a dict of ISSUES_COLUMNS, most suspicious first."""
+    """Every audited annotation as a dict of :func:`issues_columns`, most suspicious first."""
     label = result.label_text
+    task_type = tasktypes.get(result.kind.task_type)
     rows = []
     for i in result.ranked():
         annotation = int(result.annotation_ids[i])
@@ -63,6 +70,7 @@ def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
                 "suggested_label": label(result.suggested[i]),
                 "suspicion": round(float(result.suspicion[i]), 6),
                 "is_label_issue": bool(result.is_label_issue[i]),
+                **task_type.details(result.kind, result.given[i], result.suggested[i]),
             }
         )
     return rows
@@ -93,6 +101,7 @@ def summary(
 ) -> dict[str, Any]:
     """The JSON summary: counts, health, noise matrix, settings, timings, skipped items."""
     classes = list(result.kind.classes)
+    task_type = tasktypes.get(result.kind.task_type)
     reasons = Counter(s.reason for s in result.skipped)
     return {
         "title": title or source,
@@ -107,17 +116,13 @@ def summary(
         },
         "counts": result.counts,
         "suspicion": (
-            "1 - out-of-fold probability of the given label; a task's suspicion is the "
-            "highest over its annotations"
+            f"{task_type.suspicion}; a task's suspicion is the highest over its annotations"
         ),
         "flagged_task_ids": result.flagged_task_ids(),
         "health": result.health,
-        "noise_matrix": {
-            "description": "P(given label = row | true label = column), estimated",
-            "classes": classes,
-            "matrix": np.round(result.noise_matrix, 6).tolist(),
-        },
-        "settings": settings,
+        **task_type.summary(result),
+        # The filter_by actually used ("auto" resolved for this task type).
+        "settings": {**settings, "filter_by": task_type.filter_by(str(settings["filter_by"]))},
         "timings_seconds": dict(result.timings),
         "skipped": {
             "count": len(result.skipped),
@@ -154,7 +159,7 @@ def write_outputs(
     to a temporary name and renamed: a failure leaves the files that were there.
     """
     table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fieldnames=ISSUES_COLUMNS)
+    writer = csv.DictWriter(table, fieldnames=issues_columns(result))
     writer.writeheader()
     writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in issue_rows(result))
     model_version = summary_data["model_version"]

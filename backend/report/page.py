@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
-from backend import inputs
+from backend import inputs, tasktypes
 from backend.pipeline import AuditResult
+from backend.report import charts
 from backend.store import OUTPUT_FILES
 
 #: Report cells rendered at once (a cell may fetch an image for its thumbnail).
@@ -61,65 +58,6 @@ FILTER_BY_WORDS = {
 # --------------------------------------------------------------------------- HTML
 
 
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _plots(result: AuditResult) -> dict[str, str]:
-    import matplotlib.pyplot as plt
-
-    classes = list(result.kind.classes)
-    k = len(classes)
-    plots = {}
-
-    size = min(1.0 + 0.55 * k, 14.0)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    image = ax.imshow(result.noise_matrix, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(k), classes, rotation=45, ha="right")
-    ax.set_yticks(range(k), classes)
-    ax.set_xlabel("true label (estimated)")
-    ax.set_ylabel("given label")
-    if k <= 15:
-        for i in range(k):
-            for j in range(k):
-                value = result.noise_matrix[i, j]
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center",
-                        color="white" if value > 0.5 else "black", fontsize=8)  # fmt: skip
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    ax.set_title("Noise matrix P(given | true)")
-    plots["noise"] = _png(fig)
-
-    quality = result.health.get("classes_by_label_quality", [])
-    if quality:
-        names = [str(r["Class Name"]) for r in quality]
-        scores = [float(r["Label Quality Score"]) for r in quality]
-        fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2))
-        ax.barh(names, scores, color="#4c72b0")
-        ax.set_xlim(0, 1)
-        ax.invert_yaxis()
-        ax.set_xlabel("label quality score (1 - estimated share of wrong labels)")
-        ax.set_title("Per-class label quality")
-        plots["quality"] = _png(fig)
-
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    bins = np.linspace(0, 1, 21).tolist()
-    ax.hist(
-        result.suspicion[~result.is_label_issue], bins=bins, color="#9bbbd4", label="not flagged"
-    )
-    ax.hist(result.suspicion[result.is_label_issue], bins=bins, color="#c44e52", label="flagged")
-    ax.set_xlabel("suspicion (1 - out-of-fold probability of the given label)")
-    ax.set_ylabel("annotations")
-    ax.legend()
-    ax.set_title("Suspicion of every audited annotation")
-    plots["suspicion"] = _png(fig)
-    return plots
-
-
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
 max-width:1100px;color:#222;line-height:1.45;padding:0 1rem}
@@ -147,6 +85,11 @@ def _task_cell(task_id: int, task_url: Callable[[int], str] | None) -> str:
         return str(task_id)
     href = html.escape(task_url(task_id))
     return f'<a href="{href}" target="_blank" rel="noopener">{task_id}</a>'
+
+
+def _label_cell(text: str) -> str:
+    """A label as the task type writes it; an empty set (multi-label) as <i>none</i>."""
+    return html.escape(text) if text else "<i>none</i>"
 
 
 def _annotator_cell(annotator: str) -> str:
@@ -188,8 +131,12 @@ def render_html(
 
     matplotlib.use("Agg")
     # Labels are plain text: "$x$" in a class name is not mathtext (it can fail to parse).
+    task_type = tasktypes.get(result.kind.task_type)
     with matplotlib.rc_context({"text.parse_math": False}):
-        plots = _plots(result)
+        parts = task_type.report(result)
+        histogram = charts.suspicion_histogram(
+            result.suspicion, result.is_label_issue, xlabel=f"suspicion ({task_type.suspicion})"
+        )
     health = result.health.get("overall_label_health_score")
     audited = counts["audited_annotations"]
     flagged = counts["flagged_annotations"]
@@ -232,8 +179,8 @@ def render_html(
             "<tr>"
             f"<td>{_task_cell(int(result.task_ids[i]), task_url)}</td>"
             f"<td>{_annotator_cell(result.annotators[i])}</td>"
-            f"<td class='given'>{html.escape(result.label_text(result.given[i]))}</td>"
-            f"<td class='sugg'>{html.escape(result.label_text(result.suggested[i]))}</td>"
+            f"<td class='given'>{_label_cell(result.label_text(result.given[i]))}</td>"
+            f"<td class='sugg'>{_label_cell(result.label_text(result.suggested[i]))}</td>"
             f"<td>{result.suspicion[i]:.3f}</td>"
             f"<td>{cell}</td>"
             "</tr>"
@@ -243,15 +190,6 @@ def render_html(
         "<th>suspicion</th><th>content</th></tr>" + "".join(rows_html) + "</table>"
         if rows_html
         else "<p>No annotation was flagged.</p>"
-    )
-    overlaps = result.health.get("overlapping_classes", [])[:10]
-    overlap_html = "".join(
-        f"<tr><td>{html.escape(str(o['Class Name A']))}</td>"
-        f"<td>{html.escape(str(o['Class Name B']))}</td>"
-        f"<td>{o['Num Overlapping Examples']}</td>"
-        f"<td>{o['Joint Probability']:.4f}</td></tr>"
-        for o in overlaps
-        if o.get("Num Overlapping Examples", 0)
     )
     skipped = summary_data["skipped"]
     skipped_html = (
@@ -263,20 +201,13 @@ def render_html(
         if skipped["count"]
         else "<p>None.</p>"
     )
-    overlap_table = (
-        "<p class='note'>Pairs of classes the model mixes up: <i>examples</i> is the estimated "
-        "number of annotations given one class of the pair while belonging to the other (either "
-        "way), <i>joint probability</i> the same as a share of all annotations.</p>"
-        "<table><tr><th>class A</th><th>class B</th><th>examples</th>"
-        "<th>joint probability</th></tr>" + overlap_html + "</table>"
-        if overlap_html
-        else "<p>No overlapping classes found.</p>"
-    )
     images = "".join(
-        f"<img src='{plots[name]}' alt='{name}'>"
-        for name in ("noise", "quality", "suspicion")
-        if name in plots
+        f"<img src='{uri}' alt='{name}'>" for name, uri in [*parts.plots, ("suspicion", histogram)]
     )
+    definitions = "".join(
+        f"<dt>{html.escape(term)}</dt><dd>{text}</dd>" for term, text in parts.definitions
+    )
+    sections = "".join(f"<h2>{html.escape(title)}</h2>\n{body}\n" for title, body in parts.sections)
     files = OUTPUT_FILES
     how = html.escape(FILTER_BY_WORDS.get(method, "see core.filter.find_label_issues"))
     title = html.escape(summary_data["title"])
@@ -297,18 +228,14 @@ most suspicious first) · <a href="{files["predictions"]}">{files["predictions"]
 <a href="{files["summary"]}">{files["summary"]}</a> (every figure of this page).</p>
 <h2>What the figures mean</h2>
 <dl>
-<dt>suspicion</dt><dd>1 &minus; the probability that a model which never saw the task
-(out-of-fold, by cross-validation) gives to the annotator's label. 0.9 means the model puts
-90% of its belief on other labels. A task's suspicion is the highest of its annotations.</dd>
+<dt>suspicion</dt><dd>{html.escape(task_type.suspicion_words)} A task's suspicion is
+the highest of its annotations.</dd>
 <dt>flagged</dt><dd>Confident learning thinks the annotation's label is wrong. There is no
 fixed suspicion cut-off: the method, <code>{filter_by}</code>, {how}.</dd>
 <dt>label health score</dt><dd>cleanlab's overall label health score: 1 &minus; the
 estimated fraction of wrong labels, from the out-of-fold probabilities. 0.90 means about one
 label in ten is estimated wrong.</dd>
-<dt>noise matrix</dt><dd>For each true class (column, estimated), how its annotations
-spread over the given labels (rows). A perfect dataset has 1 on the diagonal.</dd>
-<dt>per-class label quality</dt><dd>For each class, 1 &minus; the estimated fraction of its
-labels that are wrong.</dd>
+{definitions}
 </dl>
 <h2>Where the labels go wrong</h2>
 <div class="plots">{images}</div>
@@ -316,9 +243,7 @@ labels that are wrong.</dd>
 <p class="note">Most suspicious first; {top}; all in
 <a href="{files["issues"]}">{files["issues"]}</a>.{linked}</p>
 {table}
-<h2>Classes most often confused</h2>
-{overlap_table}
-<h2>Skipped</h2>
+{sections}<h2>Skipped</h2>
 {skipped_html}
 <h2>Where the time went</h2>
 {_timings_table(timings)}

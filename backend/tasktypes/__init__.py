@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from backend.pipeline import AuditResult, Prepared
     from backend.settings import Settings
 
-__all__ = ["Judgement", "NothingToAudit", "TaskType", "get", "names", "register"]
+__all__ = [
+    "Judgement",
+    "NothingToAudit",
+    "ReportParts",
+    "TaskType",
+    "get",
+    "names",
+    "register",
+]
 
 
 class NothingToAudit(ValueError):
@@ -50,6 +58,20 @@ class Judgement:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ReportParts:
+    """A task type's part of the HTML report (:mod:`backend.report.page` adds the rest).
+
+    ``plots`` are (name, PNG data URI) shown under "Where the labels go wrong";
+    ``definitions`` are (term, HTML) added to "What the figures mean"; ``sections`` are
+    (title, HTML) shown after the table of flagged annotations.
+    """
+
+    plots: list[tuple[str, str]] = field(default_factory=list)
+    definitions: list[tuple[str, str]] = field(default_factory=list)
+    sections: list[tuple[str, str]] = field(default_factory=list)
+
+
 class TaskType:
     """The contract of a task type (subclass it and :func:`register` the subclass)."""
 
@@ -57,6 +79,19 @@ class TaskType:
     name: ClassVar[str]
     #: The Label Studio control tag it audits, in lower case (``choices``, ``labels``).
     control_tag: ClassVar[str]
+    #: What an annotation's suspicion is, as a formula (summary.json, the report's axis).
+    suspicion: ClassVar[str]
+    #: The same in a sentence or two for people (the report's definitions).
+    suspicion_words: ClassVar[str]
+    #: The ``filter_by`` the setting ``"auto"`` means: the best measured for this type
+    #: (bench/detection.py, bench/detection_multilabel.py).
+    default_filter_by: ClassVar[str]
+    #: issues.csv columns this type adds after the shared ones (:meth:`details` fills them).
+    detail_columns: ClassVar[tuple[str, ...]] = ()
+
+    def filter_by(self, setting: str) -> str:
+        """Return the ``filter_by`` the setting means for this type (``"auto"``: its default)."""
+        return self.default_filter_by if setting == "auto" else setting
 
     def accepts(self, control: Any) -> bool:
         """Whether this type audits a label-config control (label-studio-sdk's tag object)."""
@@ -70,8 +105,12 @@ class TaskType:
         """Return the label an annotation's ``result`` gives; raise ``Malformed`` saying why."""
         raise NotImplementedError
 
-    def encode(self, labels: list[Any]) -> np.ndarray:
+    def encode(self, labels: list[Any], kind: TaskKind) -> np.ndarray:
         """Return ``read_label``'s answers, one per row, as the dataset's ``labels`` array."""
+        raise NotImplementedError
+
+    def present(self, labels: np.ndarray) -> np.ndarray:
+        """Return the indices of the classes that some row of ``labels`` gives, ascending."""
         raise NotImplementedError
 
     def check(self, labels: np.ndarray, kind: TaskKind) -> None:
@@ -109,6 +148,18 @@ class TaskType:
         """Return the Label Studio ``result`` of a prediction suggesting ``label`` (encoded)."""
         raise NotImplementedError
 
+    def details(self, kind: TaskKind, given: Any, suggested: Any) -> dict[str, str]:
+        """Return the :attr:`detail_columns` of an issues.csv row (none by default)."""
+        return {}
+
+    def summary(self, result: AuditResult) -> dict[str, Any]:
+        """Return this type's figures for summary.json (merged into its top level)."""
+        return {}
+
+    def report(self, result: AuditResult) -> ReportParts:
+        """Return this type's plots, definitions and sections of the HTML report."""
+        return ReportParts()
+
 
 REGISTRY: dict[str, TaskType] = {}
 
@@ -140,4 +191,4 @@ def for_control(control: Any) -> TaskType | None:
 
 
 # The built-in types register themselves on import (kept last: they import the above).
-from backend.tasktypes import single_choice  # noqa: E402, F401
+from backend.tasktypes import multi_choice, single_choice  # noqa: E402, F401

@@ -45,40 +45,30 @@ class SingleChoice(TaskType):
 
     name = "single_choice"
     control_tag = "choices"
+    default_filter_by = "prune_by_noise_rate"
+    suspicion = "1 - out-of-fold probability of the given label"
+    suspicion_words = (
+        "1 - the probability that a model which never saw the task (out-of-fold, by "
+        "cross-validation) gives to the annotator's label. 0.9 means the model puts 90% of "
+        "its belief on other labels."
+    )
+
+    def accepts(self, control: Any) -> bool:
+        mode = (control.attr or {}).get("choice")
+        return super().accepts(control) and mode != "multiple"
 
     # ------------------------------------------------------------------ label config
 
     def classes(self, control: Any) -> tuple[str, ...]:
-        where = _describe(control)
         mode = (control.attr or {}).get("choice")
         if mode is not None and mode not in SINGLE_CHOICE_MODES:
-            raise UnsupportedConfig(f"{where} has choice={mode!r} (multi-label)")
-        for attr in UNSUPPORTED_FLAGS:
-            if str(control.get_attr(attr, "false")).lower() == "true":
-                raise UnsupportedConfig(f'{where} has {attr}="true"')
-        if control.get_attr("value"):
-            raise UnsupportedConfig(
-                f"{where} loads its choices from task data "
-                f"(value={control.get_attr('value')!r}); labelaudit needs the classes "
-                "written in the config"
-            )
-        classes = tuple(control.labels or ())
-        if not classes:
-            raise UnsupportedConfig(f"{where} has no <Choice> values")
-        return classes
+            raise UnsupportedConfig(f"{_describe(control)} has choice={mode!r}")
+        return choices_classes(control)
 
     # ------------------------------------------------------------------ annotations
 
     def read_label(self, result: Any, kind: TaskKind) -> int:
-        if not isinstance(result, list):
-            raise Malformed(f"annotation result must be a list; got {type_name(result)}")
-        ours = [
-            r
-            for r in result
-            if isinstance(r, dict)
-            and r.get("from_name") == kind.control
-            and str(r.get("type", "")).lower() == RESULT_TYPE
-        ]
+        ours = choices_regions(result, kind)
         if not ours:
             raise Malformed(f"annotation has no {RESULT_TYPE} result for {kind.control!r}")
         if len(ours) > 1:
@@ -95,8 +85,11 @@ class SingleChoice(TaskType):
             raise Malformed(f"label {label!r} is not one of the classes {list(kind.classes)}")
         return kind.classes.index(label)
 
-    def encode(self, labels: list[Any]) -> np.ndarray:
+    def encode(self, labels: list[Any], kind: TaskKind) -> np.ndarray:
         return np.asarray(labels, dtype=np.intp)
+
+    def present(self, labels: np.ndarray) -> np.ndarray:
+        return np.unique(labels)
 
     def check(self, labels: np.ndarray, kind: TaskKind) -> None:
         present = np.unique(labels)
@@ -112,17 +105,7 @@ class SingleChoice(TaskType):
     def fold_splits(
         self, prepared: Prepared, *, folds: int, seed: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        from sklearn.model_selection import StratifiedGroupKFold
-
-        n_splits = max(2, min(folds, len(np.unique(prepared.groups))))
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        with warnings.catch_warnings():
-            # "The least populated class in y has only 1 members": fit_predict_fold handles it.
-            warnings.filterwarnings(
-                "ignore", message="The least populated class", category=UserWarning
-            )
-            placeholder = np.zeros(len(prepared.labels))
-            return list(splitter.split(placeholder, prepared.labels, prepared.groups))
+        return task_folds(prepared.labels, prepared.groups, folds=folds, seed=seed)
 
     def fit_predict_fold(
         self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
@@ -165,8 +148,9 @@ class SingleChoice(TaskType):
             warnings.simplefilter("always")
             # One calibrated confident joint serves the flags, the noise matrix and health.
             joint = compute_confident_joint(local, local_probs)
+            filter_by = self.filter_by(settings.filter_by)
             issues = find_label_issues(
-                local, local_probs, filter_by=settings.filter_by, confident_joint=joint
+                local, local_probs, filter_by=filter_by, confident_joint=joint
             )
             _, noise_local, _ = estimate_latent(joint, local)
             health = health_summary(
@@ -213,6 +197,20 @@ class SingleChoice(TaskType):
 
     # ------------------------------------------------------------------ what is written back
 
+    def summary(self, result: AuditResult) -> dict[str, Any]:
+        return {
+            "noise_matrix": {
+                "description": "P(given label = row | true label = column), estimated",
+                "classes": list(result.kind.classes),
+                "matrix": np.round(result.noise_matrix, 6).tolist(),
+            }
+        }
+
+    def report(self, result: AuditResult) -> Any:
+        from backend.report.single_choice import report_parts
+
+        return report_parts(result)
+
     def suggest(self, probs: np.ndarray) -> np.ndarray:
         return probs.argmax(axis=1)
 
@@ -234,6 +232,56 @@ class SingleChoice(TaskType):
                 "value": {RESULT_TYPE: [kind.classes[int(label)]]},
             }
         ]
+
+
+def task_folds(
+    strata: np.ndarray, groups: np.ndarray, *, folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K folds over tasks (``groups``): a task's rows share a fold, seeded.
+
+    ``strata`` is one class per row that the folds keep balanced; a class rarer than the
+    folds is spread as far as it goes (the fitting step handles the rest).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_splits = max(2, min(folds, len(np.unique(groups))))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # "The least populated class in y has only 1 members": the fitting step handles it.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return list(splitter.split(np.zeros(len(strata)), strata, groups))
+
+
+def choices_classes(control: Any) -> tuple[str, ...]:
+    """Return a ``<Choices>``'s values in config order; raise UnsupportedConfig if unusable
+    (flags that make it per region or per item, values loaded from task data, no values)."""
+    where = _describe(control)
+    for attr in UNSUPPORTED_FLAGS:
+        if str(control.get_attr(attr, "false")).lower() == "true":
+            raise UnsupportedConfig(f'{where} has {attr}="true"')
+    if control.get_attr("value"):
+        raise UnsupportedConfig(
+            f"{where} loads its choices from task data "
+            f"(value={control.get_attr('value')!r}); labelaudit needs the classes "
+            "written in the config"
+        )
+    classes = tuple(control.labels or ())
+    if not classes:
+        raise UnsupportedConfig(f"{where} has no <Choice> values")
+    return classes
+
+
+def choices_regions(result: Any, kind: TaskKind) -> list[dict[str, Any]]:
+    """Return the ``choices`` regions of ``kind.control`` in an annotation's ``result``."""
+    if not isinstance(result, list):
+        raise Malformed(f"annotation result must be a list; got {type_name(result)}")
+    return [
+        r
+        for r in result
+        if isinstance(r, dict)
+        and r.get("from_name") == kind.control
+        and str(r.get("type", "")).lower() == RESULT_TYPE
+    ]
 
 
 def over_present(probs: np.ndarray, present: np.ndarray) -> np.ndarray:

@@ -78,7 +78,7 @@ def test_demo_and_audit_share_filter_by():
 
 def test_demo_refuses_an_unknown_filter_by_before_working(capsys):
     assert main(["demo", "--filter-by", "nope"]) == 2
-    assert "filter_by must be one of" in capsys.readouterr().err
+    assert "filter_by must be 'auto' or one of" in capsys.readouterr().err
 
 
 def test_demo_runs_with_the_default_and_a_chosen_filter_by(capsys):

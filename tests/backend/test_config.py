@@ -122,9 +122,9 @@ def test_nested_view_layouts_are_fine():
         (
             view(
                 '<Text name="t" value="$t"/>',
-                f'<Choices name="c" toName="t" choice="multiple">{CHOICES}</Choices>',
+                f'<Choices name="c" toName="t" choice="several">{CHOICES}</Choices>',
             ),
-            r"<Choices name='c'> has choice='multiple'",
+            r"<Choices name='c'> has choice='several'",
         ),
         (
             view(
@@ -224,7 +224,7 @@ def test_nested_view_layouts_are_fine():
         ),
     ],
     ids=[
-        "multiple",
+        "unknown-choice-mode",
         "two-choices",
         "labels-only",
         "rectanglelabels-only",
@@ -245,7 +245,7 @@ def test_nested_view_layouts_are_fine():
 def test_unsupported_configs_name_the_tag_and_list_what_works(xml, names):
     with pytest.raises(UnsupportedConfig, match=names) as caught:
         parse_label_config(xml)
-    assert "labelaudit supports exactly one single-choice <Choices>" in str(caught.value)
+    assert "labelaudit supports exactly one <Choices> control" in str(caught.value)
     assert isinstance(caught.value, ValueError)
 
 
@@ -404,27 +404,6 @@ def test_infer_ignores_cancelled_and_non_choices_results():
             r"2 controls \('c1'->'text', 'c2'->'text'\)",
         ),
         (
-            [
-                {
-                    "id": 1,
-                    "data": {"text": "x"},
-                    "annotations": [
-                        {
-                            "result": [
-                                {
-                                    "from_name": "c",
-                                    "to_name": "text",
-                                    "type": "choices",
-                                    "value": {"choices": ["a", "b"]},
-                                }
-                            ]
-                        }
-                    ],
-                }
-            ],
-            "several choices at once",
-        ),
-        (
             [task(1, {"a": "x", "b": "y"}, "l", control="c", obj="obj")],
             r"cannot tell which task-data field .* \(fields: a \(text\), b \(text\)\)",
         ),
@@ -436,7 +415,7 @@ def test_infer_ignores_cancelled_and_non_choices_results():
             "cannot tell which task-data field",
         ),
     ],
-    ids=["empty", "unannotated", "two-controls", "multi-label", "two-texts", "mixed-types"],
+    ids=["empty", "unannotated", "two-controls", "two-texts", "mixed-types"],
 )
 def test_infer_refusals(tasks, match):
     with pytest.raises(UnsupportedConfig, match=match):

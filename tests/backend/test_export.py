@@ -373,10 +373,10 @@ def test_export_with_an_unsupported_config_or_nothing_to_infer(export_file):
     path = export_file([task(1, {"text": "x"})])
     with pytest.raises(UnsupportedConfig, match="no choices annotations"):
         load_export(path)
-    with pytest.raises(UnsupportedConfig, match="choice='multiple'"):
+    with pytest.raises(UnsupportedConfig, match="choice='several'"):
         load_export(
             path,
-            label_config=TEXT_CONFIG.replace('toName="text"', 'toName="text" choice="multiple"'),
+            label_config=TEXT_CONFIG.replace('toName="text"', 'toName="text" choice="several"'),
         )
 
 

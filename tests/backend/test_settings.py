@@ -29,7 +29,7 @@ def test_model_params_are_json_objects():
     [
         ({"folds": 1}, "folds must be >= 2"),
         ({"folds": "many"}, "folds must be of type int"),
-        ({"filter_by": "magic"}, "filter_by must be one of"),
+        ({"filter_by": "magic"}, "filter_by must be 'auto' or one of"),
         ({"colour": "blue"}, "unknown setting 'colour'"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Shapes the oracle tests sweep: (id, seed, n, k, options for noisy_problem)."""
+"""Shapes the oracle tests sweep: (id, seed, n, k, options for the data generator)."""
 
 from __future__ import annotations
 
@@ -18,4 +18,23 @@ CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
     ("k100", 10, 5_000, 100, {"noise": 0.25}),
     ("n1e5-k10", 11, 100_000, 10, {"noise": 0.1}),
     ("n1e5-k100", 12, 100_000, 100, {"noise": 0.2, "imbalance": 0.02}),
+]
+
+#: For :func:`tests.core.conftest.noisy_multilabel_problem`.
+ML_CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
+    ("k2-small", 0, 40, 2, {}),
+    ("k3-float32", 1, 300, 3, {"float32": True}),
+    ("k4-coarse-ties", 2, 120, 4, {"round_to": 1}),
+    ("k5-ties", 3, 500, 5, {"round_to": 2}),
+    ("k6-tiny", 4, 300, 6, {"tiny": (1, 4)}),
+    ("k10-noisy-mostly-empty", 5, 1_000, 10, {"noise": 0.3, "empty": 0.6}),
+    ("k20-flat", 6, 800, 20, {"sharpness": 0.5}),
+    ("k25-ties-f32", 7, 1_500, 25, {"round_to": 1, "float32": True}),
+    ("k50-tiny", 8, 2_000, 50, {"tiny": (5, 9), "noise": 0.05}),
+]
+
+#: Cases with a class nobody was given (cleanlab's predicted_neq_given refuses them).
+ML_MISSING_CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
+    ("k7-missing", 10, 400, 7, {"missing": (2,)}),
+    ("k30-missing-ties", 11, 1_200, 30, {"missing": (3, 7), "round_to": 2}),
 ]

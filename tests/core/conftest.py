@@ -48,6 +48,46 @@ def noisy_problem(
     return labels, probs
 
 
+def noisy_multilabel_problem(
+    seed: int,
+    n: int,
+    k: int,
+    *,
+    noise: float = 0.1,
+    sharpness: float = 2.0,
+    empty: float = 0.1,
+    float32: bool = False,
+    round_to: int | None = None,
+    missing: tuple[int, ...] = (),
+    always: tuple[int, ...] = (),
+    tiny: tuple[int, ...] = (),
+) -> tuple[list[list[int]], np.ndarray]:
+    """Return ``(labels, pred_probs)`` for multi-label data with flipped class memberships.
+
+    Each class is truly present with its own prior; a model's per-class probability is a
+    sigmoid of ``sharpness`` toward the truth plus noise. Each given membership is flipped
+    with probability ``noise``, a fraction ``empty`` of examples is given no class at all,
+    ``missing`` classes are never given, ``always`` classes are given to every example,
+    ``tiny`` classes to exactly one, and ``round_to`` rounds probabilities (ties, 0.5s).
+    """
+    rng = np.random.default_rng(seed)
+    prior = rng.uniform(0.05, 0.5, size=k)
+    true = rng.random((n, k)) < prior
+    probs = 1 / (1 + np.exp(-(rng.normal(size=(n, k)) + sharpness * (2 * true - 1))))
+    given = np.where(rng.random((n, k)) < noise, ~true, true)
+    given[rng.random(n) < empty] = False
+    given[:, list(missing)] = False
+    given[:, list(always)] = True
+    for i, c in enumerate(tiny):
+        given[:, c] = False
+        given[i, c] = True
+    if round_to is not None:
+        probs = np.round(probs, round_to)
+    if float32:
+        probs = probs.astype(np.float32)
+    return [np.flatnonzero(row).tolist() for row in given], probs
+
+
 @pytest.fixture
 def make_problem():
     """The :func:`noisy_problem` factory."""

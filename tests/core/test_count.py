@@ -191,8 +191,8 @@ def test_no_confident_example_warns_with_impossible_thresholds():
     np.testing.assert_array_equal(joint, np.eye(3, dtype=int))
 
 
-def test_multi_label_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="multi_label"):
+def test_multi_label_wants_lists_of_class_indices():
+    with pytest.raises(TypeError, match=r"labels\[0\] is int"):
         count.compute_confident_joint([0, 1], np.eye(2), multi_label=True)
 
 

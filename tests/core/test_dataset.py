@@ -433,8 +433,8 @@ def _verbose_off(fn):
         ({"confident_joint": -np.eye(2)}, ValueError, "confident_joint entries must be >= 0"),
         (
             {"joint": _JOINT, "num_examples": 10, "multi_label": True},
-            NotImplementedError,
-            "multi_label=True is not supported",
+            ValueError,
+            "For multilabel data, please instead call: core.multilabel_classification",
         ),
         (
             {"labels": [0, 1, 1], "pred_probs": np.full((4, 2), 0.5)},

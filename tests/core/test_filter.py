@@ -205,7 +205,10 @@ def test_option_errors_are_named():
         our_filter.find_label_issues(
             labels, probs, filter_by="confident_learning", confident_joint=np.eye(3, dtype=int)
         )
-    with pytest.raises(NotImplementedError, match="multi_label"):
+    with (
+        pytest.warns(DeprecationWarning, match="multilabel_classification"),
+        pytest.raises(TypeError, match="labels must be a list with, per example"),
+    ):
         our_filter.find_label_issues(labels, probs, multi_label=True)
 
 

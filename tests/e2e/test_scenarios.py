@@ -603,7 +603,7 @@ def test_a_label_config_turned_unsupported_gives_a_clear_job_error(ls, backend: 
     version = ls.projects.get(id=project).model_version
 
     # A second Choices control: Label Studio accepts it (old annotations stay valid), but
-    # labelaudit audits exactly one single-choice Choices.
+    # labelaudit audits exactly one Choices.
     extra = (
         '<Choices name="tone" toName="text"><Choice value="calm"/><Choice value="loud"/></Choices>'
     )

@@ -1,0 +1,321 @@
+"""Multi-label: one ``<Choices choice="multiple">`` control; an annotation picks a set.
+
+Labels are a boolean matrix, one row per annotation and one column per class of
+``kind.classes`` (an empty row is an annotation that picked nothing). Cross-validation is
+K folds over tasks, stratified by each row's rarest chosen class; the model is one binary
+classifier per class (scikit-learn's ``OneVsRestClassifier`` over the input type's default
+model, after its shared feature steps), so each class gets its own out-of-fold probability
+and the rows of probabilities do not sum to 1. ``core.multilabel_classification`` judges
+the sets (cleanlab's method: confident learning per class, one-vs-rest).
+
+**Suggested set**: per class, the model's confident call (the class's probability over its
+average among the annotations that give it, against the same for not giving it), so a rare
+class is not swamped by its many negatives. **Missing** labels are suggested but not
+given, **extra** ones given but not suggested.
+
+**Suspicion** is the estimated probability that the annotation's set is not the true set:
+for each class, the posterior that its given value (chosen or not) is right, from the
+out-of-fold probability and that class's estimated noise rates (how often the class is
+left out when true, and added when not); one minus the product over classes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backend.labelstudio.dataset import Malformed, TaskKind
+from backend.tasktypes import Judgement, NothingToAudit, ReportParts, TaskType, register
+from backend.tasktypes.single_choice import (
+    RESULT_TYPE,
+    choices_classes,
+    choices_regions,
+    task_folds,
+)
+
+if TYPE_CHECKING:
+    from backend.pipeline import AuditResult, Prepared
+    from backend.settings import Settings
+
+#: Joins the labels of a set in issues.csv and the report.
+SEPARATOR = ";"
+
+
+@register
+class MultiChoice(TaskType):
+    """A set of classes per annotation, from a ``<Choices choice="multiple">``."""
+
+    name = "multi_choice"
+    control_tag = "choices"
+    default_filter_by = "confident_learning"
+    suspicion = "estimated probability that the annotation's set of labels is not the true set"
+    suspicion_words = (
+        "The estimated probability that the annotation's set of labels is wrong (a label "
+        "missing or one too many), from a model that never saw the task (out-of-fold, by "
+        "cross-validation) and each label's estimated rates of being left out and added."
+    )
+    detail_columns = ("missing_labels", "extra_labels")
+
+    def accepts(self, control: Any) -> bool:
+        return super().accepts(control) and (control.attr or {}).get("choice") == "multiple"
+
+    def classes(self, control: Any) -> tuple[str, ...]:
+        return choices_classes(control)
+
+    # ------------------------------------------------------------------ annotations
+
+    def read_label(self, result: Any, kind: TaskKind) -> tuple[int, ...]:
+        """The chosen classes' indices, ascending; no choices result is the empty set."""
+        ours = choices_regions(result, kind)
+        if len(ours) > 1:
+            raise Malformed(
+                f"annotation has {len(ours)} {RESULT_TYPE} results for {kind.control!r}"
+            )
+        if not ours:
+            return ()
+        value = ours[0].get("value")
+        picked = value.get(RESULT_TYPE) if isinstance(value, dict) else None
+        if not isinstance(picked, list):
+            raise Malformed(f"{kind.control!r} result must hold a list of choices")
+        unknown = [c for c in picked if not isinstance(c, str) or c not in kind.classes]
+        if unknown:
+            raise Malformed(f"labels {unknown!r} are not among the classes {list(kind.classes)}")
+        return tuple(sorted({kind.classes.index(c) for c in picked}))
+
+    def encode(self, labels: list[Any], kind: TaskKind) -> np.ndarray:
+        matrix = np.zeros((len(labels), len(kind.classes)), dtype=bool)
+        for row, chosen in enumerate(labels):
+            matrix[row, list(chosen)] = True
+        return matrix
+
+    def present(self, labels: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(labels.any(axis=0))
+
+    def check(self, labels: np.ndarray, kind: TaskKind) -> None:
+        if not labels.any():
+            raise NothingToAudit("no usable annotation picks any label")
+        if (labels == labels[0]).all():
+            chosen = [kind.classes[j] for j in np.flatnonzero(labels[0])]
+            raise NothingToAudit(
+                f"every usable annotation picks the same labels ({chosen!r}); "
+                "different sets are needed to find wrong labels"
+            )
+
+    # ------------------------------------------------------------------ cross-validation
+
+    def fold_splits(
+        self, prepared: Prepared, *, folds: int, seed: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        return task_folds(rarest_class(prepared.labels), prepared.groups, folds=folds, seed=seed)
+
+    def fit_predict_fold(
+        self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
+    ) -> np.ndarray:
+        """Fit one binary model per class on ``train``; return each class's probability."""
+        model = one_vs_rest(prepared, settings, n_samples=len(train))
+        with warnings.catch_warnings():
+            # "Label not N is present in all training examples": a constant column is fine.
+            warnings.filterwarnings("ignore", message="Label not", category=UserWarning)
+            model.fit(prepared.X[train], prepared.labels[train])
+        return np.asarray(model.predict_proba(prepared.X[test]), dtype=float)
+
+    # ------------------------------------------------------------------ confident learning
+
+    def judge(self, prepared: Prepared, probs: np.ndarray, settings: Settings) -> Judgement:
+        from core.multilabel_classification.dataset import multilabel_health_summary
+        from core.multilabel_classification.filter import find_label_issues
+
+        kind, given = prepared.dataset.kind, prepared.labels
+        present = self.present(given)
+        local_given, local_probs = given[:, present], np.clip(probs[:, present], 0.0, 1.0)
+        as_lists = [np.flatnonzero(row).tolist() for row in local_given]
+        noise = np.tile(np.eye(2), (len(kind.classes), 1, 1))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            filter_by = self.filter_by(settings.filter_by)
+            issues = find_label_issues(as_lists, local_probs, filter_by=filter_by)
+            health = multilabel_health_summary(
+                as_lists,
+                local_probs,
+                class_names=[kind.classes[j] for j in present],
+                verbose=False,
+            )
+            noise[present] = per_class_noise(local_given, local_probs)
+        suggested = np.zeros_like(given)
+        suggested[:, present] = confident_calls(local_given, local_probs)
+        correct = posterior_correct(local_given, local_probs, noise[present])
+        return Judgement(
+            given=given,
+            suggested=suggested,
+            suspicion=1.0 - correct.prod(axis=1),
+            is_label_issue=np.asarray(issues, dtype=bool),
+            noise_matrix=noise,
+            health={
+                "overall_label_health_score": health["overall_multilabel_health_score"],
+                "classes_by_multilabel_quality": health["classes_by_multilabel_quality"],
+                "common_multilabel_issues": health["common_multilabel_issues"],
+            },
+            notes=sorted({str(w.message) for w in caught}),
+        )
+
+    def final_model(self, prepared: Prepared, result: AuditResult, settings: Settings) -> Any:
+        """One binary model per class, trained without the flagged rows."""
+        keep = ~np.asarray(result.is_label_issue, dtype=bool)
+        if not prepared.labels[keep].any():
+            keep[:] = True
+        model = one_vs_rest(prepared, settings, n_samples=int(keep.sum()))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Label not", category=UserWarning)
+            model.fit(prepared.X[keep], prepared.labels[keep])
+        return model
+
+    # ------------------------------------------------------------------ what is written back
+
+    def suggest(self, probs: np.ndarray) -> np.ndarray:
+        """Each class whose binary model calls it (probability at least one half)."""
+        return np.asarray(probs) >= 0.5
+
+    def label_text(self, kind: TaskKind, label: Any) -> str:
+        return SEPARATOR.join(kind.classes[j] for j in np.flatnonzero(label))
+
+    def details(self, kind: TaskKind, given: Any, suggested: Any) -> dict[str, str]:
+        given, suggested = np.asarray(given, dtype=bool), np.asarray(suggested, dtype=bool)
+        return {
+            "missing_labels": self.label_text(kind, suggested & ~given),
+            "extra_labels": self.label_text(kind, given & ~suggested),
+        }
+
+    def result(self, kind: TaskKind, label: Any) -> list[dict[str, Any]]:
+        chosen = np.asarray(label)
+        if chosen.dtype != bool or chosen.shape != (len(kind.classes),):
+            raise ValueError(
+                f"label must be {len(kind.classes)} booleans (one per class); "
+                f"got {chosen.dtype} of shape {chosen.shape}"
+            )
+        if not chosen.any():
+            return []
+        return [
+            {
+                "from_name": kind.control,
+                "to_name": kind.object_name,
+                "type": RESULT_TYPE,
+                "value": {RESULT_TYPE: [kind.classes[j] for j in np.flatnonzero(chosen)]},
+            }
+        ]
+
+    def summary(self, result: AuditResult) -> dict[str, Any]:
+        from backend.report.multi_choice import label_noise
+
+        return {"label_noise": label_noise(result)}
+
+    def report(self, result: AuditResult) -> ReportParts:
+        from backend.report.multi_choice import report_parts
+
+        return report_parts(result)
+
+
+def rarest_class(labels: np.ndarray) -> np.ndarray:
+    """Each row's rarest chosen class (the number of classes for an empty row): the
+    stratum that spreads every class over the folds as evenly as one stratum can."""
+    counts = labels.sum(axis=0)
+    order = np.where(labels, counts[None, :], np.iinfo(np.int64).max)
+    rarest = order.argmin(axis=1)
+    return np.where(labels.any(axis=1), rarest, labels.shape[1])
+
+
+def one_vs_rest(prepared: Prepared, settings: Settings, *, n_samples: int) -> Any:
+    """The input type's model with its last step made to answer one probability per class.
+
+    A classifier that learns several outputs at once (trees, forests: scikit-learn's
+    ``multi_output`` tag) learns them all in one fit; any other becomes one binary
+    classifier per class (``OneVsRestClassifier``). Feature steps (TF-IDF, scaling, PCA)
+    are fitted once and shared by every class.
+    """
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils import get_tags
+
+    from backend.models import make_model
+
+    model = make_model(prepared.dataset.kind, settings, n_samples=n_samples, per_class=True)
+    steps = model.steps[:-1] if isinstance(model, Pipeline) else []
+    name, last = model.steps[-1] if isinstance(model, Pipeline) else ("model", model)
+    if get_tags(last).target_tags.multi_output:
+        head: Any = MultiOutputProbabilities(last)
+    else:
+        head = OneVsRestClassifier(last)
+    return Pipeline([*steps, (name, head)]) if steps else head
+
+
+class MultiOutputProbabilities:
+    """A multi-output classifier whose ``predict_proba`` is one column per class: the
+    probability of each output being True (its list of per-output tables, flattened)."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: Any, Y: np.ndarray) -> MultiOutputProbabilities:
+        self.estimator.fit(X, np.asarray(Y, dtype=bool))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        tables = self.estimator.predict_proba(X)
+        columns = []
+        for classes, table in zip(self.estimator.classes_, tables, strict=True):
+            on = np.flatnonzero(np.asarray(classes) == True)  # noqa: E712 (numpy bools)
+            columns.append(table[:, on[0]] if len(on) else np.zeros(len(table)))
+        return np.column_stack(columns)
+
+
+def class_thresholds(given: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, the average probability of the class among the rows that give it, and of
+    its absence among the rows that do not (0.5 where no row is on that side)."""
+    chosen, absent = given.sum(axis=0), (~given).sum(axis=0)
+    on = np.where(chosen > 0, (probs * given).sum(axis=0) / np.maximum(chosen, 1), 0.5)
+    off = np.where(absent > 0, ((1 - probs) * ~given).sum(axis=0) / np.maximum(absent, 1), 0.5)
+    return np.clip(on, 1e-6, None), np.clip(off, 1e-6, None)
+
+
+def confident_calls(given: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per row and class: is the class's probability, over its threshold, at least its
+    absence's probability over that threshold (cleanlab's per-class confident call)."""
+    on, off = class_thresholds(given, probs)
+    return probs / on >= (1 - probs) / off
+
+
+def per_class_noise(given: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per class, the estimated 2 x 2 noise matrix P(given = i | true = j), i, j in
+    {absent, chosen}, from the class's confident joint (core.count, one-vs-rest)."""
+    from core.count import compute_confident_joint, estimate_latent
+
+    out = np.tile(np.eye(2), (given.shape[1], 1, 1))
+    for j in range(given.shape[1]):
+        column = given[:, j].astype(np.intp)
+        if column.min() == column.max():
+            continue
+        two = np.column_stack([1.0 - probs[:, j], probs[:, j]])
+        joint = compute_confident_joint(column, two)
+        _, out[j], _ = estimate_latent(joint, column)
+    return out
+
+
+def posterior_correct(given: np.ndarray, probs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Per row and class, the posterior that the given value is the true one.
+
+    The model was trained on the given labels, so ``probs`` estimates P(given = 1 | x);
+    with the class's noise matrix N[g, t] = P(given = g | true = t) that is
+    N[1, 0] + (N[1, 1] - N[1, 0]) q where q = P(true = 1 | x), solved for q (clipped to
+    [0, 1]). Then P(true = g | x, given = g) = N[g, g] P(true = g | x) / P(given = g | x).
+    """
+    low, high = noise[:, 1, 0], noise[:, 1, 1]  # P(given = 1 | true = 0), (| true = 1)
+    slope = np.where(high - low > 1e-6, high - low, 1.0)
+    q = np.clip((probs - low) / slope, 0.0, 1.0)  # (n, k): P(true = 1 | x)
+    true_on = np.stack([1.0 - q, q], axis=-1)  # (n, k, 2)
+    g = given.astype(np.intp)
+    k = np.arange(given.shape[1])
+    rates = noise[k[None, :], g, :]  # (n, k, 2): N[g, t] for each row's given value g
+    evidence = (rates * true_on).sum(axis=-1)  # P(given = g | x)
+    agree = np.take_along_axis(rates * true_on, g[..., None], axis=-1)[..., 0]
+    return np.where(evidence > 1e-12, agree / np.maximum(evidence, 1e-12), 1.0)

@@ -1,0 +1,335 @@
+"""Multi-label inputs and their one-vs-rest confident-learning counts (private).
+
+A multi-label dataset with K classes is read as K binary problems, as cleanlab 2.x reads
+it: for class k, an example's binary label is 1 when k is among its given labels, and its
+binary ``pred_probs`` row is ``(1 - p_k, p_k)``. Each binary problem goes through the
+single-label routines of :mod:`core.count` and :mod:`core.filter` (the same arithmetic,
+hence the same numbers as cleanlab), and results are stacked per class: thresholds of
+shape (K, 2), confident joints of shape (K, 2, 2), issue masks of shape (N, K).
+
+What cleanlab repeats for every class through its public functions (input validation, a
+scikit-learn ``MultiLabelBinarizer``, a confusion matrix) is done here once: ``labels``
+become a boolean one-hot matrix in one scatter, ``pred_probs`` are validated once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core._util import argmax_is_given
+from core._validation import validate_pred_probs
+from core.constants import TINY_VALUE
+from core.count import _calibrate, _confident_joint_and_off_diagonals, _thresholds
+
+#: What one example's labels may be: a list (cleanlab's format) or another 1-D collection.
+_SET_TYPES = (list, tuple, set, frozenset, range, np.ndarray)
+
+_FORMAT = "a list with, per example, the list of its class indices (e.g. [[0, 2], [1], []])"
+
+
+def _as_sequence(labels: Any, name: str) -> list[Any] | tuple[Any, ...]:
+    """``labels`` as a list or tuple of per-example collections (not yet checked)."""
+    if isinstance(labels, pd.Series):
+        return labels.tolist()
+    if isinstance(labels, np.ndarray):
+        if labels.dtype == object and labels.ndim == 1:
+            return labels.tolist()
+        hint = (
+            "A one-hot matrix converts with [np.flatnonzero(row).tolist() for row in matrix]."
+            if labels.ndim == 2
+            else "For one label per example, use the single-label functions (multi_label=False)."
+        )
+        raise TypeError(
+            f"{name} must be {_FORMAT}; got a numpy array of shape {labels.shape} and dtype "
+            f"{labels.dtype}. {hint}"
+        )
+    if not isinstance(labels, (list, tuple)):
+        raise TypeError(f"{name} must be {_FORMAT}; got {type(labels).__name__}")
+    return labels
+
+
+def labels_to_onehot(labels: Any, num_classes: int, *, name: str = "labels") -> np.ndarray:
+    """Return the ``(n_samples, num_classes)`` boolean matrix of the given labels.
+
+    Row ``i`` is True at the classes listed in ``labels[i]`` (repeats count once). Raises
+    naming ``labels`` when it is not a list of lists of class indices in
+    ``0..num_classes-1``.
+    """
+    seq = _as_sequence(labels, name)
+    if len(seq) == 0:
+        raise ValueError(f"{name} is empty; at least one example is needed")
+    if set(map(type, seq)) - {list}:  # all lists is the common case, checked fast
+        for i, item in enumerate(seq):
+            if not isinstance(item, _SET_TYPES) or (
+                isinstance(item, np.ndarray) and item.ndim != 1
+            ):
+                raise TypeError(
+                    f"{name} must be {_FORMAT}; {name}[{i}] is {type(item).__name__} "
+                    f"{item!r}. For one label per example, use the single-label functions "
+                    "(multi_label=False)."
+                )
+    lengths = np.fromiter(map(len, seq), dtype=np.intp, count=len(seq))
+    flat = np.asarray(list(itertools.chain.from_iterable(seq)))
+    onehot = np.zeros((len(seq), num_classes), dtype=bool)
+    if flat.size == 0:
+        return onehot
+    if flat.dtype.kind == "f" and np.all(np.isfinite(flat)) and np.all(np.mod(flat, 1) == 0):
+        flat = flat.astype(np.intp)
+    if flat.dtype.kind not in "iu":
+        example = int(np.repeat(np.arange(len(seq)), lengths)[0])
+        raise TypeError(
+            f"{name} must hold integer class indices; got dtype {flat.dtype} "
+            f"(e.g. {name}[{example}] = {seq[example]!r})"
+        )
+    bad = (flat < 0) | (flat >= num_classes)
+    if bad.any():
+        position = int(np.argmax(bad))
+        example = int(np.searchsorted(np.cumsum(lengths), position, side="right"))
+        raise ValueError(
+            f"{name} must be class indices 0..{num_classes - 1} (K = {num_classes} columns "
+            f"of pred_probs); {name}[{example}] contains {flat[position]}"
+        )
+    onehot[np.repeat(np.arange(len(seq)), lengths), flat] = True
+    return onehot
+
+
+def validate_multilabel(labels: Any, pred_probs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a multi-label ``(labels, pred_probs)`` pair: (one-hot labels, pred_probs).
+
+    ``pred_probs`` holds one probability per class; its rows need not sum to 1.
+    """
+    probs = validate_pred_probs(pred_probs, rows_sum_to_one=False)
+    onehot = labels_to_onehot(labels, probs.shape[1])
+    if len(onehot) != len(probs):
+        raise ValueError(
+            "labels and pred_probs must have the same length; "
+            f"got {len(onehot)} labels and {len(probs)} rows of pred_probs"
+        )
+    return onehot, probs
+
+
+def warn_if_always_given(onehot: np.ndarray, stacklevel: int = 3) -> None:
+    """Warn about classes that every example has (degenerate, but legal)."""
+    always = np.flatnonzero(onehot.all(axis=0))
+    if len(always):
+        warnings.warn(
+            f"classes {always.tolist()} are given to every example, so no example can be "
+            "found wrongly missing them (cleanlab raises 'Labels must contain at least 2 "
+            "classes' here); their results are degenerate",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+# --------------------------------------------------------------------------- binary views
+
+
+def stack_complement(p: np.ndarray) -> np.ndarray:
+    """The binary ``pred_probs`` ``(1 - p, p)`` of one class, shape (n_samples, 2).
+
+    Laid out as cleanlab lays it out (column-major), in the dtype of ``p``.
+    """
+    return np.vstack((1 - p, p)).T
+
+
+def binary_problems(
+    onehot: np.ndarray, pred_probs: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
+    """Yield, class by class: binary labels (0/1), binary pred_probs (n_samples, 2), and
+    the rows labelled 0 and 1."""
+    given_by_class = np.ascontiguousarray(onehot.T)
+    probs_by_class = np.ascontiguousarray(pred_probs.T)
+    for given, p in zip(given_by_class, probs_by_class, strict=True):
+        groups = [np.flatnonzero(~given), np.flatnonzero(given)]
+        yield given.astype(np.intp), stack_complement(p), groups
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def thresholds(onehot: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """Per-class binary confident thresholds, shape (K, 2): ``[t(absent), t(present)]``."""
+    out = np.empty((onehot.shape[1], 2))
+    for k, (given, binary, groups) in enumerate(binary_problems(onehot, pred_probs)):
+        out[k] = _thresholds(given, binary, groups)
+    return out
+
+
+def confident_joints(
+    onehot: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    class_thresholds: np.ndarray | None = None,
+    calibrate: bool = True,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One-vs-rest confident joints (K, 2, 2) and, per class, the off-diagonal rows.
+
+    ``class_thresholds`` of shape (K, 2) overrides the thresholds of each class.
+    """
+    joints = np.empty((onehot.shape[1], 2, 2), dtype=np.int64)
+    off_diagonals = []
+    for k, (given, binary, groups) in enumerate(binary_problems(onehot, pred_probs)):
+        cut = None if class_thresholds is None else class_thresholds[k]
+        joint, rows = _confident_joint_and_off_diagonals(
+            given, binary, cut, groups=groups, warn=False
+        )
+        if calibrate:
+            joint = _calibrate(joint, np.array([len(groups[0]), len(groups[1])]))
+        joints[k] = joint
+        off_diagonals.append(rows)
+    return joints, off_diagonals
+
+
+def calibrate_joints(joints: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """Calibrate each class's 2x2 joint to that class's binary label counts (K, 2, 2)."""
+    present = onehot.sum(axis=0).astype(np.int64)
+    out = np.empty(joints.shape, dtype=np.int64)
+    for k, joint in enumerate(joints):
+        out[k] = _calibrate(joint, np.array([len(onehot) - present[k], present[k]]))
+    return out
+
+
+def confident_learning_mask(onehot: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """Rows off the diagonal of some class's confident joint whose binary argmax (with
+    the given side's head start) disagrees with the given side: a boolean mask (N,).
+
+    This is cleanlab's multi-label ``filter_by='confident_learning'``, and what
+    ``num_label_issues(..., multi_label=True)`` counts.
+    """
+    mask = np.zeros(len(onehot), dtype=bool)
+    for given, binary, groups in binary_problems(onehot, pred_probs):
+        _, rows = _confident_joint_and_off_diagonals(given, binary, groups=groups, warn=False)
+        mask[rows[~argmax_is_given(binary, given, rows)]] = True
+    return mask
+
+
+def predicted_neq_given(labels: Any, pred_probs: Any) -> np.ndarray:
+    """``core.filter.find_predicted_neq_given(..., multi_label=True)``: examples where the
+    binary argmax of some class (present when ``p > 1 - p``) disagrees with its labels."""
+    onehot, probs = validate_multilabel(labels, pred_probs)
+    return np.asarray(((probs > 1 - probs) != onehot).any(axis=1))
+
+
+# --------------------------------------------------------------------------- core.count
+
+
+def check_joints(
+    confident_joint: Any, num_classes: int, *, name: str = "confident_joint"
+) -> np.ndarray:
+    """Return a one-vs-rest confident joint as a finite numeric array of shape (K, 2, 2)."""
+    arr = np.asarray(confident_joint)
+    if arr.shape != (num_classes, 2, 2):
+        raise ValueError(
+            f"{name} must have shape ({num_classes}, 2, 2) with multi_label=True: one 2x2 "
+            "joint per class, as compute_confident_joint(..., multi_label=True) returns; "
+            f"got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def get_confident_thresholds(labels: Any, pred_probs: Any) -> np.ndarray:
+    """``core.count.get_confident_thresholds(..., multi_label=True)``: shape (K, 2)."""
+    onehot, probs = validate_multilabel(labels, pred_probs)
+    return thresholds(onehot, probs)
+
+
+def compute_confident_joint(
+    labels: Any,
+    pred_probs: Any,
+    *,
+    thresholds: Any = None,
+    calibrate: bool = True,
+    return_indices_of_off_diagonals: bool = False,
+) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
+    """``core.count.compute_confident_joint(..., multi_label=True)``: shape (K, 2, 2).
+
+    ``thresholds`` of shape (2,) apply to every class (as in cleanlab); shape (K, 2), as
+    :func:`get_confident_thresholds` returns, gives each class its own.
+    """
+    onehot, probs = validate_multilabel(labels, pred_probs)
+    num_classes = probs.shape[1]
+    per_class = None
+    if thresholds is not None:
+        given = np.asarray(thresholds)
+        if given.shape == (2,):
+            per_class = np.broadcast_to(given, (num_classes, 2))
+        elif given.shape == (num_classes, 2):
+            per_class = given
+        else:
+            raise ValueError(
+                "thresholds must have shape (2,) (the same for every class) or "
+                f"({num_classes}, 2) (one pair per class) with multi_label=True; "
+                f"got shape {given.shape}"
+            )
+    joints, off_diagonals = confident_joints(
+        onehot, probs, class_thresholds=per_class, calibrate=calibrate
+    )
+    if return_indices_of_off_diagonals:
+        return joints, off_diagonals
+    return joints
+
+
+def calibrate_confident_joint(confident_joint: Any, labels: Any) -> np.ndarray:
+    """``core.count.calibrate_confident_joint(..., multi_label=True)``: shape (K, 2, 2).
+
+    K is ``len(confident_joint)`` (cleanlab takes the number of distinct classes in
+    ``labels``, which breaks when a class is never given).
+    """
+    joints = np.asarray(confident_joint)
+    joints = check_joints(joints, len(joints) if joints.ndim else 0)
+    return calibrate_joints(joints, labels_to_onehot(labels, len(joints)))
+
+
+def estimate_joint(labels: Any, pred_probs: Any, confident_joint: Any = None) -> np.ndarray:
+    """``core.count.estimate_joint(..., multi_label=True)``: per class, the calibrated
+    2x2 joint over its total; shape (K, 2, 2), each 2x2 summing to 1."""
+    if confident_joint is None:
+        if pred_probs is None:
+            raise ValueError("estimate_joint needs labels and pred_probs, or a confident_joint")
+        onehot, probs = validate_multilabel(labels, pred_probs)
+        joints = confident_joints(onehot, probs, calibrate=True)[0]
+    else:
+        joints = np.asarray(confident_joint)
+        joints = check_joints(joints, len(joints) if joints.ndim else 0)
+        if pred_probs is None:
+            onehot = labels_to_onehot(labels, len(joints))
+        else:
+            onehot, probs = validate_multilabel(labels, pred_probs)
+            check_joints(joints, probs.shape[1])
+    calibrated = calibrate_joints(joints, onehot)
+    totals = np.clip(calibrated.sum(axis=(1, 2)).astype(float), a_min=TINY_VALUE, a_max=None)
+    return calibrated / totals[:, None, None]
+
+
+def num_label_issues(
+    labels: Any, pred_probs: Any, *, confident_joint: Any, estimation_method: str
+) -> int:
+    """``core.count.num_label_issues(..., multi_label=True)``: the examples flagged by
+    ``filter_by='confident_learning'`` in some class. As in cleanlab, ``estimation_method``
+    and ``confident_joint`` do not change the count; both warn when they would."""
+    if confident_joint is not None:
+        warnings.warn(
+            "confident_joint is ignored with multi_label=True: the count re-estimates each "
+            "class's confident joint from labels and pred_probs (as cleanlab does)",
+            UserWarning,
+            stacklevel=3,
+        )
+    if estimation_method != "off_diagonal":
+        warnings.warn(
+            f"estimation_method={estimation_method!r} is ignored with multi_label=True; the "
+            "count is always 'off_diagonal' (as in cleanlab)",
+            UserWarning,
+            stacklevel=3,
+        )
+    onehot, probs = validate_multilabel(labels, pred_probs)
+    return int(confident_learning_mask(onehot, probs).sum())
