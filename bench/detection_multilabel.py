@@ -30,6 +30,7 @@ Run: ``.venv/bin/python bench/detection_multilabel.py --seeds 0 1 2`` (text rows
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 import warnings
@@ -163,15 +164,16 @@ def run_seed(seed: int, summary: dict[str, list[str]]) -> None:
         theirs = baseline(case, given, seed=seed)
         p, r, f = scores(ours["flags"], wrong)
         bp, br, bf = scores(theirs["flags"], wrong)
+        ratio = ours["seconds"] / theirs["seconds"]
         label = f"| {case.name} | {case.split} |"
         print(
             f"{label} {case.input_type} | {len(given)} | {len(case.classes)} | {int(wrong.sum())} "
             f"| {p:.3f} | {r:.3f} | **{f:.3f}** | {ours['seconds']:.1f} "
             f"| {bp:.3f} | {br:.3f} | **{bf:.3f}** | {theirs['seconds']:.1f} "
-            f"| {ours['seconds'] / theirs['seconds']:.2f}x |",
+            f"| {ratio:.2f}x |",
             flush=True,
         )
-        summary.setdefault(label, []).append(f"{f:.3f} / {bf:.3f}")
+        summary.setdefault(label, []).append(f"{f:.3f} / {bf:.3f} ({ratio:.1f}x)")
         cells = []
         for code in range(1, len(NOISE_KINDS) + 1):
             m = kinds == code
@@ -225,17 +227,18 @@ def main(argv: list[str] | None = None) -> int:
         f"labelaudit multi_choice vs cleanlab {cleanlab.__version__} multi-label recipe; "
         f"scikit-learn {sklearn.__version__}, python {platform.python_version()}, "
         f"{FOLDS} folds, {NOISE_RATE:.0%} of tasks changed (dropped/added/swapped), "
-        f"seeds {args.seeds}, one run each\n"
+        f"seeds {args.seeds}, one run each; load average {os.getloadavg()[0]:.1f}\n"
     )
     summary: dict[str, list[str]] = {}
     for seed in args.seeds:
         run_seed(seed, summary)
     if len(args.seeds) > 1:
-        print("Task-level F1, labelaudit / cleanlab:\n")
+        print("Task-level F1, labelaudit / cleanlab (time ratio):\n")
         print("| dataset | split | " + " | ".join(f"seed {s}" for s in args.seeds) + " |")
         print("|---|---|" + "---|" * len(args.seeds))
         for label, cells in summary.items():
             print(f"{label} " + " | ".join(cells) + " |")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
     return 0
 
 
