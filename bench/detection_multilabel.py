@@ -21,10 +21,12 @@ differs from the true set, recall per noise kind, average precision of the ranki
 .get_label_quality_scores``), and the calibration of ``suspicion`` read as P(set is
 wrong): ECE over ECE_BINS equal-width bins and a reliability table. For reference the
 ECE of the naive 1 - prod_k P(class k as given) is printed, on labelaudit's and on the
-recipe's probabilities. "held-out" datasets played no part in tuning; "tuning" ones may.
+recipe's probabilities; and, to tell the model from the judging, cleanlab's
+``find_label_issues`` and quality scores run on labelaudit's out-of-fold probabilities.
+"held-out" datasets played no part in tuning; "tuning" ones may.
 
 Run: ``.venv/bin/python bench/detection_multilabel.py --seeds 0 1 2`` (text rows need
-``apt-get install fortunes``).
+``apt-get install fortunes``; ``--inputs text`` or ``--inputs numeric`` runs only those).
 """
 
 from __future__ import annotations
@@ -124,6 +126,17 @@ def baseline(case: MultiCase, given: np.ndarray, *, seed: int) -> dict[str, Any]
             "seconds": seconds}  # fmt: skip
 
 
+def cleanlab_on(given: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return cleanlab's multi-label flags and quality scores (its defaults) on ``probs``."""
+    from cleanlab.multilabel_classification.filter import find_label_issues
+    from cleanlab.multilabel_classification.rank import get_label_quality_scores
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flags = find_label_issues(as_lists(given), probs)
+    return np.asarray(flags, dtype=bool), get_label_quality_scores(as_lists(given), probs)
+
+
 def naive_suspicion(given: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Return 1 - prod_k P(class k as given), the classes taken as independent."""
     p = np.clip(probs, 0.0, 1.0)
@@ -146,7 +159,7 @@ def ece(suspicion: np.ndarray, wrong: np.ndarray) -> float:
     return sum(count * abs(mean - rate) for _, count, mean, rate in rows) / len(wrong)
 
 
-def run_seed(seed: int, summary: dict[str, list[str]]) -> None:
+def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str]) -> None:
     from sklearn.metrics import average_precision_score
 
     header = (
@@ -155,9 +168,10 @@ def run_seed(seed: int, summary: dict[str, list[str]]) -> None:
     )
     print(f"### seed {seed}\n\n{header}\n|" + "---|" * (header.count("|") - 1))
     kinds_rows: list[str] = []
+    ranking_rows: list[str] = []
     calibration_rows: list[str] = []
     reliability_rows: list[str] = []
-    for case in cases(seed):
+    for case in (c for c in cases(seed) if c.input_type in inputs):
         given, kinds = inject_noise(case.true, seed=seed)
         wrong = (given != case.true).any(axis=1)
         ours = audit(case, given, seed=seed)
@@ -182,10 +196,15 @@ def run_seed(seed: int, summary: dict[str, list[str]]) -> None:
             )
         false = f"{int((ours['flags'] & ~wrong).sum())} | {int((theirs['flags'] & ~wrong).sum())}"
         kinds_rows.append(f"{label} " + " | ".join(cells) + f" | {false} |")
-        calibration_rows.append(
+        swap_flags, swap_quality = cleanlab_on(given, ours["probs"])
+        ranking_rows.append(
             f"{label} {average_precision_score(wrong, ours['suspicion']):.3f} "
             f"| {average_precision_score(wrong, 1 - theirs['quality']):.3f} "
-            f"| {ece(ours['suspicion'], wrong):.3f} "
+            f"| {average_precision_score(wrong, 1 - swap_quality):.3f} "
+            f"| {scores(swap_flags, wrong)[2]:.3f} |"
+        )
+        calibration_rows.append(
+            f"{label} {ece(ours['suspicion'], wrong):.3f} "
             f"| {ece(naive_suspicion(given, ours['probs']), wrong):.3f} "
             f"| {ece(naive_suspicion(given, theirs['probs']), wrong):.3f} |"
         )
@@ -200,14 +219,21 @@ def run_seed(seed: int, summary: dict[str, list[str]]) -> None:
     print("|---|---|" + "---|" * (3 * len(NOISE_KINDS) + 2))
     print("\n".join(kinds_rows))
     print(
-        f"\nRanking (average precision) and calibration of suspicion as P(set wrong), "
-        f"ECE over {ECE_BINS} bins, seed {seed}:\n"
+        f"\nRanking (average precision of labelaudit's suspicion, of cleanlab's quality "
+        f"score) and cleanlab's scoring and filter on labelaudit's probabilities, seed {seed}:\n"
     )
     print(
-        "| dataset | split | labelaudit AP | cleanlab AP | labelaudit ECE "
-        "| naive ECE, labelaudit probs | naive ECE, recipe probs |"
+        "| dataset | split | labelaudit AP | cleanlab AP | cleanlab score on labelaudit probs: AP "
+        "| cleanlab filter on labelaudit probs: F1 |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(ranking_rows))
+    print(f"\nCalibration of suspicion as P(set wrong), ECE over {ECE_BINS} bins, seed {seed}:\n")
+    print(
+        "| dataset | split | labelaudit ECE | naive ECE, labelaudit probs "
+        "| naive ECE, recipe probs |"
+    )
+    print("|---|---|---|---|---|")
     print("\n".join(calibration_rows))
     print(f"\nReliability of labelaudit's suspicion (non-empty bins), seed {seed}:\n")
     print("| dataset | split | suspicion bin | tasks | mean suspicion | wrong rate |")
@@ -218,6 +244,9 @@ def run_seed(seed: int, summary: dict[str, list[str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="data, noise, folds")
+    parser.add_argument(
+        "--inputs", nargs="+", choices=["text", "numeric"], default=["text", "numeric"]
+    )
     args = parser.parse_args(argv)
 
     import cleanlab
@@ -231,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary: dict[str, list[str]] = {}
     for seed in args.seeds:
-        run_seed(seed, summary)
+        run_seed(seed, summary, args.inputs)
     if len(args.seeds) > 1:
         print("Task-level F1, labelaudit / cleanlab (time ratio):\n")
         print("| dataset | split | " + " | ".join(f"seed {s}" for s in args.seeds) + " |")
