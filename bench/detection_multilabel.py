@@ -26,7 +26,8 @@ recipe's probabilities; and, to tell the model from the judging, cleanlab's
 "held-out" datasets played no part in tuning; "tuning" ones may.
 
 Run: ``.venv/bin/python bench/detection_multilabel.py --seeds 0 1 2`` (text rows need
-``apt-get install fortunes``; ``--inputs text`` or ``--inputs numeric`` runs only those).
+``apt-get install fortunes``; ``--inputs text`` or ``--inputs numeric`` runs only those;
+``--repeat 3`` keeps each side's best of three times, for a shared machine).
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def ece(suspicion: np.ndarray, wrong: np.ndarray) -> float:
     return sum(count * abs(mean - rate) for _, count, mean, rate in rows) / len(wrong)
 
 
-def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str]) -> None:
+def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str], repeat: int) -> None:
     from sklearn.metrics import average_precision_score
 
     header = (
@@ -176,6 +177,9 @@ def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str]) -> Non
         wrong = (given != case.true).any(axis=1)
         ours = audit(case, given, seed=seed)
         theirs = baseline(case, given, seed=seed)
+        for _ in range(repeat - 1):  # same answers again; keep each side's best time
+            ours["seconds"] = min(ours["seconds"], audit(case, given, seed=seed)["seconds"])
+            theirs["seconds"] = min(theirs["seconds"], baseline(case, given, seed=seed)["seconds"])
         p, r, f = scores(ours["flags"], wrong)
         bp, br, bf = scores(theirs["flags"], wrong)
         ratio = ours["seconds"] / theirs["seconds"]
@@ -247,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--inputs", nargs="+", choices=["text", "numeric"], default=["text", "numeric"]
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="time each side this many times, keep the best"
+    )
     args = parser.parse_args(argv)
 
     import cleanlab
@@ -256,11 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         f"labelaudit multi_choice vs cleanlab {cleanlab.__version__} multi-label recipe; "
         f"scikit-learn {sklearn.__version__}, python {platform.python_version()}, "
         f"{FOLDS} folds, {NOISE_RATE:.0%} of tasks changed (dropped/added/swapped), "
-        f"seeds {args.seeds}, one run each; load average {os.getloadavg()[0]:.1f}\n"
+        f"seeds {args.seeds}, best time of {args.repeat}; load average {os.getloadavg()[0]:.1f}\n"
     )
     summary: dict[str, list[str]] = {}
     for seed in args.seeds:
-        run_seed(seed, summary, args.inputs)
+        run_seed(seed, summary, args.inputs, args.repeat)
     if len(args.seeds) > 1:
         print("Task-level F1, labelaudit / cleanlab (time ratio):\n")
         print("| dataset | split | " + " | ".join(f"seed {s}" for s in args.seeds) + " |")
