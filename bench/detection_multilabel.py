@@ -25,7 +25,8 @@ differs from the true set, recall per noise kind, average precision of the ranki
 .get_label_quality_scores``), and the calibration of ``suspicion`` read as P(set is
 wrong): ECE over ECE_BINS equal-width bins and a reliability table. For reference the
 ECE of the naive 1 - prod_k P(class k as given) is printed, on labelaudit's and on the
-recipe's probabilities; and, to tell the model from the judging, cleanlab's
+recipe's probabilities, and labelaudit's per-class noise rates (which its suspicion
+uses) against the injected ones; and, to tell the model from the judging, cleanlab's
 ``find_label_issues`` and quality scores run on labelaudit's out-of-fold probabilities.
 "held-out" datasets played no part in tuning; "tuning" ones may.
 
@@ -98,6 +99,7 @@ def audit(case: MultiCase, given: np.ndarray, *, seed: int) -> dict[str, Any]:
         "flags": np.asarray(result.is_label_issue, dtype=bool),
         "suspicion": np.asarray(result.suspicion, dtype=float),
         "probs": np.asarray(result.pred_probs, dtype=float),
+        "noise": np.asarray(result.noise_matrix, dtype=float),  # (K, 2, 2) per class
         "seconds": seconds,
     }
 
@@ -170,6 +172,21 @@ def ece(suspicion: np.ndarray, wrong: np.ndarray) -> float:
     return sum(count * abs(mean - rate) for _, count, mean, rate in rows) / len(wrong)
 
 
+def noise_rates(given: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Per class, the (K, 2, 2) matrix P(given = i | true = j), i, j in {absent, chosen}."""
+    out = np.zeros((given.shape[1], 2, 2))
+    for i in (0, 1):
+        for j in (0, 1):
+            out[:, i, j] = ((given == i) & (true == j)).sum(axis=0)
+    return out / np.maximum(out.sum(axis=1, keepdims=True), 1)
+
+
+def rates_cell(estimated: np.ndarray, actual: np.ndarray) -> str:
+    return (
+        f"{estimated.mean():.3f} [{estimated.max():.3f}] | {actual.mean():.3f} [{actual.max():.3f}]"
+    )
+
+
 def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str], repeat: int) -> None:
     from sklearn.metrics import average_precision_score
 
@@ -180,6 +197,7 @@ def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str], repeat
     print(f"### seed {seed}\n\n{header}\n|" + "---|" * (header.count("|") - 1))
     kinds_rows: list[str] = []
     ranking_rows: list[str] = []
+    noise_rows: list[str] = []
     calibration_rows: list[str] = []
     reliability_rows: list[str] = []
     for case in (c for c in cases(seed) if c.input_type in inputs):
@@ -213,6 +231,11 @@ def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str], repeat
         false = f"{int((ours['flags'] & ~wrong).sum())} | {int((theirs['flags'] & ~wrong).sum())}"
         kinds_rows.append(f"{label} " + " | ".join(cells) + f" | {false} |")
         swap_flags, swap_quality = cleanlab_on(given, ours["probs"])
+        actual = noise_rates(given, case.true)
+        noise_rows.append(
+            f"{label} {rates_cell(ours['noise'][:, 0, 1], actual[:, 0, 1])} "
+            f"| {rates_cell(ours['noise'][:, 1, 0], actual[:, 1, 0])} |"
+        )
         ranking_rows.append(
             f"{label} {average_precision_score(wrong, ours['suspicion']):.3f} "
             f"| {average_precision_score(wrong, 1 - theirs['quality']):.3f} "
@@ -244,6 +267,16 @@ def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str], repeat
     )
     print("|---|---|---|---|---|---|")
     print("\n".join(ranking_rows))
+    print(
+        f"\nlabelaudit's per-class noise rates (its noise_matrix, which suspicion uses) against "
+        f"the injected ones: mean over classes [max], seed {seed}:\n"
+    )
+    print(
+        "| dataset | split | P(left out given true): estimated | injected "
+        "| P(added given not true): estimated | injected |"
+    )
+    print("|---|---|---|---|---|---|")
+    print("\n".join(noise_rows))
     print(f"\nCalibration of suspicion as P(set wrong), ECE over {ECE_BINS} bins, seed {seed}:\n")
     print(
         "| dataset | split | labelaudit ECE | naive ECE, labelaudit probs "
