@@ -151,7 +151,7 @@ def test_an_audit_pushes_stores_and_frees_the_project(service, ls):
 def test_the_final_model_leaves_the_flagged_labels_out_and_weighs_classes(service):
     audit(service)
     final = service.predictor.final_model(1, "labelaudit-1")
-    learner = final.model.model
+    learner = final.model.model.model  # ClassMapped(Featurized(features, CleanLearning))
     counts = service.store.latest_audit(1)["summary"]["counts"]
     assert learner.label_issues_.sum() == counts["flagged_annotations"] > 0
     # The numeric default (extra trees) takes sample weights: 1 / P(given=k | true=k).
