@@ -40,6 +40,7 @@ class FakeLabelStudio:
         self.most_active = 0
         self.lock = threading.Lock()
         self.version_base = 0
+        self.config = CONFIG  # the projects' label config
 
     def load(self, url: str, key: str, project: int, progress: Any) -> Any:
         with self.lock:
@@ -52,7 +53,7 @@ class FakeLabelStudio:
             if self.load_errors:
                 raise self.load_errors.pop(0)
             progress("export", 1, 1)
-            kind = parse_label_config(CONFIG)
+            kind = parse_label_config(self.config)
             return dataset_from_tasks(self.tasks[project], kind, source=f"project {project}")
         finally:
             with self.lock:
