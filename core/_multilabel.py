@@ -22,10 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core._util import argmax_is_given
 from core._validation import validate_pred_probs
-from core.constants import TINY_VALUE
-from core.count import _calibrate, _confident_joint_and_off_diagonals, _thresholds
+from core.constants import (
+    CONFIDENT_THRESHOLDS_LOWER_BOUND,
+    FLOATING_POINT_COMPARISON,
+    MISSING_CLASS_THRESHOLD,
+    TINY_VALUE,
+)
+from core.count import _calibrate
 
 #: What one example's labels may be: a list (cleanlab's format) or another 1-D collection.
 _SET_TYPES = (list, tuple, set, frozenset, range, np.ndarray)
@@ -138,16 +142,79 @@ def stack_complement(p: np.ndarray) -> np.ndarray:
     return np.vstack((1 - p, p)).T
 
 
-def binary_problems(
-    onehot: np.ndarray, pred_probs: np.ndarray
-) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
-    """Yield, class by class: binary labels (0/1), binary pred_probs (n_samples, 2), and
-    the rows labelled 0 and 1."""
-    given_by_class = np.ascontiguousarray(onehot.T)
-    probs_by_class = np.ascontiguousarray(pred_probs.T)
-    for given, p in zip(given_by_class, probs_by_class, strict=True):
-        groups = [np.flatnonzero(~given), np.flatnonzero(given)]
-        yield given.astype(np.intp), stack_complement(p), groups
+class BinaryProblem:
+    """One class as a binary problem: is the class among an example's labels?
+
+    ``given`` (bool) says it is, ``p`` is its predicted probability and ``q = 1 - p``
+    (in the dtype of ``p``, as cleanlab computes it). ``labels`` (0/1), ``groups`` (the
+    rows labelled 0 and 1) and ``pred_probs`` (the (n_samples, 2) array ``(q, p)``) are
+    what the single-label routines of :mod:`core.count` and :mod:`core.filter` take.
+    """
+
+    def __init__(self, given: np.ndarray, p: np.ndarray) -> None:
+        self.given = given
+        self.p = p
+        self.q = 1 - p
+        self.labels = given.astype(np.intp)
+        self.groups = [np.flatnonzero(~given), np.flatnonzero(given)]
+        self.pred_probs = np.vstack((self.q, p)).T
+
+    def counts(self) -> np.ndarray:
+        """Examples labelled 0 and 1."""
+        return np.array([len(self.groups[0]), len(self.groups[1])], dtype=np.int64)
+
+    def thresholds(self) -> np.ndarray:
+        """``core.count._thresholds`` of this problem: mean ``q`` of the 0s, mean ``p`` of
+        the 1s (a class with no examples gets MISSING_CLASS_THRESHOLD), clipped below."""
+        means = [
+            np.mean(values[rows]) if len(rows) else MISSING_CLASS_THRESHOLD
+            for values, rows in ((self.q, self.groups[0]), (self.p, self.groups[1]))
+        ]
+        # From a list of scalars, as core.count builds it, so the dtype is the same.
+        return np.clip(means, a_min=CONFIDENT_THRESHOLDS_LOWER_BOUND, a_max=None)
+
+    def confident_joint(self, thresholds: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``core.count._confident_joint_and_off_diagonals`` of this problem (uncalibrated
+        2x2 joint, rows off its diagonal), computed with two comparisons per row.
+
+        A row is confident in 0 when ``q >= t0 - eps`` and in 1 when ``p >= t1 - eps``;
+        confident in both, it goes to the larger of ``q`` and ``p`` (ties to 0, as argmax).
+        """
+        cut = np.asarray(self.thresholds() if thresholds is None else thresholds)
+        cut = cut - FLOATING_POINT_COMPARISON
+        in_absent = self.q >= cut[0]
+        in_present = self.p >= cut[1]
+        confident = in_absent | in_present
+        guess = in_present & (~in_absent | (self.p > self.q))
+        cells = (2 * guess.astype(np.intp) + self.labels)[confident]  # [true][given]
+        joint = np.bincount(cells, minlength=4).reshape(2, 2).T.astype(np.int64)
+        np.fill_diagonal(joint, joint.diagonal().clip(min=1))
+        return joint, np.flatnonzero(confident & (guess != self.given))
+
+    def argmax_is_given(self, rows: np.ndarray) -> np.ndarray:
+        """``core._util.argmax_is_given`` for these rows: the given side wins with a head
+        start of FLOATING_POINT_COMPARISON (ties go to 0, as argmax)."""
+        given = self.given[rows]
+        p, q = self.p[rows], self.q[rows]
+        return np.where(
+            given, p + FLOATING_POINT_COMPARISON > q, q + FLOATING_POINT_COMPARISON >= p
+        )
+
+
+#: Columns of pred_probs are copied out (transposed, contiguous) this many bytes at a time:
+#: fast to read class by class, without a second copy of the whole array.
+_COLUMN_BLOCK_BYTES = 1 << 22
+
+
+def binary_problems(onehot: np.ndarray, pred_probs: np.ndarray) -> Iterator[BinaryProblem]:
+    """Yield the :class:`BinaryProblem` of each class, in order."""
+    num_rows, num_classes = pred_probs.shape
+    step = max(1, _COLUMN_BLOCK_BYTES // max(1, num_rows * pred_probs.itemsize))
+    for start in range(0, num_classes, step):
+        given_block = np.ascontiguousarray(onehot[:, start : start + step].T)
+        probs_block = np.ascontiguousarray(pred_probs[:, start : start + step].T)
+        for given, p in zip(given_block, probs_block, strict=True):
+            yield BinaryProblem(given, p)
 
 
 # --------------------------------------------------------------------------- counts
@@ -156,8 +223,8 @@ def binary_problems(
 def thresholds(onehot: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     """Per-class binary confident thresholds, shape (K, 2): ``[t(absent), t(present)]``."""
     out = np.empty((onehot.shape[1], 2))
-    for k, (given, binary, groups) in enumerate(binary_problems(onehot, pred_probs)):
-        out[k] = _thresholds(given, binary, groups)
+    for k, problem in enumerate(binary_problems(onehot, pred_probs)):
+        out[k] = problem.thresholds()
     return out
 
 
@@ -174,14 +241,10 @@ def confident_joints(
     """
     joints = np.empty((onehot.shape[1], 2, 2), dtype=np.int64)
     off_diagonals = []
-    for k, (given, binary, groups) in enumerate(binary_problems(onehot, pred_probs)):
+    for k, problem in enumerate(binary_problems(onehot, pred_probs)):
         cut = None if class_thresholds is None else class_thresholds[k]
-        joint, rows = _confident_joint_and_off_diagonals(
-            given, binary, cut, groups=groups, warn=False
-        )
-        if calibrate:
-            joint = _calibrate(joint, np.array([len(groups[0]), len(groups[1])]))
-        joints[k] = joint
+        joint, rows = problem.confident_joint(cut)
+        joints[k] = _calibrate(joint, problem.counts()) if calibrate else joint
         off_diagonals.append(rows)
     return joints, off_diagonals
 
@@ -203,9 +266,9 @@ def confident_learning_mask(onehot: np.ndarray, pred_probs: np.ndarray) -> np.nd
     ``num_label_issues(..., multi_label=True)`` counts.
     """
     mask = np.zeros(len(onehot), dtype=bool)
-    for given, binary, groups in binary_problems(onehot, pred_probs):
-        _, rows = _confident_joint_and_off_diagonals(given, binary, groups=groups, warn=False)
-        mask[rows[~argmax_is_given(binary, given, rows)]] = True
+    for problem in binary_problems(onehot, pred_probs):
+        _, rows = problem.confident_joint()
+        mask[rows[~problem.argmax_is_given(rows)]] = True
     return mask
 
 
