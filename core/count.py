@@ -68,10 +68,10 @@ _PY_METHODS = ("cnt", "eqn", "marginal", "marginal_ps")
 
 
 def _multilabel() -> Any:
-    """:mod:`core._multilabel`, imported when first needed (it imports this module)."""
-    import core._multilabel
+    """:mod:`core._multilabel_count`, imported when first needed (it imports this module)."""
+    import core._multilabel_count
 
-    return core._multilabel
+    return core._multilabel_count
 
 
 # --------------------------------------------------------------------------- thresholds

@@ -467,7 +467,7 @@ def find_predicted_neq_given(
     np.ndarray of shape (n_samples,), bool
     """
     if multi_label:
-        from core._multilabel import predicted_neq_given
+        from core._multilabel_count import predicted_neq_given
 
         return predicted_neq_given(labels, pred_probs)
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)
