@@ -105,3 +105,30 @@ def make_model(
     }
     model.set_params(**seeded)
     return clone(model)
+
+
+def split_features(model: Any) -> tuple[Any | None, Any]:
+    """Return (feature steps, classifier) of ``model``: a Pipeline's steps before its last
+    (as a Pipeline), or None when the classifier takes the inputs as they are.
+
+    The feature steps of labelaudit's models learn nothing from labels (TF-IDF, scaling,
+    PCA), so the audit fits them once on every audited input and cross-validates only the
+    classifier (as with a pretrained embedding: the labels stay out of fold).
+    """
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        return Pipeline(model.steps[:-1]), model.steps[-1][1]
+    return None, model
+
+
+class Featurized:
+    """A fitted classifier behind fitted feature steps: ``predict_proba`` of raw inputs."""
+
+    def __init__(self, features: Any | None, model: Any) -> None:
+        self.features = features
+        self.model = model
+
+    def predict_proba(self, X: Any) -> Any:
+        """Return the classifier's probabilities of ``X`` after the feature steps."""
+        return self.model.predict_proba(X if self.features is None else self.features.transform(X))

@@ -26,6 +26,7 @@ import numpy as np
 from backend import tasktypes
 from backend.inputs import featurize
 from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
+from backend.models import split_features
 from backend.progress import Progress, no_progress
 from backend.settings import Settings
 from backend.tasktypes import NothingToAudit
@@ -138,6 +139,7 @@ class Prepared:
     groups: np.ndarray
     skipped: list[Skipped]
     timings: dict[str, float]
+    features: Any = None  # the fitted feature steps that made X from the inputs, or None
 
     @property
     def num_classes(self) -> int:
@@ -180,15 +182,25 @@ def prepare(
     if len(rows) == 0:
         raise NothingToAudit(f"no annotated task has a usable input ({len(failures)} failed)")
     labels = dataset.labels[rows]
-    tasktypes.get(kind.task_type).check(labels, kind)
+    task_type = tasktypes.get(kind.task_type)
+    task_type.check(labels, kind)
+    X = X[rows] if len(rows) < len(ok) else X
+    # The model's feature steps learn nothing from labels: fitted once here on every
+    # audited input, so each fold fits only the classifier (timed with "features").
+    started = time.perf_counter()
+    features, _ = split_features(task_type.model(kind, settings, n_samples=len(rows)))
+    if features is not None:
+        X = features.fit_transform(X)
+    timings["features"] = round(timings["features"] + time.perf_counter() - started, 3)
     return Prepared(
         dataset=dataset,
         rows=rows,
-        X=X[rows] if len(rows) < len(ok) else X,
+        X=X,
         labels=labels,
         groups=dataset.task_ids[rows],
         skipped=skipped,
         timings=timings,
+        features=features,
     )
 
 

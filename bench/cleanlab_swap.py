@@ -18,6 +18,10 @@ SWAPS = {
     "cleanlab.classification": "core.classification",
     "cleanlab.dataset": "core.dataset",
     "cleanlab.benchmarking.noise_generation": "core.benchmarking.noise",
+    "cleanlab.multilabel_classification": "core.multilabel_classification",
+    "cleanlab.multilabel_classification.filter": "core.multilabel_classification.filter",
+    "cleanlab.multilabel_classification.rank": "core.multilabel_classification.rank",
+    "cleanlab.multilabel_classification.dataset": "core.multilabel_classification.dataset",
 }
 
 for _name in SWAPS:

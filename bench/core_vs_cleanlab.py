@@ -1,30 +1,44 @@
 """core against cleanlab: same process, same arrays, same answers, time and peak memory.
 
-    python bench/core_vs_cleanlab.py                 # the two shapes of bench/RESULTS.md
+    python bench/core_vs_cleanlab.py                 # the shapes of bench/RESULTS.md
     python bench/core_vs_cleanlab.py --quick         # small shapes, a smoke run
+    python bench/core_vs_cleanlab.py --only multi    # only the multi-label table
 
 Times are the best of ``--repeat`` runs. Peak memory is what ``tracemalloc`` sees
 allocated during one call beyond its inputs (numpy reports its buffers to tracemalloc);
 cleanlab's default ``n_jobs`` forks worker processes whose memory tracemalloc cannot see,
-so only its ``n_jobs=1`` memory is comparable.
+so only its ``n_jobs=1`` memory is comparable. cleanlab's multi-label dataset functions
+have no ``n_jobs``: their "n_jobs=1" column runs them with ``cleanlab.filter``'s
+``find_label_issues`` patched to ``n_jobs=1`` (the default starts a process pool per class).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import time
 import tracemalloc
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any
 
 import cleanlab
+import cleanlab.count as cl_count
 import cleanlab.filter as cl_filter
+import cleanlab.multilabel_classification.dataset as cl_ml_dataset
+import cleanlab.multilabel_classification.filter as cl_ml_filter
+import cleanlab.multilabel_classification.rank as cl_ml_rank
 import numpy as np
+import pandas as pd
 
+import core.count as our_count
 import core.filter as our_filter
+import core.multilabel_classification.dataset as our_ml_dataset
+import core.multilabel_classification.filter as our_ml_filter
+import core.multilabel_classification.rank as our_ml_rank
 
 FILTERS = ["prune_by_noise_rate", "both", "prune_by_class", "confident_learning"]
 
@@ -41,7 +55,105 @@ def noisy_pred_probs(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
     return labels, probs
 
 
-def best_time(fn: Callable[[], np.ndarray], repeat: int) -> tuple[float, np.ndarray]:
+def noisy_multilabel(n: int, k: int, seed: int = 0) -> tuple[list[list[int]], np.ndarray]:
+    """A model's per-class probabilities for n examples with K classes (each truly present
+    with its own prior), 10% of class memberships flipped at random."""
+    rng = np.random.default_rng(seed)
+    true = rng.random((n, k)) < rng.uniform(0.05, 0.3, size=k)
+    probs = 1 / (1 + np.exp(-(rng.normal(size=(n, k)) + 2.0 * (2 * true - 1))))
+    given = np.where(rng.random((n, k)) < 0.1, ~true, true)
+    return [np.flatnonzero(row).tolist() for row in given], probs
+
+
+@contextlib.contextmanager
+def cleanlab_serial() -> Iterator[None]:
+    """cleanlab.filter.find_label_issues forced to n_jobs=1 (for functions without n_jobs)."""
+    original = cl_filter.find_label_issues
+
+    def serial(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **{**kwargs, "n_jobs": 1})
+
+    cl_filter.find_label_issues = serial
+    try:
+        yield
+    finally:
+        cl_filter.find_label_issues = original
+
+
+def serially(fn: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with cleanlab_serial():
+            return fn()
+
+    return run
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, pd.DataFrame):
+        return bool(a.equals(b))
+    return bool(np.array_equal(a, b))
+
+
+def multilabel_cases(
+    labels: list[list[int]], probs: np.ndarray
+) -> list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]]:
+    """(name, core, cleanlab with n_jobs=1, cleanlab as called by default) per function."""
+    cases = []
+    for filter_by in ["prune_by_noise_rate", "both", "confident_learning", "low_self_confidence"]:
+        cases.append(
+            (
+                f"filter.find_label_issues {filter_by}",
+                partial(our_ml_filter.find_label_issues, labels, probs, filter_by=filter_by),
+                partial(
+                    cl_ml_filter.find_label_issues, labels, probs, filter_by=filter_by, n_jobs=1
+                ),
+                partial(cl_ml_filter.find_label_issues, labels, probs, filter_by=filter_by),
+            )
+        )
+    ranked = {"return_indices_ranked_by": "self_confidence"}
+    cases.append(
+        (
+            "filter.find_label_issues ranked by self_confidence",
+            partial(our_ml_filter.find_label_issues, labels, probs, **ranked),
+            partial(cl_ml_filter.find_label_issues, labels, probs, n_jobs=1, **ranked),
+            partial(cl_ml_filter.find_label_issues, labels, probs, **ranked),
+        )
+    )
+    for method in ["self_confidence", "normalized_margin", "confidence_weighted_entropy"]:
+        ours = partial(our_ml_rank.get_label_quality_scores, labels, probs, method=method)
+        theirs = partial(cl_ml_rank.get_label_quality_scores, labels, probs, method=method)
+        cases.append((f"rank.get_label_quality_scores {method}", ours, theirs, theirs))
+    ours = partial(our_count.compute_confident_joint, labels, probs, multi_label=True)
+    theirs = partial(cl_count.compute_confident_joint, labels, probs, multi_label=True)
+    cases.append(("count.compute_confident_joint multi_label", ours, theirs, theirs))
+    ours = partial(our_ml_dataset.common_multilabel_issues, labels, probs)
+    theirs = partial(cl_ml_dataset.common_multilabel_issues, labels, probs)
+    cases.append(("dataset.common_multilabel_issues", ours, serially(theirs), theirs))
+    return cases
+
+
+def multilabel_table(shapes: list[tuple[int, int]], repeat: int) -> None:
+    print(
+        "| N | K | function | core s | cleanlab n_jobs=1 s | ratio | cleanlab default s | "
+        "ratio | core peak MiB | cleanlab n_jobs=1 peak MiB | same |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, k in shapes:
+        labels, probs = noisy_multilabel(n, k)
+        for name, ours, theirs_serial, theirs_default in multilabel_cases(labels, probs):
+            t_ours, r_ours = best_time(ours, repeat)
+            t_serial, r_serial = best_time(theirs_serial, repeat)
+            t_default, r_default = best_time(theirs_default, repeat)
+            agree = same(r_ours, r_serial) and same(r_ours, r_default)
+            print(
+                f"| {n:,} | {k} | {name} | {t_ours:.3f} | {t_serial:.3f} | "
+                f"{t_serial / t_ours:.1f}x | {t_default:.3f} | {t_default / t_ours:.1f}x | "
+                f"{peak_mib(ours):.1f} | {peak_mib(theirs_serial):.1f} | {agree} |",
+                flush=True,
+            )
+
+
+def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     times, out = [], None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -51,7 +163,7 @@ def best_time(fn: Callable[[], np.ndarray], repeat: int) -> tuple[float, np.ndar
     return min(times), out
 
 
-def peak_mib(fn: Callable[[], np.ndarray]) -> float:
+def peak_mib(fn: Callable[[], Any]) -> float:
     tracemalloc.start()
     tracemalloc.reset_peak()
     fn()
@@ -64,14 +176,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small shapes for a smoke run")
+    parser.add_argument("--only", choices=["single", "multi"], help="run one of the tables")
     args = parser.parse_args()
     shapes = [(20_000, 10), (5_000, 50)] if args.quick else [(1_000_000, 10), (100_000, 100)]
+    multi_shapes = [(5_000, 10), (2_000, 50)] if args.quick else [(100_000, 20), (20_000, 100)]
     warnings.simplefilter("ignore")  # both libraries warn about tiny classes; not timed
     print(
         f"cleanlab {cleanlab.__version__}, numpy {np.__version__}, python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, best of {args.repeat}"
     )
     print()
+    if args.only != "single":
+        multilabel_table(multi_shapes, args.repeat)
+        print()
+    if args.only == "multi":
+        return
     print(
         "| N | K | filter_by | core s | cleanlab n_jobs=1 s | ratio | cleanlab default s | "
         "ratio | core peak MiB | cleanlab n_jobs=1 peak MiB | same mask |"

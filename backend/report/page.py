@@ -20,7 +20,7 @@ TOP_ITEMS = 50
 #: Plain words for the steps an audit times (``AuditResult.timings``), in pipeline order.
 STEPS = {
     "read_tasks": "reading the tasks (from Label Studio or the export file)",
-    "features": "turning inputs into features",
+    "features": "turning inputs into features (TF-IDF vocabulary, scaling, PCA fitted once)",
     "cross_validation": "cross-validation: out-of-fold probabilities",
     "confident_learning": "confident learning: finding the wrong labels",
     "final_model": "training the model that labels new tasks",

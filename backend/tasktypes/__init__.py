@@ -122,6 +122,19 @@ class TaskType:
         """Return (train, test) row indices per fold; a task's rows share a fold."""
         raise NotImplementedError
 
+    def model(self, kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
+        """Return the unfitted model (feature steps, then classifier) this type trains."""
+        from backend.models import make_model
+
+        return make_model(kind, settings, n_samples=n_samples)
+
+    def classifier(self, prepared: Prepared, settings: Settings, *, n_samples: int) -> Any:
+        """Return an unfitted classifier over ``prepared.X``: :meth:`model` without the
+        feature steps :func:`backend.pipeline.prepare` already fitted."""
+        from backend.models import split_features
+
+        return split_features(self.model(prepared.dataset.kind, settings, n_samples=n_samples))[1]
+
     def fit_predict_fold(
         self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
     ) -> np.ndarray:

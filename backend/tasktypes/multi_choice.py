@@ -110,11 +110,29 @@ class MultiChoice(TaskType):
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         return task_folds(rarest_class(prepared.labels), prepared.groups, folds=folds, seed=seed)
 
+    def model(self, kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
+        from backend.models import make_model
+
+        return make_model(kind, settings, n_samples=n_samples, per_class=True)
+
+    def classifier(self, prepared: Prepared, settings: Settings, *, n_samples: int) -> Any:
+        """The per-class model made to answer one probability per class: a classifier that
+        learns several outputs at once (trees, forests: scikit-learn's ``multi_output``
+        tag) learns them all in one fit; any other becomes one binary classifier per class
+        (``OneVsRestClassifier``)."""
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.utils import get_tags
+
+        model = super().classifier(prepared, settings, n_samples=n_samples)
+        if get_tags(model).target_tags.multi_output:
+            return MultiOutputProbabilities(model)
+        return OneVsRestClassifier(model)
+
     def fit_predict_fold(
         self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
     ) -> np.ndarray:
         """Fit one binary model per class on ``train``; return each class's probability."""
-        model = one_vs_rest(prepared, settings, n_samples=len(train))
+        model = self.classifier(prepared, settings, n_samples=len(prepared.labels))
         with warnings.catch_warnings():
             # "Label not N is present in all training examples": a constant column is fine.
             warnings.filterwarnings("ignore", message="Label not", category=UserWarning)
@@ -165,11 +183,13 @@ class MultiChoice(TaskType):
         keep = ~np.asarray(result.is_label_issue, dtype=bool)
         if not prepared.labels[keep].any():
             keep[:] = True
-        model = one_vs_rest(prepared, settings, n_samples=int(keep.sum()))
+        from backend.models import Featurized
+
+        model = self.classifier(prepared, settings, n_samples=int(keep.sum()))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Label not", category=UserWarning)
             model.fit(prepared.X[keep], prepared.labels[keep])
-        return model
+        return Featurized(prepared.features, model)
 
     # ------------------------------------------------------------------ what is written back
 
@@ -223,30 +243,6 @@ def rarest_class(labels: np.ndarray) -> np.ndarray:
     order = np.where(labels, counts[None, :], np.iinfo(np.int64).max)
     rarest = order.argmin(axis=1)
     return np.where(labels.any(axis=1), rarest, labels.shape[1])
-
-
-def one_vs_rest(prepared: Prepared, settings: Settings, *, n_samples: int) -> Any:
-    """The input type's model with its last step made to answer one probability per class.
-
-    A classifier that learns several outputs at once (trees, forests: scikit-learn's
-    ``multi_output`` tag) learns them all in one fit; any other becomes one binary
-    classifier per class (``OneVsRestClassifier``). Feature steps (TF-IDF, scaling, PCA)
-    are fitted once and shared by every class.
-    """
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.utils import get_tags
-
-    from backend.models import make_model
-
-    model = make_model(prepared.dataset.kind, settings, n_samples=n_samples, per_class=True)
-    steps = model.steps[:-1] if isinstance(model, Pipeline) else []
-    name, last = model.steps[-1] if isinstance(model, Pipeline) else ("model", model)
-    if get_tags(last).target_tags.multi_output:
-        head: Any = MultiOutputProbabilities(last)
-    else:
-        head = OneVsRestClassifier(last)
-    return Pipeline([*steps, (name, head)]) if steps else head
 
 
 class MultiOutputProbabilities:

@@ -115,13 +115,11 @@ class SingleChoice(TaskType):
         A class missing from ``train`` borrows one held-out example of that class (cleanlab's
         rule), whose own prediction is then set to that class.
         """
-        from backend.models import make_model
-
         labels = prepared.labels
         missing = np.setdiff1d(np.unique(labels), labels[train])
         borrowed = {int(test[labels[test] == cls][0]): int(cls) for cls in missing}
         train_rows = np.concatenate([train, np.array(sorted(borrowed), dtype=train.dtype)])
-        model = make_model(prepared.dataset.kind, settings, n_samples=len(labels))
+        model = self.classifier(prepared, settings, n_samples=len(labels))
         model.fit(prepared.X[train_rows], labels[train_rows])
         probs = np.zeros((len(test), prepared.num_classes))
         probs[:, model.classes_] = model.predict_proba(prepared.X[test])
@@ -174,7 +172,7 @@ class SingleChoice(TaskType):
 
     def final_model(self, prepared: Prepared, result: AuditResult, settings: Settings) -> Any:
         """CleanLearning without the flagged rows, classes weighted by their noise."""
-        from backend.models import make_model
+        from backend.models import Featurized
         from core.classification import CleanLearning
 
         issues = np.asarray(result.is_label_issue, dtype=bool)
@@ -182,7 +180,7 @@ class SingleChoice(TaskType):
             issues = np.zeros_like(issues)
         present = np.unique(prepared.labels)
         codes = np.searchsorted(present, prepared.labels)
-        clf = make_model(prepared.dataset.kind, settings, n_samples=int((~issues).sum()))
+        clf = self.classifier(prepared, settings, n_samples=int((~issues).sum()))
         learner = CleanLearning(clf=clf, seed=settings.seed)
         # cleanlab's way to fit on issues found elsewhere: estimates first (here from the
         # audit's out-of-fold probabilities and noise matrix, no cross-validation), then fit
@@ -193,7 +191,7 @@ class SingleChoice(TaskType):
             noise_matrix=result.noise_matrix[np.ix_(present, present)],
         )
         learner.fit(prepared.X, codes, label_issues=issues)
-        return ClassMapped(learner, present, prepared.num_classes)
+        return ClassMapped(Featurized(prepared.features, learner), present, prepared.num_classes)
 
     # ------------------------------------------------------------------ what is written back
 

@@ -273,3 +273,39 @@ def test_the_posterior_uses_each_class_noise_rates():
     present, absent = posterior_correct(given, probs, noisy)[:, 0]
     assert 0 < absent < 1 and 0 < present < 1
     assert present > absent
+
+
+# --- through the service -----------------------------------------------------------------------
+
+
+def test_the_service_audits_a_multi_label_project_and_predicts_sets(tmp_path):
+    from tests.backend.test_service import FakeLabelStudio, audit, make_service
+
+    true, given = noisy_sets(200, seed=5)
+    rng = np.random.default_rng(6)
+    tasks = []
+    for i, (truth, labels) in enumerate(zip(true, given, strict=True)):
+        picked = [CLASSES[j] for j in np.flatnonzero(labels)]
+        tasks.append(
+            {
+                "id": i + 1,
+                "data": {"text": topic_text(rng, truth)},
+                "annotations": [{"id": 1000 + i, "result": choices(*picked), "completed_by": 3}],
+            }
+        )
+    ls = FakeLabelStudio()
+    ls.config = CONFIG
+    ls.tasks[1] = tasks
+    service = make_service(tmp_path, ls)
+    job = audit(service)
+    assert job["state"] == "succeeded", job
+    (_, pushed, flagged) = ls.pushes[0]
+    assert len(pushed) == 200 and flagged
+    wrong = {i + 1 for i in np.flatnonzero((given != true).any(axis=1))}
+    assert len(wrong & set(flagged)) >= 0.7 * len(wrong)
+    assert any(len(p["result"][0]["value"]["choices"]) == 2 for p in pushed if p["result"])
+    # A task never audited gets the final model's set; one audited, its stored prediction.
+    text = topic_text(rng, np.array([True, False, False, True]))
+    answers = service.predict(1, [{"id": 5000, "data": {"text": text}}, {"id": 1}])
+    assert set(answers[0]["result"][0]["value"]["choices"]) == {"sports", "music"}
+    assert answers[1] == service.store.answers(1, [1])[0]

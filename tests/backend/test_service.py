@@ -40,6 +40,7 @@ class FakeLabelStudio:
         self.most_active = 0
         self.lock = threading.Lock()
         self.version_base = 0
+        self.config = CONFIG  # the projects' label config
 
     def load(self, url: str, key: str, project: int, progress: Any) -> Any:
         with self.lock:
@@ -52,7 +53,7 @@ class FakeLabelStudio:
             if self.load_errors:
                 raise self.load_errors.pop(0)
             progress("export", 1, 1)
-            kind = parse_label_config(CONFIG)
+            kind = parse_label_config(self.config)
             return dataset_from_tasks(self.tasks[project], kind, source=f"project {project}")
         finally:
             with self.lock:
@@ -151,7 +152,7 @@ def test_an_audit_pushes_stores_and_frees_the_project(service, ls):
 def test_the_final_model_leaves_the_flagged_labels_out_and_weighs_classes(service):
     audit(service)
     final = service.predictor.final_model(1, "labelaudit-1")
-    learner = final.model.model
+    learner = final.model.model.model  # ClassMapped(Featurized(features, CleanLearning))
     counts = service.store.latest_audit(1)["summary"]["counts"]
     assert learner.label_issues_.sum() == counts["flagged_annotations"] > 0
     # The numeric default (extra trees) takes sample weights: 1 / P(given=k | true=k).
