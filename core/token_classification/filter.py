@@ -104,7 +104,7 @@ default='prune_by_noise_rate'
             "low_memory=True (cleanlab's approximate batched search) is not implemented; "
             "use low_memory=False (core holds one class's rows at a time anyway)"
         )
-    flat_labels, probs, sentences = flatten(labels, pred_probs)
+    flat_labels, probs, sentences = flatten(labels, pred_probs, check_probs=False)
     flagged = _filter.find_label_issues(
         flat_labels,
         probs,

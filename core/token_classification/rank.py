@@ -34,14 +34,15 @@ from core.rank import _METHODS, _scores
 from core.token_classification._sentences import (
     Sentences,
     as_sentence_list,
+    collector_paused,
     flatten,
+    flatten_scores,
     sentence_lengths,
 )
 
 __all__ = ["get_label_quality_scores", "issues_from_scores"]
 
 _SENTENCE_METHODS = ("min", "softmin")
-_SCORES_FORMAT = "a list with, per sentence, the scores of its tokens"
 _TOKENS_FORMAT = "a list with, per sentence, the list of its tokens (strings)"
 
 
@@ -123,11 +124,12 @@ def get_label_quality_scores(
         temperature = 0
     sentence_scores = _sentence_scores(scores, sentences, temperature=temperature)
     per_sentence = sentences.split(scores)
-    if names is None:
-        return sentence_scores, [pd.Series(s) for s in per_sentence]
-    return sentence_scores, [
-        pd.Series(s, index=w) for s, w in zip(per_sentence, names, strict=True)
-    ]
+    with collector_paused():
+        if names is None:
+            token_scores = [pd.Series(s) for s in per_sentence]
+        else:
+            token_scores = [pd.Series(s, index=w) for s, w in zip(per_sentence, names, strict=True)]
+    return sentence_scores, token_scores
 
 
 def issues_from_scores(
@@ -166,10 +168,8 @@ def issues_from_scores(
     if isinstance(threshold, bool) or not isinstance(threshold, Real):
         raise TypeError(f"threshold must be a number; got {type(threshold).__name__}")
     if token_scores is not None and len(token_scores) > 0:
-        seq = as_sentence_list(token_scores, "token_scores", _SCORES_FORMAT)
-        sentences = Sentences.from_lengths(sentence_lengths(seq, "token_scores", _SCORES_FORMAT))
-        values = [np.asarray(s) for s in seq]
-        flat = np.concatenate(values) if len(values) > 1 else values[0]
+        flat, sentences = flatten_scores(token_scores)
+        flat = flat.astype(np.float64, copy=False)  # compared as Python compares floats
         below = np.flatnonzero(flat < threshold)
         return sentences.positions(below[np.argsort(flat[below], kind="stable")])
     scores = np.asarray(sentence_scores)
@@ -203,10 +203,7 @@ def _softmin_sentence_score(
     array([6.00741787e-01, 1.80056239e-07, 8.00000000e-01])
     """
     temperature = _temperature({"temperature": temperature})
-    seq = as_sentence_list(token_scores, "token_scores", _SCORES_FORMAT)
-    sentences = Sentences.from_lengths(sentence_lengths(seq, "token_scores", _SCORES_FORMAT))
-    values = [np.asarray(s) for s in seq]
-    flat = np.concatenate(values) if len(values) > 1 else values[0]
+    flat, sentences = flatten_scores(token_scores)
     return _sentence_scores(flat, sentences, temperature=temperature)
 
 
