@@ -100,11 +100,13 @@ def flatten_labels(labels: Any, *, name: str = "labels") -> tuple[np.ndarray, np
     if all(isinstance(item, np.ndarray) for item in seq):
         flat = np.concatenate(seq) if len(seq) > 1 else np.asarray(seq[0])
     else:
-        flat = np.asarray(list(itertools.chain.from_iterable(seq)))
+        try:
+            flat = np.asarray(list(itertools.chain.from_iterable(seq)))
+        except ValueError:  # ragged lists inside the sentences
+            flat = np.zeros((0, 0))
     if flat.ndim != 1:
         raise ValueError(
-            f"{name} must be {_LABELS_FORMAT}: one class index per token; got nested lists "
-            f"(the flattened labels have shape {flat.shape})"
+            f"{name} must be {_LABELS_FORMAT}: one class index per token; got nested lists"
         )
     return flat, lengths
 
