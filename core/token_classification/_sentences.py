@@ -111,10 +111,9 @@ def flatten_labels(labels: Any, *, name: str = "labels") -> tuple[np.ndarray, np
     return flat, lengths
 
 
-def flatten_pred_probs(pred_probs: Any, lengths: np.ndarray, *, check: bool = True) -> np.ndarray:
-    """All sentences' probability rows stacked, checked to match ``lengths`` sentence by
-    sentence (an empty sentence may have any array of size 0); with ``check``, the values
-    are checked too (:func:`core._validation.validate_pred_probs`)."""
+def pred_probs_per_sentence(pred_probs: Any, lengths: np.ndarray) -> list[np.ndarray]:
+    """The non-empty sentences' probability arrays, each checked to be ``(lengths[i], K)``
+    with the same K (an empty sentence may have any array of size 0; it is left out)."""
     seq = as_sentence_list(pred_probs, "pred_probs", _PROBS_FORMAT)
     if len(seq) != len(lengths):
         raise ValueError(
@@ -128,7 +127,13 @@ def flatten_pred_probs(pred_probs: Any, lengths: np.ndarray, *, check: bool = Tr
         and np.array_equal(np.fromiter((a.shape[0] for a in arrays), np.intp, len(arrays)), lengths)
     ):
         _check_each_sentence(arrays, lengths)
-    nonempty = [a for a in arrays if a.size]
+    return [a for a in arrays if a.size]
+
+
+def flatten_pred_probs(pred_probs: Any, lengths: np.ndarray, *, check: bool = True) -> np.ndarray:
+    """All sentences' probability rows stacked (:func:`pred_probs_per_sentence`); with
+    ``check``, the values are checked too (:func:`core._validation.validate_pred_probs`)."""
+    nonempty = pred_probs_per_sentence(pred_probs, lengths)
     flat = np.concatenate(nonempty) if len(nonempty) > 1 else nonempty[0]
     return validate_pred_probs(flat) if check else flat
 

@@ -19,8 +19,12 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from core._validation import check_positive_int
-from core.token_classification._sentences import flatten
+from core._validation import check_positive_int, validate_labels
+from core.token_classification._sentences import (
+    Sentences,
+    flatten_labels,
+    pred_probs_per_sentence,
+)
 from core.token_classification._text import highlight, join_words
 
 __all__ = ["common_label_issues", "display_issues", "filter_by_token", "format_issues"]
@@ -402,19 +406,31 @@ def _given_and_predicted(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The given and predicted class of every issue, and the number of classes K.
 
-    With fewer issues than sentences their rows are looked up one by one; otherwise all
-    sentences are laid end to end once (checked as :func:`flatten` checks them) and the
-    rows taken from there, which is several times faster per issue.
+    With fewer issues than sentences their rows are looked up one by one; otherwise every
+    sentence's predictions are computed at once (one argmax per sentence, checked as
+    :func:`core.token_classification._sentences.flatten` checks them) and looked up in
+    the flat result, several times faster per issue and one integer per token of memory.
     """
     if len(issues) == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), 1
     if len(issues) >= len(pred_probs):
-        flat_labels, probs, sentences = flatten(labels, pred_probs, check_probs=False)
+        flat_labels, lengths = flatten_labels(labels)
+        arrays = pred_probs_per_sentence(pred_probs, lengths)
+        k = arrays[0].shape[1] if arrays else 1
         sentence, token = np.array(issues, dtype=np.intp).reshape(-1, 2).T
-        sentence = np.where(sentence < 0, sentence + len(sentences.lengths), sentence)
-        token = np.where(token < 0, token + sentences.lengths[sentence], token)
-        rows = sentences.starts[sentence] + token
-        return flat_labels[rows], probs[rows].argmax(axis=1), probs.shape[1]
+        sentence = np.where(sentence < 0, sentence + len(lengths), sentence)
+        inside = (sentence >= 0) & (sentence < len(lengths))
+        token = np.where(token < 0, token + lengths[sentence * inside], token)
+        inside &= (token >= 0) & (token < lengths[sentence * inside])
+        if not inside.all():
+            n = int(np.flatnonzero(~inside)[0])
+            raise ValueError(
+                f"issues must name tokens of labels and pred_probs; issues[{n}] is {issues[n]!r}"
+            )
+        flat_labels = validate_labels(flat_labels, num_classes=k)
+        predicted = np.concatenate([a.argmax(axis=1) for a in arrays])
+        rows = Sentences.from_lengths(lengths).starts[sentence] + token
+        return flat_labels[rows], predicted[rows], k
     try:
         given = np.array([labels[i][j] for i, j in issues])
         probs = np.array([pred_probs[i][j] for i, j in issues])

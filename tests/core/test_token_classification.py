@@ -371,6 +371,20 @@ def test_sentences_and_highlights_match_cleanlab(seed):
             assert highlight(sentence, word) == color_sentence(sentence, word)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab_1é٣ .,'(-)$*?", max_size=25), st.data())
+def test_highlight_finds_what_cleanlabs_regex_finds(sentence, data):
+    # core looks for whole words without a regular expression; re's \b decides in cleanlab.
+    start = data.draw(st.integers(0, len(sentence)))
+    word = data.draw(
+        st.one_of(
+            st.just(sentence[start : data.draw(st.integers(start, len(sentence)))]),
+            st.text(alphabet="ab_1é٣ .(", max_size=3),
+        )
+    )
+    assert highlight(sentence, word) == color_sentence(sentence, word)
+
+
 def test_highlight_takes_backslashes_literally():
     # cleanlab hands the coloured word to re.subn as a template: "x\1" fails there.
     assert highlight("x\\1 y", "x\\1") == "\x1b[31mx\\1\x1b[0m y"
