@@ -18,6 +18,9 @@ SWAPS = {
     "cleanlab.classification": "core.classification",
     "cleanlab.dataset": "core.dataset",
     "cleanlab.benchmarking.noise_generation": "core.benchmarking.noise",
+    "cleanlab.token_classification.filter": "core.token_classification.filter",
+    "cleanlab.token_classification.rank": "core.token_classification.rank",
+    "cleanlab.token_classification.summary": "core.token_classification.summary",
 }
 
 for _name in SWAPS:

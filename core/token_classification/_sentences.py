@@ -91,12 +91,18 @@ def sentence_lengths(items: Sequence[Any], name: str, what: str) -> np.ndarray:
     return np.fromiter(map(len, items), dtype=np.intp, count=len(items))
 
 
-def flatten_labels(labels: Any, *, name: str = "labels") -> tuple[np.ndarray, np.ndarray]:
-    """``(flat labels, per-sentence lengths)``; the values are checked later, against K."""
+def label_lengths(labels: Any, *, name: str = "labels") -> np.ndarray:
+    """Tokens per sentence of per-sentence ``labels`` (at least one sentence)."""
     seq = as_sentence_list(labels, name, _LABELS_FORMAT)
     if len(seq) == 0:
         raise ValueError(f"{name} is empty; at least one sentence is needed")
-    lengths = sentence_lengths(seq, name, _LABELS_FORMAT)
+    return sentence_lengths(seq, name, _LABELS_FORMAT)
+
+
+def flatten_labels(labels: Any, *, name: str = "labels") -> tuple[np.ndarray, np.ndarray]:
+    """``(flat labels, per-sentence lengths)``; the values are checked later, against K."""
+    seq = as_sentence_list(labels, name, _LABELS_FORMAT)
+    lengths = label_lengths(seq, name=name)
     if all(isinstance(item, np.ndarray) for item in seq):
         flat = np.concatenate(seq) if len(seq) > 1 else np.asarray(seq[0])
     else:

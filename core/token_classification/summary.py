@@ -12,6 +12,7 @@ This is the one module of :mod:`core` that writes: :func:`display_issues` prints
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
@@ -19,10 +20,10 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from core._validation import check_positive_int, validate_labels
+from core._validation import check_positive_int
 from core.token_classification._sentences import (
     Sentences,
-    flatten_labels,
+    label_lengths,
     pred_probs_per_sentence,
 )
 from core.token_classification._text import highlight, join_words
@@ -244,15 +245,14 @@ def common_label_issues(
     1  ?weird                 1
     """
     top = check_positive_int("top", top, minimum=0)
-    words: dict[Any, int] = {}
     try:
-        word_ids = np.fromiter(
-            (words.setdefault(tokens[i][j], len(words)) for i, j in issues), np.intp, len(issues)
-        )
+        words = [tokens[i][j] for i, j in issues]
     except (IndexError, TypeError, ValueError):
         _check_issues(issues, tokens, allow_sentences=False)  # raises naming the culprit
         raise
-    names = list(words)
+    names = list(dict.fromkeys(words))  # in order of first appearance
+    index = {word: n for n, word in enumerate(names)}
+    word_ids = np.fromiter(map(index.__getitem__, words), np.intp, len(words))
     report: list[str] = []
     if not (_given(labels) and _given(pred_probs)):
         freq = np.bincount(word_ids, minlength=len(names))
@@ -406,46 +406,46 @@ def _given_and_predicted(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The given and predicted class of every issue, and the number of classes K.
 
-    With fewer issues than sentences their rows are looked up one by one; otherwise every
-    sentence's predictions are computed at once (one argmax per sentence, checked as
-    :func:`core.token_classification._sentences.flatten` checks them) and looked up in
-    the flat result, several times faster per issue and one integer per token of memory.
+    With fewer issues than sentences their probability rows are looked up one by one;
+    otherwise every sentence's predictions are computed at once (one argmax per sentence,
+    shapes checked as :func:`core.token_classification._sentences.flatten` checks them)
+    and looked up in the flat result: several times faster per issue, one integer per
+    token of memory.
     """
     if len(issues) == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), 1
-    if len(issues) >= len(pred_probs):
-        flat_labels, lengths = flatten_labels(labels)
-        arrays = pred_probs_per_sentence(pred_probs, lengths)
-        k = arrays[0].shape[1] if arrays else 1
-        sentence, token = np.array(issues, dtype=np.intp).reshape(-1, 2).T
-        sentence = np.where(sentence < 0, sentence + len(lengths), sentence)
-        inside = (sentence >= 0) & (sentence < len(lengths))
-        token = np.where(token < 0, token + lengths[sentence * inside], token)
-        inside &= (token >= 0) & (token < lengths[sentence * inside])
-        if not inside.all():
-            n = int(np.flatnonzero(~inside)[0])
-            raise ValueError(
-                f"issues must name tokens of labels and pred_probs; issues[{n}] is {issues[n]!r}"
-            )
-        flat_labels = validate_labels(flat_labels, num_classes=k)
-        predicted = np.concatenate([a.argmax(axis=1) for a in arrays])
-        rows = Sentences.from_lengths(lengths).starts[sentence] + token
-        return flat_labels[rows], predicted[rows], k
     try:
         given = np.array([labels[i][j] for i, j in issues])
-        probs = np.array([pred_probs[i][j] for i, j in issues])
     except (IndexError, TypeError, ValueError):
+        raise ValueError("labels must hold a label for every token that issues names") from None
+    if given.ndim != 1 or given.dtype.kind not in "iu":
         raise ValueError(
-            "labels and pred_probs must hold, per sentence, a label and a row of "
-            "probabilities for every token that issues names"
-        ) from None
-    if probs.ndim != 2 or given.ndim != 1 or given.dtype.kind not in "iu":
-        raise ValueError(
-            "labels must hold one class index per token and pred_probs one row of "
-            f"probabilities per token, the same length for all; got labels of dtype "
-            f"{given.dtype} and rows of shape {probs.shape[1:]}"
+            f"labels must hold one class index per token; got values of dtype {given.dtype}"
         )
-    k = probs.shape[1]
+    if len(issues) >= len(pred_probs):
+        lengths = label_lengths(labels)
+        arrays = pred_probs_per_sentence(pred_probs, lengths)
+        k = arrays[0].shape[1]
+        flat_issues = np.fromiter(itertools.chain.from_iterable(issues), np.intp, 2 * len(issues))
+        sentence, token = flat_issues.reshape(-1, 2).T
+        sentence = np.where(sentence < 0, sentence + len(lengths), sentence)
+        token = np.where(token < 0, token + lengths[sentence], token)  # as labels[i][j] reads
+        rows = Sentences.from_lengths(lengths).starts[sentence] + token
+        predicted = np.concatenate([a.argmax(axis=1) for a in arrays])[rows]
+    else:
+        try:
+            probs = np.array([pred_probs[i][j] for i, j in issues])
+        except (IndexError, TypeError, ValueError):
+            raise ValueError(
+                "pred_probs must hold a row of probabilities for every token that issues "
+                "names, all of the same length"
+            ) from None
+        if probs.ndim != 2:
+            raise ValueError(
+                "pred_probs must hold one row of probabilities per token, all of the same "
+                f"length; got rows of shape {probs.shape[1:]}"
+            )
+        k, predicted = probs.shape[1], probs.argmax(axis=1)
     if given.min() < 0 or given.max() >= k:
         raise ValueError(f"labels must be class indices 0..{k - 1}; got {given.max()}")
-    return given.astype(np.intp, copy=False), probs.argmax(axis=1), k
+    return given.astype(np.intp, copy=False), predicted, k
