@@ -88,6 +88,13 @@ default='prune_by_noise_rate'
     NotImplementedError
         If ``low_memory=True``.
 
+    Notes
+    -----
+    Where cleanlab differs: with ``return_indices_ranked_by=None`` cleanlab indexes its
+    token positions with the boolean mask and returns meaningless pairs (core returns
+    the flagged tokens in reading order); cleanlab checks only that the total numbers of
+    labels and probability rows agree, core checks every sentence.
+
     Examples
     --------
     >>> import numpy as np

@@ -92,6 +92,13 @@ def get_label_quality_scores(
         ``sentence_score_method``, as cleanlab asserts), a bad temperature, or inputs
         that do not match sentence by sentence.
 
+    Notes
+    -----
+    Where cleanlab differs: it fails on a sentence without tokens (core scores it 1.0),
+    ignores keys of ``sentence_score_kwargs`` other than ``temperature`` and takes a
+    negative temperature as its floor of 1e-6 (core raises on both; positive
+    temperatures below 1e-6 are raised to it, as in cleanlab).
+
     Examples
     --------
     >>> import numpy as np
@@ -156,6 +163,13 @@ def issues_from_scores(
         With ``token_scores``: ``(i, j)`` pairs (token ``j`` of sentence ``i``), lowest
         score first, ties in reading order. Without: the indices of the sentences below
         ``threshold``, lowest score first.
+
+    Notes
+    -----
+    Where cleanlab differs: without ``token_scores`` it raises ``IndexError`` when every
+    sentence scores below ``threshold`` (core returns them all). Token scores are
+    compared as float64 (cleanlab compares what iterating them yields: Python floats for a
+    Series, the element type for a list).
 
     Examples
     --------

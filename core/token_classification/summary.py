@@ -5,9 +5,10 @@ Names, signatures, tables and text mirror ``cleanlab.token_classification.summar
 and predictions, as which class swap), :func:`filter_by_token` keeps one word's issues,
 and :func:`display_issues` shows each issue in its sentence with the word in red.
 
-This is the one module of :mod:`core` that writes: :func:`display_issues` prints (to
+Printing is what these are for, so this module writes: :func:`display_issues` prints (to
 ``file``, default standard output) the text that :func:`format_issues` returns, and
-:func:`common_label_issues` prints its report only with ``verbose=True``.
+:func:`common_label_issues` prints its report with ``verbose=True`` (the default, as in
+cleanlab) and nothing without.
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def display_issues(
         Show at most this many issues.
     file : text stream, optional
         Where to write; standard output by default.
+
+    Notes
+    -----
+    Where cleanlab differs: it fails on an empty ``issues`` (core prints only the note
+    about class indices, if any), shows every issue when ``top=0`` (core asks for
+    ``top >= 1``), fails on a word holding a backslash escape such as ``"C:\\dir"`` (it
+    passes the coloured word to ``re.sub`` as a template; core takes it literally), and
+    never matches ``exclude`` pairs given as lists (core reads any pair as a tuple).
 
     Examples
     --------
@@ -235,6 +244,13 @@ def common_label_issues(
         ``predicted_label``, ``num_label_issues``, one row per word and class swap.
         Otherwise ``token``, ``num_label_issues``, one row per word. Most issues first,
         ties in order of first appearance.
+
+    Notes
+    -----
+    Where cleanlab differs: it prints each word's count even with ``verbose=False`` (core
+    then prints nothing), and it reads only the rows of ``labels`` and ``pred_probs`` that
+    the issues name, while with more issues than sentences core checks every sentence's
+    shapes (it takes the predictions from one argmax per sentence).
 
     Examples
     --------
