@@ -2,14 +2,17 @@
 
     python bench/core_vs_cleanlab.py                 # the shapes of bench/RESULTS.md
     python bench/core_vs_cleanlab.py --quick         # small shapes, a smoke run
+    python bench/core_vs_cleanlab.py --only multi    # only the multi-label table
     python bench/core_vs_cleanlab.py --only token    # only the token-classification table
 
 Times are the best of ``--repeat`` runs. Peak memory is what ``tracemalloc`` sees
 allocated during one call beyond its inputs (numpy reports its buffers to tracemalloc);
 cleanlab's default ``n_jobs`` forks worker processes whose memory tracemalloc cannot see,
-so only its ``n_jobs=1`` memory is comparable. Only the token-classification filter has
-``n_jobs``; its other functions have one column of cleanlab times, and their printed text
-(the summaries) goes to a string in both libraries.
+so only its ``n_jobs=1`` memory is comparable. cleanlab's multi-label dataset functions
+have no ``n_jobs``: their "n_jobs=1" column runs them with ``cleanlab.filter``'s
+``find_label_issues`` patched to ``n_jobs=1`` (the default starts a process pool per class).
+Of the token-classification functions only the filter has ``n_jobs``; the others have one
+column of cleanlab times, and the summaries' printed text goes to a string in both libraries.
 """
 
 from __future__ import annotations
@@ -22,19 +25,27 @@ import platform
 import time
 import tracemalloc
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 import cleanlab
+import cleanlab.count as cl_count
 import cleanlab.filter as cl_filter
+import cleanlab.multilabel_classification.dataset as cl_ml_dataset
+import cleanlab.multilabel_classification.filter as cl_ml_filter
+import cleanlab.multilabel_classification.rank as cl_ml_rank
 import cleanlab.token_classification.filter as cl_tc_filter
 import cleanlab.token_classification.rank as cl_tc_rank
 import cleanlab.token_classification.summary as cl_tc_summary
 import numpy as np
 import pandas as pd
 
+import core.count as our_count
 import core.filter as our_filter
+import core.multilabel_classification.dataset as our_ml_dataset
+import core.multilabel_classification.filter as our_ml_filter
+import core.multilabel_classification.rank as our_ml_rank
 import core.token_classification.filter as our_tc_filter
 import core.token_classification.rank as our_tc_rank
 import core.token_classification.summary as our_tc_summary
@@ -52,6 +63,107 @@ def noisy_pred_probs(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
     probs /= probs.sum(axis=1, keepdims=True)
     labels = np.where(rng.random(n) < 0.1, rng.integers(0, k, n), true)
     return labels, probs
+
+
+def noisy_multilabel(n: int, k: int, seed: int = 0) -> tuple[list[list[int]], np.ndarray]:
+    """A model's per-class probabilities for n examples with K classes (each truly present
+    with its own prior), 10% of class memberships flipped at random."""
+    rng = np.random.default_rng(seed)
+    true = rng.random((n, k)) < rng.uniform(0.05, 0.3, size=k)
+    probs = 1 / (1 + np.exp(-(rng.normal(size=(n, k)) + 2.0 * (2 * true - 1))))
+    given = np.where(rng.random((n, k)) < 0.1, ~true, true)
+    return [np.flatnonzero(row).tolist() for row in given], probs
+
+
+@contextlib.contextmanager
+def cleanlab_serial() -> Iterator[None]:
+    """cleanlab.filter.find_label_issues forced to n_jobs=1 (for functions without n_jobs)."""
+    original = cl_filter.find_label_issues
+
+    def serial(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **{**kwargs, "n_jobs": 1})
+
+    cl_filter.find_label_issues = serial
+    try:
+        yield
+    finally:
+        cl_filter.find_label_issues = original
+
+
+def serially(fn: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with cleanlab_serial():
+            return fn()
+
+    return run
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple):  # (sentence scores, token Series)
+        series = zip(a[1], b[1], strict=True)
+        return np.array_equal(a[0], b[0]) and all(x.equals(y) for x, y in series)
+    if isinstance(a, pd.DataFrame):
+        return bool(a.equals(b))
+    return bool(np.array_equal(a, b))
+
+
+def multilabel_cases(
+    labels: list[list[int]], probs: np.ndarray
+) -> list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]]:
+    """(name, core, cleanlab with n_jobs=1, cleanlab as called by default) per function."""
+    cases = []
+    for filter_by in ["prune_by_noise_rate", "both", "confident_learning", "low_self_confidence"]:
+        cases.append(
+            (
+                f"filter.find_label_issues {filter_by}",
+                partial(our_ml_filter.find_label_issues, labels, probs, filter_by=filter_by),
+                partial(
+                    cl_ml_filter.find_label_issues, labels, probs, filter_by=filter_by, n_jobs=1
+                ),
+                partial(cl_ml_filter.find_label_issues, labels, probs, filter_by=filter_by),
+            )
+        )
+    ranked = {"return_indices_ranked_by": "self_confidence"}
+    cases.append(
+        (
+            "filter.find_label_issues ranked by self_confidence",
+            partial(our_ml_filter.find_label_issues, labels, probs, **ranked),
+            partial(cl_ml_filter.find_label_issues, labels, probs, n_jobs=1, **ranked),
+            partial(cl_ml_filter.find_label_issues, labels, probs, **ranked),
+        )
+    )
+    for method in ["self_confidence", "normalized_margin", "confidence_weighted_entropy"]:
+        ours = partial(our_ml_rank.get_label_quality_scores, labels, probs, method=method)
+        theirs = partial(cl_ml_rank.get_label_quality_scores, labels, probs, method=method)
+        cases.append((f"rank.get_label_quality_scores {method}", ours, theirs, theirs))
+    ours = partial(our_count.compute_confident_joint, labels, probs, multi_label=True)
+    theirs = partial(cl_count.compute_confident_joint, labels, probs, multi_label=True)
+    cases.append(("count.compute_confident_joint multi_label", ours, theirs, theirs))
+    ours = partial(our_ml_dataset.common_multilabel_issues, labels, probs)
+    theirs = partial(cl_ml_dataset.common_multilabel_issues, labels, probs)
+    cases.append(("dataset.common_multilabel_issues", ours, serially(theirs), theirs))
+    return cases
+
+
+def multilabel_table(shapes: list[tuple[int, int]], repeat: int) -> None:
+    print(
+        "| N | K | function | core s | cleanlab n_jobs=1 s | ratio | cleanlab default s | "
+        "ratio | core peak MiB | cleanlab n_jobs=1 peak MiB | same |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, k in shapes:
+        labels, probs = noisy_multilabel(n, k)
+        for name, ours, theirs_serial, theirs_default in multilabel_cases(labels, probs):
+            t_ours, r_ours = best_time(ours, repeat)
+            t_serial, r_serial = best_time(theirs_serial, repeat)
+            t_default, r_default = best_time(theirs_default, repeat)
+            agree = same(r_ours, r_serial) and same(r_ours, r_default)
+            print(
+                f"| {n:,} | {k} | {name} | {t_ours:.3f} | {t_serial:.3f} | "
+                f"{t_serial / t_ours:.1f}x | {t_default:.3f} | {t_default / t_ours:.1f}x | "
+                f"{peak_mib(ours):.1f} | {peak_mib(theirs_serial):.1f} | {agree} |",
+                flush=True,
+            )
 
 
 # --------------------------------------------------------------------------- token classification
@@ -90,17 +202,6 @@ def quiet(fn: Callable[[], Any], *, text: bool = False) -> Callable[[], Any]:
         return out.getvalue() if text else result
 
     return run
-
-
-def same_answer(a: Any, b: Any) -> bool:
-    if isinstance(a, tuple):  # (sentence scores, token Series)
-        series = zip(a[1], b[1], strict=True)
-        return np.array_equal(a[0], b[0]) and all(x.equals(y) for x, y in series)
-    if isinstance(a, pd.DataFrame):
-        return bool(a.equals(b))
-    if isinstance(a, np.ndarray):
-        return bool(np.array_equal(a, b))
-    return bool(a == b)
 
 
 def token_cases(
@@ -176,12 +277,12 @@ def token_table(shapes: list[tuple[int, int]], repeat: int) -> None:
         for name, ours, theirs_serial, theirs_default in token_cases(labels, probs, tokens):
             t_ours, r_ours = best_time(ours, repeat)
             t_serial, r_serial = best_time(theirs_serial, repeat)
-            agree = same_answer(r_ours, r_serial)
+            agree = same(r_ours, r_serial)
             if theirs_default is None:
                 default = "no n_jobs | -"
             else:
                 t_default, r_default = best_time(theirs_default, repeat)
-                agree = agree and same_answer(r_ours, r_default)
+                agree = agree and same(r_ours, r_default)
                 default = f"{t_default:.3f} | {t_default / t_ours:.1f}x"
             print(
                 f"| {n:,} | {total:,} | {k} | {name} | {t_ours:.3f} | {t_serial:.3f} | "
@@ -217,9 +318,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small shapes for a smoke run")
-    parser.add_argument("--only", choices=["single", "token"], help="run one of the tables")
+    parser.add_argument(
+        "--only", choices=["single", "multi", "token"], help="run one of the tables"
+    )
     args = parser.parse_args()
     shapes = [(20_000, 10), (5_000, 50)] if args.quick else [(1_000_000, 10), (100_000, 100)]
+    multi_shapes = [(5_000, 10), (2_000, 50)] if args.quick else [(100_000, 20), (20_000, 100)]
     token_shapes = [(1_000, 9), (300, 30)] if args.quick else [(20_000, 9), (5_000, 30)]
     warnings.simplefilter("ignore")  # both libraries warn about tiny classes; not timed
     print(
@@ -227,10 +331,14 @@ def main() -> None:
         f"{platform.python_version()}, {os.cpu_count()} CPUs, best of {args.repeat}"
     )
     print()
-    if args.only != "single":
+    tables = ["multi", "token", "single"] if args.only is None else [args.only]
+    if "multi" in tables:
+        multilabel_table(multi_shapes, args.repeat)
+        print()
+    if "token" in tables:
         token_table(token_shapes, args.repeat)
         print()
-    if args.only == "token":
+    if "single" not in tables:
         return
     print(
         "| N | K | filter_by | core s | cleanlab n_jobs=1 s | ratio | cleanlab default s | "
