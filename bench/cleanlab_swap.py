@@ -22,6 +22,10 @@ SWAPS = {
     "cleanlab.multilabel_classification.filter": "core.multilabel_classification.filter",
     "cleanlab.multilabel_classification.rank": "core.multilabel_classification.rank",
     "cleanlab.multilabel_classification.dataset": "core.multilabel_classification.dataset",
+    "cleanlab.token_classification": "core.token_classification",
+    "cleanlab.token_classification.filter": "core.token_classification.filter",
+    "cleanlab.token_classification.rank": "core.token_classification.rank",
+    "cleanlab.token_classification.summary": "core.token_classification.summary",
 }
 
 for _name in SWAPS:

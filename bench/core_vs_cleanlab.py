@@ -3,6 +3,7 @@
     python bench/core_vs_cleanlab.py                 # the shapes of bench/RESULTS.md
     python bench/core_vs_cleanlab.py --quick         # small shapes, a smoke run
     python bench/core_vs_cleanlab.py --only multi    # only the multi-label table
+    python bench/core_vs_cleanlab.py --only token    # only the token-classification table
 
 Times are the best of ``--repeat`` runs. Peak memory is what ``tracemalloc`` sees
 allocated during one call beyond its inputs (numpy reports its buffers to tracemalloc);
@@ -10,12 +11,15 @@ cleanlab's default ``n_jobs`` forks worker processes whose memory tracemalloc ca
 so only its ``n_jobs=1`` memory is comparable. cleanlab's multi-label dataset functions
 have no ``n_jobs``: their "n_jobs=1" column runs them with ``cleanlab.filter``'s
 ``find_label_issues`` patched to ``n_jobs=1`` (the default starts a process pool per class).
+Of the token-classification functions only the filter has ``n_jobs``; the others have one
+column of cleanlab times, and the summaries' printed text goes to a string in both libraries.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import platform
 import time
@@ -31,6 +35,9 @@ import cleanlab.filter as cl_filter
 import cleanlab.multilabel_classification.dataset as cl_ml_dataset
 import cleanlab.multilabel_classification.filter as cl_ml_filter
 import cleanlab.multilabel_classification.rank as cl_ml_rank
+import cleanlab.token_classification.filter as cl_tc_filter
+import cleanlab.token_classification.rank as cl_tc_rank
+import cleanlab.token_classification.summary as cl_tc_summary
 import numpy as np
 import pandas as pd
 
@@ -39,6 +46,9 @@ import core.filter as our_filter
 import core.multilabel_classification.dataset as our_ml_dataset
 import core.multilabel_classification.filter as our_ml_filter
 import core.multilabel_classification.rank as our_ml_rank
+import core.token_classification.filter as our_tc_filter
+import core.token_classification.rank as our_tc_rank
+import core.token_classification.summary as our_tc_summary
 
 FILTERS = ["prune_by_noise_rate", "both", "prune_by_class", "confident_learning"]
 
@@ -89,6 +99,9 @@ def serially(fn: Callable[[], Any]) -> Callable[[], Any]:
 
 
 def same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple):  # (sentence scores, token Series)
+        series = zip(a[1], b[1], strict=True)
+        return np.array_equal(a[0], b[0]) and all(x.equals(y) for x, y in series)
     if isinstance(a, pd.DataFrame):
         return bool(a.equals(b))
     return bool(np.array_equal(a, b))
@@ -153,6 +166,135 @@ def multilabel_table(shapes: list[tuple[int, int]], repeat: int) -> None:
             )
 
 
+# --------------------------------------------------------------------------- token classification
+
+
+def noisy_sentences(
+    n: int, k: int, seed: int = 0
+) -> tuple[list[list[int]], list[np.ndarray], list[list[str]]]:
+    """n sentences of 1-40 tokens (60% of true labels class 0, NER's "O"), a model's
+    per-token probabilities, 10% of given labels redrawn at random, words from a
+    vocabulary of 2,000."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 41, n)
+    total = int(lengths.sum())
+    true = np.where(rng.random(total) < 0.6, 0, rng.integers(1, k, total))
+    logits = rng.normal(size=(total, k))
+    logits[np.arange(total), true] += 2.5
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    given = np.where(rng.random(total) < 0.1, rng.integers(0, k, total), true)
+    vocabulary = [f"w{i}" for i in range(2_000)]
+    words = rng.zipf(1.3, total) % len(vocabulary)
+    bounds = np.cumsum(lengths)[:-1]
+    labels = [part.tolist() for part in np.split(given, bounds)]
+    pred_probs = list(np.split(probs, bounds))
+    tokens = [[vocabulary[w] for w in part] for part in np.split(words, bounds)]
+    return labels, pred_probs, tokens
+
+
+def quiet(fn: Callable[[], Any], *, text: bool = False) -> Callable[[], Any]:
+    """fn with what it prints sent to a string; ``text``: return that string."""
+
+    def run() -> Any:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            result = fn()
+        return out.getvalue() if text else result
+
+    return run
+
+
+def token_cases(
+    labels: list[list[int]], probs: list[np.ndarray], tokens: list[list[str]]
+) -> list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any] | None]]:
+    """(name, core, cleanlab with n_jobs=1, cleanlab by default or None if no n_jobs)."""
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any] | None]] = []
+    for filter_by in ["prune_by_noise_rate", "both", "confident_learning", "low_self_confidence"]:
+        ours = partial(our_tc_filter.find_label_issues, labels, probs, filter_by=filter_by)
+        theirs = partial(cl_tc_filter.find_label_issues, labels, probs, filter_by=filter_by)
+        cases.append(
+            (f"filter.find_label_issues {filter_by}", ours, partial(theirs, n_jobs=1), theirs)
+        )
+    for method in ["min", "softmin"]:
+        kwargs = {"sentence_score_method": method}
+        cases.append(
+            (
+                f"rank.get_label_quality_scores {method}",
+                partial(our_tc_rank.get_label_quality_scores, labels, probs, **kwargs),
+                partial(cl_tc_rank.get_label_quality_scores, labels, probs, **kwargs),
+                None,
+            )
+        )
+    scores, token_scores = our_tc_rank.get_label_quality_scores(labels, probs)
+    for name, kwargs in [("token_scores", {"token_scores": token_scores}), ("sentences", {})]:
+        cases.append(
+            (
+                f"rank.issues_from_scores {name}",
+                partial(our_tc_rank.issues_from_scores, scores, threshold=0.2, **kwargs),
+                partial(cl_tc_rank.issues_from_scores, scores, threshold=0.2, **kwargs),
+                None,
+            )
+        )
+    issues = our_tc_filter.find_label_issues(labels, probs)
+    for name, kwargs in [("labels+pred_probs", {"labels": labels, "pred_probs": probs}), ("", {})]:
+        cases.append(
+            (
+                f"summary.common_label_issues {name}".strip(),
+                quiet(partial(our_tc_summary.common_label_issues, issues, tokens, **kwargs)),
+                quiet(partial(cl_tc_summary.common_label_issues, issues, tokens, **kwargs)),
+                None,
+            )
+        )
+    cases.append(
+        (
+            "summary.filter_by_token",
+            partial(our_tc_summary.filter_by_token, "w1", issues, tokens),
+            partial(cl_tc_summary.filter_by_token, "w1", issues, tokens),
+            None,
+        )
+    )
+    shown = {"labels": labels, "pred_probs": probs, "top": 1_000}
+    cases.append(
+        (
+            "summary.display_issues top=1000",
+            quiet(partial(our_tc_summary.display_issues, issues, tokens, **shown), text=True),
+            quiet(partial(cl_tc_summary.display_issues, issues, tokens, **shown), text=True),
+            None,
+        )
+    )
+    return cases
+
+
+def token_table(shapes: list[tuple[int, int]], repeat: int) -> None:
+    print(
+        "| sentences | tokens | K | function | core s | cleanlab n_jobs=1 s | ratio | "
+        "cleanlab default s | ratio | core peak MiB | cleanlab n_jobs=1 peak MiB | same |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, k in shapes:
+        labels, probs, tokens = noisy_sentences(n, k)
+        total = sum(map(len, labels))
+        for name, ours, theirs_serial, theirs_default in token_cases(labels, probs, tokens):
+            t_ours, r_ours = best_time(ours, repeat)
+            t_serial, r_serial = best_time(theirs_serial, repeat)
+            agree = same(r_ours, r_serial)
+            if theirs_default is None:
+                default = "no n_jobs | -"
+            else:
+                t_default, r_default = best_time(theirs_default, repeat)
+                agree = agree and same(r_ours, r_default)
+                default = f"{t_default:.3f} | {t_default / t_ours:.1f}x"
+            print(
+                f"| {n:,} | {total:,} | {k} | {name} | {t_ours:.3f} | {t_serial:.3f} | "
+                f"{t_serial / t_ours:.1f}x | {default} | {peak_mib(ours):.1f} | "
+                f"{peak_mib(theirs_serial):.1f} | {agree} |",
+                flush=True,
+            )
+
+
+# --------------------------------------------------------------------------- timing
+
+
 def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     times, out = [], None
     for _ in range(repeat):
@@ -176,20 +318,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small shapes for a smoke run")
-    parser.add_argument("--only", choices=["single", "multi"], help="run one of the tables")
+    parser.add_argument(
+        "--only", choices=["single", "multi", "token"], help="run one of the tables"
+    )
     args = parser.parse_args()
     shapes = [(20_000, 10), (5_000, 50)] if args.quick else [(1_000_000, 10), (100_000, 100)]
     multi_shapes = [(5_000, 10), (2_000, 50)] if args.quick else [(100_000, 20), (20_000, 100)]
+    token_shapes = [(1_000, 9), (300, 30)] if args.quick else [(20_000, 9), (5_000, 30)]
     warnings.simplefilter("ignore")  # both libraries warn about tiny classes; not timed
     print(
         f"cleanlab {cleanlab.__version__}, numpy {np.__version__}, python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, best of {args.repeat}"
     )
     print()
-    if args.only != "single":
+    tables = ["multi", "token", "single"] if args.only is None else [args.only]
+    if "multi" in tables:
         multilabel_table(multi_shapes, args.repeat)
         print()
-    if args.only == "multi":
+    if "token" in tables:
+        token_table(token_shapes, args.repeat)
+        print()
+    if "single" not in tables:
         return
     print(
         "| N | K | filter_by | core s | cleanlab n_jobs=1 s | ratio | cleanlab default s | "

@@ -10,7 +10,8 @@ Modules: :mod:`core.count` (confident joint, noise matrices), :mod:`core.filter`
 (``find_label_issues``), :mod:`core.rank` (label quality scores),
 :mod:`core.classification` (``CleanLearning``), :mod:`core.dataset` (dataset health),
 :mod:`core.multilabel_classification` (the same for multi-label data: filter, rank,
-dataset), :mod:`core.benchmarking.noise` (synthetic noise), and the 1.x names
+dataset), :mod:`core.token_classification` (token labels of sentences, for NER: filter,
+rank, summary), :mod:`core.benchmarking.noise` (synthetic noise), and the 1.x names
 :mod:`core.pruning` and :mod:`core.latent_estimation`.
 """
 

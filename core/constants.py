@@ -59,3 +59,14 @@ FILTER_BY: tuple[str, ...] = (
     "low_normalized_margin",
     "low_self_confidence",
 )
+
+#: Default softmax temperature of the "softmin" sentence score of token classification
+#: (cleanlab's ``sentence_score_kwargs={"temperature": 0.05}``).
+SENTENCE_SOFTMIN_TEMPERATURE: float = 0.05
+
+#: Default score below which ``token_classification.rank.issues_from_scores`` reports a
+#: token (or sentence) as an issue (cleanlab's ``threshold=0.1``).
+TOKEN_ISSUE_THRESHOLD: float = 0.1
+
+#: Sentence score of a sentence with no tokens: nothing in it can be mislabeled.
+EMPTY_SENTENCE_SCORE: float = 1.0
