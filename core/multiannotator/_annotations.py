@@ -77,8 +77,8 @@ def read_labels(labels_multiannotator: Any) -> tuple[np.ndarray, pd.Index | None
         array.dtype == object and any(isinstance(v, str) for v in array.ravel())
     ):
         raise ValueError(f"{LABELS}: {_STRINGS}")
-    try:
-        return array.astype(float), None, None
+    try:  # float input is read, never written: no copy
+        return array.astype(float, copy=False), None, None
     except (TypeError, ValueError):
         raise TypeValueError(
             f"{LABELS} must hold class indices or NaN; got dtype {array.dtype}"
@@ -146,9 +146,11 @@ def check_labels(
             f"{LABELS}: Each example only has one label, collapse the labels into a 1-D "
             "array and use core.rank.get_label_quality_scores instead"
         )
-    rows, cols = np.nonzero(given)
-    labels = matrix[rows, cols].astype(np.int64)
-    if np.bincount(rows * (labels.max() + 1) + labels).max() <= 1:
+    # Two equal labels of one example sit side by side once its row is sorted (NaN last,
+    # equal to nothing); class indices below 2**24 are exact in float32.
+    ordered = matrix.astype(np.float32 if np.nanmax(matrix) < 2**24 else np.float64)
+    ordered.sort(axis=1)
+    if not (ordered[:, 1:] == ordered[:, :-1]).any():
         warnings.warn(
             "Annotators do not agree on any example. Check input data.",
             UserWarning,

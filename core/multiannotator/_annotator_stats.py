@@ -52,8 +52,19 @@ def detailed_label_quality(
 
 def detailed_frame(ann: Annotations, detailed: np.ndarray) -> pd.DataFrame:
     """The ``detailed_label_quality`` DataFrame: columns ``quality_annotator_<id>``."""
-    frame = pd.DataFrame(detailed, index=ann.index, columns=ann.annotator_ids)
+    frame = pd.DataFrame(detailed, index=ann.index, columns=ann.annotator_ids, copy=False)
     return frame.add_prefix("quality_annotator_")
+
+
+def _column_nanmeans(detailed: np.ndarray) -> np.ndarray:
+    """``np.nanmean(detailed, axis=0)`` one column at a time (no copy of the whole array):
+    each column's NaNs become 0 and the column is summed whole, as numpy's does it."""
+    means = np.empty(detailed.shape[1])
+    for m in range(detailed.shape[1]):
+        column = detailed[:, m]
+        missing = np.isnan(column)
+        means[m] = np.where(missing, 0.0, column).sum() / np.intp(len(column) - missing.sum())
+    return means
 
 
 def _per_annotator_mean(ann: Annotations, values: np.ndarray) -> np.ndarray:
@@ -93,7 +104,7 @@ def annotator_quality(
     if quality_method == "agreement":
         return agreement
     if detailed is not None:
-        label_quality = np.nanmean(detailed, axis=0)
+        label_quality = _column_nanmeans(detailed)
     else:
         own = consensus.post_pred_probs[ann.rows, ann.labels]
         label_quality = _per_annotator_mean(ann, own)

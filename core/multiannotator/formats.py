@@ -117,9 +117,9 @@ def format_multiannotator_labels(
     Returns
     -------
     formatted_labels : pd.DataFrame of shape (n_samples, n_annotators)
-        Class indices, with the index and columns of ``labels``: int64 if every entry is
-        labelled, else float64 with NaN where there is no label. (cleanlab 2.9 keeps the
-        strings ``"nan"`` of a string array in place.)
+        Class indices, with the index and columns of ``labels``: a column is int64 if every
+        entry is labelled, else float64 with NaN where there is no label. (cleanlab 2.9 keeps
+        the strings ``"nan"`` of a string array in place.)
     mapping : dict
         ``mapping[k]`` is the name of class ``k``.
 
@@ -150,10 +150,13 @@ def format_multiannotator_labels(
     codes = np.full(values.shape, np.nan)
     lookup = {name: k for k, name in enumerate(classes)}
     codes[~missing] = [lookup[v] for v in present.tolist()]
-    if not missing.any():
-        codes = codes.astype(np.int64)
     mapping = {
         k: int(c) if isinstance(c, float) and c.is_integer() else c for k, c in enumerate(classes)
     }
-    formatted = pd.DataFrame(codes, index=frame.index, columns=frame.columns)
+    columns = {
+        j: codes[:, j] if missing[:, j].any() else codes[:, j].astype(np.int64)
+        for j in range(codes.shape[1])
+    }
+    formatted = pd.DataFrame(columns, index=frame.index)
+    formatted.columns = frame.columns
     return formatted, mapping

@@ -233,13 +233,16 @@ def get_label_quality_multiannotator(
     )
     voted = majority_vote(ann, crowdlab.counts, probs, choose)
     by_vote = crowdlab.consensus(voted)
+    best_label = best_quality_label(by_vote.post_pred_probs, voted)
+    kept_vote = by_vote if "majority_vote" in methods else None
+    del by_vote  # its posterior is not needed any more
     columns: dict[str, np.ndarray] = {}
     main: Consensus | None = None
     for method in methods:
-        if method == "majority_vote":
-            found = by_vote
+        if method == "majority_vote" and kept_vote is not None:
+            found = kept_vote
         else:
-            found = crowdlab.consensus(best_quality_label(by_vote.post_pred_probs, voted))
+            found = crowdlab.consensus(best_label)
         if verbose:
             report_missing_classes(ann, found.label, method)
         if main is None:
@@ -251,7 +254,7 @@ def get_label_quality_multiannotator(
     assert main is not None  # methods is not empty
     return _results(
         ann,
-        pd.DataFrame(columns, index=index),
+        pd.DataFrame(columns, index=index, copy=False),
         main,
         crowdlab,
         return_detailed_quality=return_detailed_quality,
@@ -321,14 +324,14 @@ def get_label_quality_multiannotator_ensemble(
         probs = _calibrated_models(ann, probs)
     crowdlab = Crowdlab(ann, probs, score_kwargs=score_kwargs, verbose=verbose)
     voted = majority_vote(ann, crowdlab.counts, np.mean(probs, axis=0), choose)
-    by_vote = crowdlab.consensus(voted)
-    main = crowdlab.consensus(best_quality_label(by_vote.post_pred_probs, voted))
+    best_label = best_quality_label(crowdlab.consensus(voted).post_pred_probs, voted)
+    main = crowdlab.consensus(best_label)
     if verbose:
         report_missing_classes(ann, main.label, "crowdlab")
     columns = {**_columns(main), "num_annotations": ann.num_annotations}
     return _results(
         ann,
-        pd.DataFrame(columns, index=index),
+        pd.DataFrame(columns, index=index, copy=False),
         main,
         crowdlab,
         return_detailed_quality=return_detailed_quality,
