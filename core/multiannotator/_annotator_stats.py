@@ -124,7 +124,7 @@ def worst_class(ann: Annotations, consensus: Consensus) -> np.ndarray:
     """
     k = consensus.post_pred_probs.shape[1]
     label = consensus.label
-    cell = ann.cols * k + ann.labels
+    cell = ann.cols.astype(np.int64) * k + ann.labels
     shape = (ann.num_annotators, k)
     count = np.bincount(cell, minlength=shape[0] * k).reshape(shape)
     right = ann.labels == label[ann.rows]

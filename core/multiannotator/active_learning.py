@@ -25,10 +25,7 @@ from core.multiannotator._annotations import (
     check_probabilities,
     read_labels,
 )
-from core.multiannotator.label_quality import (
-    get_label_quality_multiannotator,
-    get_label_quality_multiannotator_ensemble,
-)
+from core.multiannotator.label_quality import label_quality, label_quality_ensemble
 from core.multiannotator.majority_vote import (
     RandomState,
     chooser,
@@ -172,15 +169,20 @@ def get_active_learning_scores(
             quality = _scores(label, probs, method="self_confidence")
             weight: np.ndarray = np.full(ann.num_annotators, 1)
         else:
-            empirical = calibration.empirical_distribution(ann, k)
-            temperature = calibration.best_temperature(empirical, probs)
-            info = get_label_quality_multiannotator(
-                matrix,
+            temperature = calibration.best_temperature(
+                calibration.empirical_distribution(ann, k), probs
+            )
+            check_labels(matrix)  # as CROWDLAB checks them (two labels on some example)
+            info = label_quality(
+                ann,
                 calibration.scale(probs, temperature),
-                return_annotator_stats=False,
-                return_detailed_quality=False,
-                return_weights=True,
-                random_state=source,
+                methods=["best_quality"],
+                quality_method="crowdlab",
+                score_kwargs={},
+                calibrate_probs=False,
+                outputs=(False, False, True),
+                verbose=True,
+                choose=choose,
             )
             quality = info["label_quality"]["consensus_quality_score"].to_numpy()
             model_weight, weight = info["model_weight"], info["annotator_weight"]
@@ -251,13 +253,16 @@ def get_active_learning_scores_ensemble(
             for p, model in enumerate(probs):
                 temperatures[p] = calibration.best_temperature(empirical, model)
                 scaled[p] = calibration.scale(model, temperatures[p])
-            info = get_label_quality_multiannotator_ensemble(
-                matrix,
+            del empirical
+            check_labels(matrix)  # as CROWDLAB checks them (two labels on some example)
+            info = label_quality_ensemble(
+                ann,
                 scaled,
-                return_annotator_stats=False,
-                return_detailed_quality=False,
-                return_weights=True,
-                random_state=source,
+                score_kwargs={},
+                calibrate_probs=False,
+                outputs=(False, False, True),
+                verbose=True,
+                choose=choose,
             )
             quality = info["label_quality"]["consensus_quality_score"].to_numpy()
             model_weight, weight = info["model_weight"], info["annotator_weight"]

@@ -18,29 +18,48 @@ __all__ = ["convert_long_to_wide_dataset", "format_multiannotator_labels"]
 _LONG_COLUMNS = ("task", "annotator", "label")
 
 
+def _sorted_codes(keys: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """Codes of ``keys`` in the order of their sorted distinct values, and those values (as
+    pandas' pivot sorts them); None for missing or unsortable keys."""
+    if isinstance(keys.dtype, np.dtype) and keys.dtype.kind in "iu":
+        values = keys.to_numpy()
+    elif keys.dtype == object or isinstance(keys.dtype, pd.StringDtype):
+        values = keys.to_numpy(dtype=object)  # hashing plain objects is the fast way
+    else:
+        return None
+    codes, distinct = pd.factorize(values)  # in order of appearance
+    if (codes < 0).any():
+        return None
+    if values.dtype == object and not all(isinstance(v, str) for v in distinct):
+        return None  # mixed or odd objects: pandas decides how they sort
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return rank[codes], pd.Index(distinct[order], dtype=keys.dtype)
+
+
 def _wide_from_codes(long: pd.DataFrame) -> pd.DataFrame | None:
-    """The pivot built from sorted codes, for integer and float labels and keys without
-    missing values; None where pandas' own pivot should decide (other dtypes, duplicates)."""
+    """The pivot built from sorted codes, for integer or float labels and integer or string
+    keys; None where pandas' own pivot should decide (other dtypes, missing keys, a pair
+    labelled twice)."""
     label = long["label"]
     if label.dtype not in (np.dtype(np.int64), np.dtype(np.float64)):
         return None
-    try:
-        task_codes, tasks = pd.factorize(long["task"], sort=True)
-        annotator_codes, annotators = pd.factorize(long["annotator"], sort=True)
-    except TypeError:  # keys that do not sort (mixed types)
+    tasks, annotators = _sorted_codes(long["task"]), _sorted_codes(long["annotator"])
+    if tasks is None or annotators is None:
         return None
-    if (task_codes < 0).any() or (annotator_codes < 0).any():
-        return None
-    cells = task_codes.astype(np.int64) * len(annotators) + annotator_codes
-    size = len(tasks) * len(annotators)
+    (task_codes, task_index), (annotator_codes, annotator_index) = tasks, annotators
+    width = len(annotator_index)
+    cells = task_codes.astype(np.int64) * width + annotator_codes
+    size = len(task_index) * width
     if np.bincount(cells, minlength=size).max(initial=0) > 1:
         return None
     if len(cells) == size:  # every annotator labelled every task: the labels' dtype stays
-        values = np.empty((len(tasks), len(annotators)), dtype=label.dtype)
+        values = np.empty((len(task_index), width), dtype=label.dtype)
     else:
-        values = np.full((len(tasks), len(annotators)), np.nan)
+        values = np.full((len(task_index), width), np.nan)
     values.reshape(-1)[cells] = label.to_numpy()
-    return pd.DataFrame(values, index=pd.Index(tasks), columns=pd.Index(annotators))
+    return pd.DataFrame(values, index=task_index, columns=annotator_index, copy=False)
 
 
 def convert_long_to_wide_dataset(labels_multiannotator_long: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ data with multiple annotators" (2022, arXiv:2210.06812).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,9 @@ __all__ = ["get_label_quality_multiannotator", "get_label_quality_multiannotator
 CONSENSUS_METHODS = ("best_quality", "majority_vote")
 QUALITY_METHODS = ("crowdlab", "agreement")
 _SCORE_KWARGS = ("method", "adjust_pred_probs")
+
+#: ``(return_detailed_quality, return_annotator_stats, return_weights)``.
+Outputs = tuple[bool, bool, bool]
 
 
 def _consensus_methods(consensus_method: str | Sequence[str]) -> list[str]:
@@ -80,18 +83,17 @@ def _score_kwargs(label_quality_score_kwargs: Mapping[str, Any] | None) -> dict[
 
 def _results(
     ann: Annotations,
-    label_quality: pd.DataFrame,
+    frame: pd.DataFrame,
     main: Consensus,
     crowdlab: Crowdlab,
     *,
-    return_detailed_quality: bool,
-    return_annotator_stats: bool,
-    return_weights: bool,
+    outputs: Outputs,
     model_weight_for_stats: Any,
     weights_from: Consensus,
 ) -> dict[str, Any]:
     """The dictionary both functions return, keys in cleanlab's order."""
-    results: dict[str, Any] = {"label_quality": label_quality}
+    return_detailed_quality, return_annotator_stats, return_weights = outputs
+    results: dict[str, Any] = {"label_quality": frame}
     detailed = None
     if return_detailed_quality:
         detailed = detailed_label_quality(ann, main.post_pred_probs, crowdlab.score_kwargs)
@@ -220,48 +222,19 @@ def get_label_quality_multiannotator(
         )
     methods = _consensus_methods(consensus_method)
     score_kwargs = _score_kwargs(label_quality_score_kwargs)
-    source = random_source(random_state)
-    choose = chooser(source)
+    choose = chooser(random_source(random_state))
     check_labels(matrix, annotator_ids)
     probs = check_pred_probs(pred_probs, matrix)
-    ann = Annotations(matrix, annotator_ids, index)
-    if calibrate_probs:
-        empirical = calibration.empirical_distribution(ann, probs.shape[1])
-        probs = calibration.scale(probs, calibration.best_temperature(empirical, probs))
-    crowdlab = Crowdlab(
-        ann, probs, quality_method=quality_method, score_kwargs=score_kwargs, verbose=verbose
-    )
-    voted = majority_vote(ann, crowdlab.counts, probs, choose)
-    by_vote = crowdlab.consensus(voted)
-    best_label = best_quality_label(by_vote.post_pred_probs, voted)
-    kept_vote = by_vote if "majority_vote" in methods else None
-    del by_vote  # its posterior is not needed any more
-    columns: dict[str, np.ndarray] = {}
-    main: Consensus | None = None
-    for method in methods:
-        if method == "majority_vote" and kept_vote is not None:
-            found = kept_vote
-        else:
-            found = crowdlab.consensus(best_label)
-        if verbose:
-            report_missing_classes(ann, found.label, method)
-        if main is None:
-            main = found
-            columns.update(_columns(found))
-            columns["num_annotations"] = ann.num_annotations
-        else:
-            columns.update(_columns(found, f"_{method}"))
-    assert main is not None  # methods is not empty
-    return _results(
-        ann,
-        pd.DataFrame(columns, index=index, copy=False),
-        main,
-        crowdlab,
-        return_detailed_quality=return_detailed_quality,
-        return_annotator_stats=return_annotator_stats,
-        return_weights=return_weights,
-        model_weight_for_stats=main.model_weight,
-        weights_from=found,  # the last method's, as cleanlab returns
+    return label_quality(
+        Annotations(matrix, annotator_ids, index),
+        probs,
+        methods=methods,
+        quality_method=quality_method,
+        score_kwargs=score_kwargs,
+        calibrate_probs=calibrate_probs,
+        outputs=(return_detailed_quality, return_annotator_stats, return_weights),
+        verbose=verbose,
+        choose=choose,
     )
 
 
@@ -315,30 +288,17 @@ def get_label_quality_multiannotator_ensemble(
     """
     matrix, annotator_ids, index = read_labels(labels_multiannotator)
     score_kwargs = _score_kwargs(label_quality_score_kwargs)
-    source = random_source(random_state)
-    choose = chooser(source)
+    choose = chooser(random_source(random_state))
     check_labels(matrix, annotator_ids)
     probs = check_pred_probs(pred_probs, matrix, ensemble=True)
-    ann = Annotations(matrix, annotator_ids, index)
-    if calibrate_probs:
-        probs = _calibrated_models(ann, probs)
-    crowdlab = Crowdlab(ann, probs, score_kwargs=score_kwargs, verbose=verbose)
-    voted = majority_vote(ann, crowdlab.counts, np.mean(probs, axis=0), choose)
-    best_label = best_quality_label(crowdlab.consensus(voted).post_pred_probs, voted)
-    main = crowdlab.consensus(best_label)
-    if verbose:
-        report_missing_classes(ann, main.label, "crowdlab")
-    columns = {**_columns(main), "num_annotations": ann.num_annotations}
-    return _results(
-        ann,
-        pd.DataFrame(columns, index=index, copy=False),
-        main,
-        crowdlab,
-        return_detailed_quality=return_detailed_quality,
-        return_annotator_stats=return_annotator_stats,
-        return_weights=return_weights,
-        model_weight_for_stats=np.mean(main.model_weight),
-        weights_from=main,
+    return label_quality_ensemble(
+        Annotations(matrix, annotator_ids, index),
+        probs,
+        score_kwargs=score_kwargs,
+        calibrate_probs=calibrate_probs,
+        outputs=(return_detailed_quality, return_annotator_stats, return_weights),
+        verbose=verbose,
+        choose=choose,
     )
 
 
@@ -350,3 +310,88 @@ def _calibrated_models(ann: Annotations, pred_probs: np.ndarray) -> np.ndarray:
     for p, model in enumerate(pred_probs):
         scaled[p] = calibration.scale(model, calibration.best_temperature(empirical, model))
     return scaled
+
+
+# --------------------------------------------------------------------------- on checked inputs
+
+
+def label_quality(
+    ann: Annotations,
+    probs: np.ndarray,
+    *,
+    methods: list[str],
+    quality_method: str,
+    score_kwargs: dict[str, Any],
+    calibrate_probs: bool,
+    outputs: Outputs,
+    verbose: bool,
+    choose: Callable[..., Any],
+) -> dict[str, Any]:
+    """:func:`get_label_quality_multiannotator` of checked inputs."""
+    if calibrate_probs:
+        empirical = calibration.empirical_distribution(ann, probs.shape[1])
+        probs = calibration.scale(probs, calibration.best_temperature(empirical, probs))
+    crowdlab = Crowdlab(
+        ann, probs, quality_method=quality_method, score_kwargs=score_kwargs, verbose=verbose
+    )
+    voted = majority_vote(ann, crowdlab.counts, probs, choose)
+    by_vote = crowdlab.consensus(voted)
+    best_label = best_quality_label(by_vote.post_pred_probs, voted)
+    kept_vote = by_vote if "majority_vote" in methods else None
+    del by_vote  # its posterior is not needed any more
+    columns: dict[str, np.ndarray] = {}
+    main: Consensus | None = None
+    for method in methods:
+        if method == "majority_vote" and kept_vote is not None:
+            found = kept_vote
+        else:
+            found = crowdlab.consensus(best_label)
+        if verbose:
+            report_missing_classes(ann, found.label, method)
+        if main is None:
+            main = found
+            columns.update(_columns(found))
+            columns["num_annotations"] = ann.num_annotations
+        else:
+            columns.update(_columns(found, f"_{method}"))
+    assert main is not None  # methods is not empty
+    return _results(
+        ann,
+        pd.DataFrame(columns, index=ann.index, copy=False),
+        main,
+        crowdlab,
+        outputs=outputs,
+        model_weight_for_stats=main.model_weight,
+        weights_from=found,  # the last method's, as cleanlab returns
+    )
+
+
+def label_quality_ensemble(
+    ann: Annotations,
+    probs: np.ndarray,
+    *,
+    score_kwargs: dict[str, Any],
+    calibrate_probs: bool,
+    outputs: Outputs,
+    verbose: bool,
+    choose: Callable[..., Any],
+) -> dict[str, Any]:
+    """:func:`get_label_quality_multiannotator_ensemble` of checked inputs."""
+    if calibrate_probs:
+        probs = _calibrated_models(ann, probs)
+    crowdlab = Crowdlab(ann, probs, score_kwargs=score_kwargs, verbose=verbose)
+    voted = majority_vote(ann, crowdlab.counts, np.mean(probs, axis=0), choose)
+    best_label = best_quality_label(crowdlab.consensus(voted).post_pred_probs, voted)
+    main = crowdlab.consensus(best_label)
+    if verbose:
+        report_missing_classes(ann, main.label, "crowdlab")
+    columns = {**_columns(main), "num_annotations": ann.num_annotations}
+    return _results(
+        ann,
+        pd.DataFrame(columns, index=ann.index, copy=False),
+        main,
+        crowdlab,
+        outputs=outputs,
+        model_weight_for_stats=np.mean(main.model_weight),
+        weights_from=main,
+    )
