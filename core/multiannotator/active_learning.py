@@ -57,15 +57,18 @@ def _check_arrays(pred_probs: Any, pred_probs_unlabeled: Any, *, ensemble: bool)
         array = np.asarray(value)
         check_dimensions(array, ensemble=ensemble, name=name)
         arrays.append(array)
-    if (
-        arrays[0] is not None
-        and arrays[1] is not None
-        and arrays[0].shape[-1] != arrays[1].shape[-1]
-    ):
-        raise ValueError(
-            "pred_probs and pred_probs_unlabeled must have the same number of classes; got "
-            f"{arrays[0].shape[-1]} and {arrays[1].shape[-1]}"
-        )
+    labeled, unlabeled = arrays
+    if labeled is not None and unlabeled is not None:
+        if labeled.shape[-1] != unlabeled.shape[-1]:
+            raise ValueError(
+                "pred_probs and pred_probs_unlabeled must have the same number of classes; got "
+                f"{labeled.shape[-1]} and {unlabeled.shape[-1]}"
+            )
+        if ensemble and len(labeled) != len(unlabeled):
+            raise ValueError(
+                "pred_probs and pred_probs_unlabeled must hold the same models; got "
+                f"{len(labeled)} and {len(unlabeled)}"
+            )
     names = ("pred_probs", "pred_probs_unlabeled")
     return tuple(
         None if a is None else check_probabilities(a, ensemble=ensemble, name=n)
@@ -270,11 +273,6 @@ def get_active_learning_scores_ensemble(
         scores = _labeled_scores(ann, quality, np.sum(model_weight), weight, k)
     if unlabeled is None:
         return scores, _EMPTY
-    if len(unlabeled) != models:
-        raise ValueError(
-            "pred_probs and pred_probs_unlabeled must hold the same models; got "
-            f"{models} and {len(unlabeled)}"
-        )
     k = unlabeled.shape[2]
     scaled_unlabeled = np.array(unlabeled, copy=True)
     for p in range(models):
