@@ -3,8 +3,9 @@
     .venv/bin/python bench/cleanlab_suite.py PATH_TO_CLEANLAB_2.9.0_CHECKOUT
 
 Runs the listed test files of a cleanlab checkout twice with pytest: once as they are, once
-with ``cleanlab.count``, ``filter``, ``rank``, ``classification``, ``dataset`` and
-``benchmarking.noise_generation`` replaced in ``sys.modules`` by core's modules before any
+with ``cleanlab.count``, ``filter``, ``rank``, ``classification``, ``dataset``,
+``benchmarking.noise_generation``, ``multiannotator`` and ``internal.multiannotator_utils``
+replaced in ``sys.modules`` by core's modules before any
 test imports them (``-p bench.cleanlab_swap``). Prints, per file, how many tests pass on
 cleanlab, how many of those pass on core, and the names of the difference. Nothing of
 cleanlab's is copied here: the tests are read from the checkout given.
@@ -29,6 +30,7 @@ FILES = (
     "tests/test_dataset.py",
     "tests/test_rank.py",
     "tests/test_noise_generation.py",
+    "tests/test_multiannotator.py",
 )
 
 

@@ -18,6 +18,9 @@ SWAPS = {
     "cleanlab.classification": "core.classification",
     "cleanlab.dataset": "core.dataset",
     "cleanlab.benchmarking.noise_generation": "core.benchmarking.noise",
+    "cleanlab.multiannotator": "core.multiannotator",
+    # the helpers cleanlab's multi-annotator tests import (input checks, label formatting)
+    "cleanlab.internal.multiannotator_utils": "core.multiannotator.utils",
 }
 
 for _name in SWAPS:
