@@ -2,10 +2,11 @@
 
 A multi-label dataset with K classes is read as K binary problems, as cleanlab 2.x reads
 it: for class k, an example's binary label is 1 when k is among its given labels, and its
-binary ``pred_probs`` row is ``(1 - p_k, p_k)``. Each binary problem goes through the
-single-label routines of :mod:`core.count` and :mod:`core.filter` (the same arithmetic,
-hence the same numbers as cleanlab), and results are stacked per class: thresholds of
-shape (K, 2), confident joints of shape (K, 2, 2), issue masks of shape (N, K).
+binary ``pred_probs`` row is ``(1 - p_k, p_k)``. Each binary problem is counted with the
+comparisons of :mod:`core.count`'s single-label code, written out for two classes, and
+pruned by :mod:`core.filter`'s (the same arithmetic, hence the same numbers as cleanlab);
+results are stacked per class: thresholds of shape (K, 2), confident joints of shape
+(K, 2, 2), issue masks of shape (N, K).
 
 What cleanlab repeats for every class through its public functions (input validation, a
 scikit-learn ``MultiLabelBinarizer``, a confusion matrix) is done here once: ``labels``
@@ -22,10 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core._util import argmax_is_given
 from core._validation import validate_pred_probs
-from core.constants import TINY_VALUE
-from core.count import _calibrate, _confident_joint_and_off_diagonals, _thresholds
+from core.constants import (
+    CONFIDENT_THRESHOLDS_LOWER_BOUND,
+    FLOATING_POINT_COMPARISON,
+    MISSING_CLASS_THRESHOLD,
+)
+from core.count import _calibrate
 
 #: What one example's labels may be: a list (cleanlab's format) or another 1-D collection.
 _SET_TYPES = (list, tuple, set, frozenset, range, np.ndarray)
@@ -130,34 +134,89 @@ def warn_if_always_given(onehot: np.ndarray, stacklevel: int = 3) -> None:
 # --------------------------------------------------------------------------- binary views
 
 
-def stack_complement(p: np.ndarray) -> np.ndarray:
-    """The binary ``pred_probs`` ``(1 - p, p)`` of one class, shape (n_samples, 2).
+class BinaryProblem:
+    """One class as a binary problem: is the class among an example's labels?
 
-    Laid out as cleanlab lays it out (column-major), in the dtype of ``p``.
+    ``given`` (bool) says it is, ``p`` is its predicted probability and ``q = 1 - p``
+    (in the dtype of ``p``, as cleanlab computes it). ``labels`` (0/1), ``groups`` (the
+    rows labelled 0 and 1) and ``pred_probs`` (the (n_samples, 2) array ``(q, p)``) are
+    what the single-label routines of :mod:`core.count` and :mod:`core.filter` take.
     """
-    return np.vstack((1 - p, p)).T
+
+    def __init__(self, given: np.ndarray, p: np.ndarray) -> None:
+        self.given = given
+        self.p = p
+        self.q = 1 - p
+        self.labels = given.astype(np.intp)
+        self.groups = [np.flatnonzero(~given), np.flatnonzero(given)]
+        self.pred_probs = np.vstack((self.q, p)).T
+
+    def counts(self) -> np.ndarray:
+        """Examples labelled 0 and 1."""
+        return np.array([len(self.groups[0]), len(self.groups[1])], dtype=np.int64)
+
+    def thresholds(self) -> np.ndarray:
+        """``core.count._thresholds`` of this problem: mean ``q`` of the 0s, mean ``p`` of
+        the 1s (a class with no examples gets MISSING_CLASS_THRESHOLD), clipped below."""
+        means = [
+            np.mean(values[rows]) if len(rows) else MISSING_CLASS_THRESHOLD
+            for values, rows in ((self.q, self.groups[0]), (self.p, self.groups[1]))
+        ]
+        # From a list of scalars, as core.count builds it, so the dtype is the same.
+        return np.clip(means, a_min=CONFIDENT_THRESHOLDS_LOWER_BOUND, a_max=None)
+
+    def confident_joint(self, thresholds: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``core.count._confident_joint_and_off_diagonals`` of this problem (uncalibrated
+        2x2 joint, rows off its diagonal), computed with two comparisons per row.
+
+        A row is confident in 0 when ``q >= t0 - eps`` and in 1 when ``p >= t1 - eps``;
+        confident in both, it goes to the larger of ``q`` and ``p`` (ties to 0, as argmax).
+        """
+        cut = np.asarray(self.thresholds() if thresholds is None else thresholds)
+        cut = cut - FLOATING_POINT_COMPARISON
+        in_absent = self.q >= cut[0]
+        in_present = self.p >= cut[1]
+        confident = in_absent | in_present
+        guess = in_present & (~in_absent | (self.p > self.q))
+        cells = (2 * guess.astype(np.intp) + self.labels)[confident]  # [true][given]
+        joint = np.bincount(cells, minlength=4).reshape(2, 2).T.astype(np.int64)
+        np.fill_diagonal(joint, joint.diagonal().clip(min=1))
+        return joint, np.flatnonzero(confident & (guess != self.given))
+
+    def argmax_is_given(self, rows: np.ndarray) -> np.ndarray:
+        """``core._util.argmax_is_given`` for these rows: the given side wins with a head
+        start of FLOATING_POINT_COMPARISON (ties go to 0, as argmax)."""
+        given = self.given[rows]
+        p, q = self.p[rows], self.q[rows]
+        return np.where(
+            given, p + FLOATING_POINT_COMPARISON > q, q + FLOATING_POINT_COMPARISON >= p
+        )
 
 
-def binary_problems(
-    onehot: np.ndarray, pred_probs: np.ndarray
-) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
-    """Yield, class by class: binary labels (0/1), binary pred_probs (n_samples, 2), and
-    the rows labelled 0 and 1."""
-    given_by_class = np.ascontiguousarray(onehot.T)
-    probs_by_class = np.ascontiguousarray(pred_probs.T)
-    for given, p in zip(given_by_class, probs_by_class, strict=True):
-        groups = [np.flatnonzero(~given), np.flatnonzero(given)]
-        yield given.astype(np.intp), stack_complement(p), groups
+#: Columns of pred_probs are copied out (transposed, contiguous) this many bytes at a time:
+#: fast to read class by class, without a second copy of the whole array.
+_COLUMN_BLOCK_BYTES = 1 << 22
+
+
+def binary_problems(onehot: np.ndarray, pred_probs: np.ndarray) -> Iterator[BinaryProblem]:
+    """Yield the :class:`BinaryProblem` of each class, in order."""
+    num_rows, num_classes = pred_probs.shape
+    step = max(1, _COLUMN_BLOCK_BYTES // max(1, num_rows * pred_probs.itemsize))
+    for start in range(0, num_classes, step):
+        given_block = np.ascontiguousarray(onehot[:, start : start + step].T)
+        probs_block = np.ascontiguousarray(pred_probs[:, start : start + step].T)
+        for given, p in zip(given_block, probs_block, strict=True):
+            yield BinaryProblem(given, p)
 
 
 # --------------------------------------------------------------------------- counts
 
 
-def thresholds(onehot: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+def class_thresholds(onehot: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     """Per-class binary confident thresholds, shape (K, 2): ``[t(absent), t(present)]``."""
     out = np.empty((onehot.shape[1], 2))
-    for k, (given, binary, groups) in enumerate(binary_problems(onehot, pred_probs)):
-        out[k] = _thresholds(given, binary, groups)
+    for k, problem in enumerate(binary_problems(onehot, pred_probs)):
+        out[k] = problem.thresholds()
     return out
 
 
@@ -174,14 +233,10 @@ def confident_joints(
     """
     joints = np.empty((onehot.shape[1], 2, 2), dtype=np.int64)
     off_diagonals = []
-    for k, (given, binary, groups) in enumerate(binary_problems(onehot, pred_probs)):
+    for k, problem in enumerate(binary_problems(onehot, pred_probs)):
         cut = None if class_thresholds is None else class_thresholds[k]
-        joint, rows = _confident_joint_and_off_diagonals(
-            given, binary, cut, groups=groups, warn=False
-        )
-        if calibrate:
-            joint = _calibrate(joint, np.array([len(groups[0]), len(groups[1])]))
-        joints[k] = joint
+        joint, rows = problem.confident_joint(cut)
+        joints[k] = _calibrate(joint, problem.counts()) if calibrate else joint
         off_diagonals.append(rows)
     return joints, off_diagonals
 
@@ -203,20 +258,10 @@ def confident_learning_mask(onehot: np.ndarray, pred_probs: np.ndarray) -> np.nd
     ``num_label_issues(..., multi_label=True)`` counts.
     """
     mask = np.zeros(len(onehot), dtype=bool)
-    for given, binary, groups in binary_problems(onehot, pred_probs):
-        _, rows = _confident_joint_and_off_diagonals(given, binary, groups=groups, warn=False)
-        mask[rows[~argmax_is_given(binary, given, rows)]] = True
+    for problem in binary_problems(onehot, pred_probs):
+        _, rows = problem.confident_joint()
+        mask[rows[~problem.argmax_is_given(rows)]] = True
     return mask
-
-
-def predicted_neq_given(labels: Any, pred_probs: Any) -> np.ndarray:
-    """``core.filter.find_predicted_neq_given(..., multi_label=True)``: examples where the
-    binary argmax of some class (present when ``p > 1 - p``) disagrees with its labels."""
-    onehot, probs = validate_multilabel(labels, pred_probs)
-    return np.asarray(((probs > 1 - probs) != onehot).any(axis=1))
-
-
-# --------------------------------------------------------------------------- core.count
 
 
 def check_joints(
@@ -235,101 +280,3 @@ def check_joints(
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
-
-
-def get_confident_thresholds(labels: Any, pred_probs: Any) -> np.ndarray:
-    """``core.count.get_confident_thresholds(..., multi_label=True)``: shape (K, 2)."""
-    onehot, probs = validate_multilabel(labels, pred_probs)
-    return thresholds(onehot, probs)
-
-
-def compute_confident_joint(
-    labels: Any,
-    pred_probs: Any,
-    *,
-    thresholds: Any = None,
-    calibrate: bool = True,
-    return_indices_of_off_diagonals: bool = False,
-) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
-    """``core.count.compute_confident_joint(..., multi_label=True)``: shape (K, 2, 2).
-
-    ``thresholds`` of shape (2,) apply to every class (as in cleanlab); shape (K, 2), as
-    :func:`get_confident_thresholds` returns, gives each class its own.
-    """
-    onehot, probs = validate_multilabel(labels, pred_probs)
-    num_classes = probs.shape[1]
-    per_class = None
-    if thresholds is not None:
-        given = np.asarray(thresholds)
-        if given.shape == (2,):
-            per_class = np.broadcast_to(given, (num_classes, 2))
-        elif given.shape == (num_classes, 2):
-            per_class = given
-        else:
-            raise ValueError(
-                "thresholds must have shape (2,) (the same for every class) or "
-                f"({num_classes}, 2) (one pair per class) with multi_label=True; "
-                f"got shape {given.shape}"
-            )
-    joints, off_diagonals = confident_joints(
-        onehot, probs, class_thresholds=per_class, calibrate=calibrate
-    )
-    if return_indices_of_off_diagonals:
-        return joints, off_diagonals
-    return joints
-
-
-def calibrate_confident_joint(confident_joint: Any, labels: Any) -> np.ndarray:
-    """``core.count.calibrate_confident_joint(..., multi_label=True)``: shape (K, 2, 2).
-
-    K is ``len(confident_joint)`` (cleanlab takes the number of distinct classes in
-    ``labels``, which breaks when a class is never given).
-    """
-    joints = np.asarray(confident_joint)
-    joints = check_joints(joints, len(joints) if joints.ndim else 0)
-    return calibrate_joints(joints, labels_to_onehot(labels, len(joints)))
-
-
-def estimate_joint(labels: Any, pred_probs: Any, confident_joint: Any = None) -> np.ndarray:
-    """``core.count.estimate_joint(..., multi_label=True)``: per class, the calibrated
-    2x2 joint over its total; shape (K, 2, 2), each 2x2 summing to 1."""
-    if confident_joint is None:
-        if pred_probs is None:
-            raise ValueError("estimate_joint needs labels and pred_probs, or a confident_joint")
-        onehot, probs = validate_multilabel(labels, pred_probs)
-        joints = confident_joints(onehot, probs, calibrate=True)[0]
-    else:
-        joints = np.asarray(confident_joint)
-        joints = check_joints(joints, len(joints) if joints.ndim else 0)
-        if pred_probs is None:
-            onehot = labels_to_onehot(labels, len(joints))
-        else:
-            onehot, probs = validate_multilabel(labels, pred_probs)
-            check_joints(joints, probs.shape[1])
-    calibrated = calibrate_joints(joints, onehot)
-    totals = np.clip(calibrated.sum(axis=(1, 2)).astype(float), a_min=TINY_VALUE, a_max=None)
-    return calibrated / totals[:, None, None]
-
-
-def num_label_issues(
-    labels: Any, pred_probs: Any, *, confident_joint: Any, estimation_method: str
-) -> int:
-    """``core.count.num_label_issues(..., multi_label=True)``: the examples flagged by
-    ``filter_by='confident_learning'`` in some class. As in cleanlab, ``estimation_method``
-    and ``confident_joint`` do not change the count; both warn when they would."""
-    if confident_joint is not None:
-        warnings.warn(
-            "confident_joint is ignored with multi_label=True: the count re-estimates each "
-            "class's confident joint from labels and pred_probs (as cleanlab does)",
-            UserWarning,
-            stacklevel=3,
-        )
-    if estimation_method != "off_diagonal":
-        warnings.warn(
-            f"estimation_method={estimation_method!r} is ignored with multi_label=True; the "
-            "count is always 'off_diagonal' (as in cleanlab)",
-            UserWarning,
-            stacklevel=3,
-        )
-    onehot, probs = validate_multilabel(labels, pred_probs)
-    return int(confident_learning_mask(onehot, probs).sum())

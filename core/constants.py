@@ -67,3 +67,14 @@ LOG_PROBABILITY_FLOOR: float = 1e-30
 #: Softmax temperatures are raised to at least this before dividing by them (cleanlab's
 #: EPSILON in its softmax).
 MIN_SOFTMAX_TEMPERATURE: float = 1e-6
+
+#: Default softmax temperature of the "softmin" sentence score of token classification
+#: (cleanlab's ``sentence_score_kwargs={"temperature": 0.05}``).
+SENTENCE_SOFTMIN_TEMPERATURE: float = 0.05
+
+#: Default score below which ``token_classification.rank.issues_from_scores`` reports a
+#: token (or sentence) as an issue (cleanlab's ``threshold=0.1``).
+TOKEN_ISSUE_THRESHOLD: float = 0.1
+
+#: Sentence score of a sentence with no tokens: nothing in it can be mislabeled.
+EMPTY_SENTENCE_SCORE: float = 1.0

@@ -68,10 +68,10 @@ _PY_METHODS = ("cnt", "eqn", "marginal", "marginal_ps")
 
 
 def _multilabel() -> Any:
-    """:mod:`core._multilabel`, imported when first needed (it imports this module)."""
-    import core._multilabel
+    """:mod:`core._multilabel_count`, imported when first needed (it imports this module)."""
+    import core._multilabel_count
 
-    return core._multilabel
+    return core._multilabel_count
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -177,13 +177,8 @@ def _confident_joint_and_off_diagonals(
     thresholds: np.ndarray | None = None,
     *,
     groups: list[np.ndarray] | None = None,
-    warn: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Uncalibrated confident joint (diagonal >= 1) and the rows off its diagonal.
-
-    ``warn=False`` leaves out the warnings about degenerate inputs (no confident row,
-    binary ties), for callers that judge those themselves.
-    """
+    """Uncalibrated confident joint (diagonal >= 1) and the rows off its diagonal."""
     k = pred_probs.shape[1]
     if thresholds is None:
         thresholds = _thresholds(labels, pred_probs, groups)
@@ -194,14 +189,14 @@ def _confident_joint_and_off_diagonals(
     # summation order of later column sums, and so their last bits; this keeps them
     # identical to cleanlab's.
     joint = np.bincount(true * k + given, minlength=k * k).reshape(k, k).astype(np.int64).T
-    if warn and not confident.any():
+    if not confident.any():
         warnings.warn(
             "no example is confidently in any class (every pred_probs value is below its "
             "class threshold); the confident joint is empty",
             UserWarning,
             stacklevel=3,
         )
-    if warn and k == 2:
+    if k == 2:
         ties = int(np.count_nonzero(pred_probs[:, 0] == pred_probs[:, 1]))
         if ties:
             warnings.warn(

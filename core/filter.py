@@ -228,22 +228,23 @@ def _issue_mask(
     frac_noise: float,
     num_to_remove_per_class: Any,
     min_examples_per_class: int,
-    warn: bool = True,
+    counted: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """The mask of :func:`find_label_issues` for validated inputs, and the classes that
     had too few examples to prune (the caller warns about them).
 
     ``groups`` are the rows of each class (:func:`core._util.group_by_label`); they may be
-    empty only for ``predicted_neq_given`` with a ``confident_joint``. ``warn=False``
-    silences the confident joint's warnings (multi-label calls this once per class).
+    empty only for ``predicted_neq_given`` with a ``confident_joint``. ``counted`` is the
+    uncalibrated confident joint and its off-diagonal rows when the caller has them
+    (multi-label counts each binary class faster, and quietly).
     """
     counts = label_counts(labels, pred_probs.shape[1])
     off_diagonal = np.arange(0)
     too_few: list[int] = []
     if confident_joint is None or filter_by in ("confident_learning", *_LOW):
-        joint, off_diagonal = _confident_joint_and_off_diagonals(
-            labels, pred_probs, groups=groups, warn=warn
-        )
+        if counted is None:
+            counted = _confident_joint_and_off_diagonals(labels, pred_probs, groups=groups)
+        joint, off_diagonal = counted
         if confident_joint is None or filter_by == "confident_learning":
             confident_joint = _calibrate(joint, counts)
 
@@ -466,7 +467,7 @@ def find_predicted_neq_given(
     np.ndarray of shape (n_samples,), bool
     """
     if multi_label:
-        from core._multilabel import predicted_neq_given
+        from core._multilabel_count import predicted_neq_given
 
         return predicted_neq_given(labels, pred_probs)
     labels_arr, probs = validate_labels_and_pred_probs(labels, pred_probs)

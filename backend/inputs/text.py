@@ -134,13 +134,15 @@ class Text(InputType):
     def per_class_model(self, settings: Settings, *, n_samples: int) -> Pipeline:
         # Measured on multi-label text (bench/detection_multilabel.py): ComplementNB's yes/no
         # probabilities rank poorly; a logistic regression per class finds twice as many.
+        # liblinear's dual form solves the same problem ~10x faster when, as with n-grams,
+        # features outnumber rows.
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import Pipeline
 
         return Pipeline(
             [
                 ("tfidf", text_vectorizer(n_samples=n_samples)),
-                ("logisticregression", LogisticRegression(solver="liblinear")),
+                ("logisticregression", LogisticRegression(solver="liblinear", dual=True)),
             ]
         )
 

@@ -6,6 +6,17 @@ Mirrors ``cleanlab.multilabel_classification`` (2.x): :mod:`.filter` flags examp
 aggregations of per-class scores. ``labels`` are lists of class indices per example
 (``[[0, 2], [1], []]``) and ``pred_probs`` one probability per class, rows not summing
 to 1.
+
+Results equal cleanlab 2.9's, except where cleanlab fails or is inconsistent:
+
+* with a ``low_*`` filter and ``return_indices_ranked_by``, the flagged set is ranked by
+  its scores (cleanlab returns the same set in a scrambled order);
+* degenerate data gets an answer where cleanlab raises: a single class (K = 1), no
+  example with any class, a class nobody has (``predicted_neq_given``), a class everybody
+  has (this one also warns);
+* class indices outside ``0..K-1`` raise ``ValueError`` (cleanlab warns and drops them);
+* ``low_memory=True`` (cleanlab's approximate batched search) raises
+  ``NotImplementedError``.
 """
 
 from core.multilabel_classification import dataset, filter, rank

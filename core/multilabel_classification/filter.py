@@ -114,17 +114,18 @@ def _class_masks(
     """Per class, the single-label issue mask of its binary problem: shape (N, K)."""
     masks = np.zeros(onehot.shape, dtype=bool)
     too_few = []
-    for k, (given, binary, groups) in enumerate(binary_problems(onehot, probs)):
+    needs_count = joints is None or filter_by in ("confident_learning", *_LOW)
+    for k, problem in enumerate(binary_problems(onehot, probs)):
         mask, tiny = _issue_mask(
-            given,
-            binary,
-            groups,
+            problem.labels,
+            problem.pred_probs,
+            problem.groups,
             None if joints is None else joints[k],
             filter_by=filter_by,
             frac_noise=frac_noise,
             num_to_remove_per_class=None if removals is None else np.array([removals[k], 0]),
             min_examples_per_class=min_examples_per_class,
-            warn=False,
+            counted=problem.confident_joint() if needs_count else None,
         )
         masks[:, k] = mask
         if tiny:
@@ -347,8 +348,12 @@ num_to_remove_per_class, min_examples_per_class, confident_joint, n_jobs, verbos
     if return_indices_ranked_by is None:
         return masks
     issues, labels_list, probs_list = [], [], []
-    for k, (given, binary, _) in enumerate(binary_problems(onehot, probs)):
-        issues.append(_order(masks[:, k], given, binary, return_indices_ranked_by, kwargs))
-        labels_list.append(given.astype(np.int64))
-        probs_list.append(binary)
+    for k, problem in enumerate(binary_problems(onehot, probs)):
+        issues.append(
+            _order(
+                masks[:, k], problem.labels, problem.pred_probs, return_indices_ranked_by, kwargs
+            )
+        )
+        labels_list.append(problem.labels.astype(np.int64))
+        probs_list.append(problem.pred_probs)
     return issues, labels_list, probs_list

@@ -20,7 +20,6 @@ from scipy.special import xlogy
 from core._multilabel import binary_problems
 from core._validation import check_option
 from core.constants import CLIPPING_LOWER_BOUND, SOFTMIN_MIN_TEMPERATURE
-from core.count import _thresholds
 from core.rank import _METHODS, _SCORERS, _adjust
 
 __all__ = [
@@ -218,9 +217,9 @@ def class_label_quality_scores(
         )
     scores = np.empty(onehot.shape)
     if adjust_pred_probs:  # thresholds differ per class (and so may their dtype)
-        for k, (given, binary, groups) in enumerate(binary_problems(onehot, pred_probs)):
-            adjusted = _adjust(given, binary, _thresholds(given, binary, groups))
-            scores[:, k] = _SCORERS[method](given, adjusted)
+        for k, problem in enumerate(binary_problems(onehot, pred_probs)):
+            adjusted = _adjust(problem.labels, problem.pred_probs, problem.thresholds())
+            scores[:, k] = _SCORERS[method](problem.labels, adjusted)
         return scores
     if method == "confidence_weighted_entropy" and (pred_probs.min() < 0 or pred_probs.max() > 1):
         raise ValueError("pred_probs values must be in [0, 1] to compute their entropy")

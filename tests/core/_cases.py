@@ -52,3 +52,21 @@ MA_CASES: list[tuple[str, int, int, int, int, dict[str, Any]]] = [
     ("dense-12-per-row", 8, 80, 12, 3, {"coverage": 0.95}),
     ("k12-ties-once-alone", 9, 300, 15, 12, {"round_to": 2, "once": 2, "alone": 2, "rare": (5,)}),
 ]
+
+#: For :func:`tests.core.conftest.noisy_token_problem`: (id, seed, sentences, K, options).
+TOKEN_CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
+    ("k2-short", 0, 40, 2, {"max_len": 4}),
+    ("k3-one-token", 1, 200, 3, {"one_token": 0.6}),
+    ("k4-float32", 2, 150, 4, {"float32": True}),
+    ("k5-ties", 3, 300, 5, {"round_to": 2}),
+    ("k6-missing", 4, 250, 6, {"missing": (2, 5)}),
+    ("k9-ner", 5, 400, 9, {"other": 0.8, "noise": 0.05}),
+    ("k12-noisy-flat", 6, 300, 12, {"noise": 0.3, "concentration": 1.0}),
+    ("k20-long-ties-f32", 7, 200, 20, {"max_len": 60, "round_to": 2, "float32": True}),
+]
+
+#: Cases with sentences that have no tokens (cleanlab's filter takes them, its rank not).
+TOKEN_EMPTY_CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
+    ("k3-empty", 10, 120, 3, {"empty": 0.2}),
+    ("k7-empty-missing", 11, 300, 7, {"empty": 0.1, "missing": (4,), "one_token": 0.3}),
+]

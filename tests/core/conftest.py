@@ -166,3 +166,65 @@ def noisy_multiannotator_problem(
 def make_problem():
     """The :func:`noisy_problem` factory."""
     return noisy_problem
+
+
+#: Words for generated sentences: repeats, letter-case twins, words inside other words,
+#: punctuation runs, brackets, apostrophes, dashes and regex metacharacters, so the text
+#: summaries meet what real tokens hold.
+TOKEN_WORDS = (
+    "the", "The", "a", "an", "A", "Paris", "paris", "New", "York", "Yorker", "John",
+    "'s", "n't", "(", ")", "-", "--", ".", ",", "!?", "...", "$", "5", "U.S.", "C++",
+    "e-mail", "[x]", "*", "?", "co-op", "I", "if", "If", "ab", "b", "Ab",
+)  # fmt: skip
+
+
+def noisy_token_problem(
+    seed: int,
+    n_sentences: int,
+    k: int,
+    *,
+    max_len: int = 25,
+    noise: float = 0.1,
+    concentration: float = 2.5,
+    empty: float = 0.0,
+    one_token: float = 0.1,
+    missing: tuple[int, ...] = (),
+    round_to: int | None = None,
+    float32: bool = False,
+    other: float = 0.6,
+) -> tuple[list[list[int]], list[np.ndarray], list[list[str]]]:
+    """Return ``(labels, pred_probs, tokens)`` of a token classification dataset.
+
+    Sentences have 1..max_len tokens (a fraction ``one_token`` exactly one, ``empty``
+    none); a fraction ``other`` of true labels is class 0 (NER's "O"), the rest spread
+    over the other classes; a model's logits favour the true class by ``concentration``;
+    a fraction ``noise`` of given labels is redrawn at random. ``missing`` classes are
+    never given, ``round_to`` rounds probabilities (ties), ``float32`` stores them so.
+    """
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, max_len + 1, n_sentences)
+    lengths[rng.random(n_sentences) < one_token] = 1
+    lengths[rng.random(n_sentences) < empty] = 0
+    total = int(lengths.sum())
+    rest = rng.integers(1, k, total) if k > 1 else np.zeros(total, dtype=int)
+    true = np.where(rng.random(total) < other, 0, rest)
+    logits = rng.normal(size=(total, k))
+    logits[np.arange(total), true] += concentration
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    given = np.where(rng.random(total) < noise, rng.integers(0, k, total), true)
+    present = [c for c in range(k) if c not in missing]
+    for c in missing:
+        given[given == c] = rng.choice(present, size=int((given == c).sum()))
+    if round_to is not None:
+        probs = np.round(probs, round_to)
+        probs /= probs.sum(axis=1, keepdims=True)
+    if float32:
+        probs = probs.astype(np.float32)
+        probs /= probs.sum(axis=1, keepdims=True)
+    words = rng.choice(len(TOKEN_WORDS), size=total)
+    bounds = np.cumsum(lengths)[:-1]
+    labels = [part.tolist() for part in np.split(given, bounds)]
+    pred_probs = [np.ascontiguousarray(part) for part in np.split(probs, bounds)]
+    tokens = [[TOKEN_WORDS[w] for w in part] for part in np.split(words, bounds)]
+    return labels, pred_probs, tokens

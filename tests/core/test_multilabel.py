@@ -208,7 +208,7 @@ def test_tiny_classes_warn_once_with_their_indices():
     assert len(record) == 1
 
 
-def test_every_example_empty_and_one_example():
+def test_degenerate_shapes_answer_where_cleanlab_raises():
     probs = np.array([[0.2, 0.9], [0.1, 0.3], [0.6, 0.1]])
     for filter_by in FILTER_BY:
         with warnings.catch_warnings():
@@ -218,6 +218,19 @@ def test_every_example_empty_and_one_example():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert ml_filter.find_label_issues([[1]], probs[:1]).shape == (1,)
+    # No example has a class: every score is that of "correctly absent".
+    np.testing.assert_allclose(
+        ml_rank.get_label_quality_scores([[], [], []], probs), [0.24, 0.74, 0.5]
+    )
+    with pytest.raises(ValueError):
+        cl_rank.get_label_quality_scores([[], [], []], probs)
+    # One class (K = 1): its column alone.
+    one = np.array([[0.9], [0.2], [0.7], [0.1]])
+    np.testing.assert_allclose(
+        ml_rank.get_label_quality_scores([[0], [0], [], []], one), [0.9, 0.2, 0.3, 0.9]
+    )
+    with pytest.raises(ValueError, match="multi-label format"):
+        cl_rank.get_label_quality_scores([[0], [0], [], []], one)
 
 
 def test_verbose_prints_the_count(capsys):

@@ -168,6 +168,21 @@ def table_task_ids(page: Any) -> list[int]:
     return [int(text) for text in cells if text and text.strip().isdigit()]
 
 
+def table_rows(page: Any) -> list[dict[str, str]]:
+    """The Data Manager table's rendered rows, each as column title -> cell text (the
+    title's first line: "text" for a data column shown as "text / str")."""
+    page.wait_for_selector(".lsf-table-row")
+    titles = page.eval_on_selector_all(
+        ".lsf-table-head .lsf-table__cell", "cells => cells.map(c => c.innerText)"
+    )
+    cells = page.eval_on_selector_all(
+        ".lsf-table-row",
+        "rows => rows.map(r => [...r.querySelectorAll('.lsf-table__cell')].map(c => c.innerText))",
+    )
+    names = [t.strip().split("\n")[0] for t in titles]
+    return [{n: c.strip() for n, c in zip(names, row, strict=False) if n} for row in cells]
+
+
 def tab_titles(page: Any) -> list[str]:
     """The titles of the Data Manager's tabs, left to right."""
     page.wait_for_selector(".lsf-tabs-dm__item")
