@@ -5,10 +5,11 @@
 Runs the listed test files of a cleanlab checkout twice with pytest: once as they are, once
 with ``cleanlab.count``, ``filter``, ``rank``, ``classification``, ``dataset``,
 ``benchmarking.noise_generation``, ``multilabel_classification`` (with its ``filter``,
-``rank`` and ``dataset``) and ``token_classification`` (with its ``filter``, ``rank`` and
-``summary``) replaced in ``sys.modules`` by core's modules before any test imports them
-(``-p bench.cleanlab_swap``). cleanlab's ``internal`` and ``experimental`` modules stay
-cleanlab's. Prints, per file, how many tests pass on
+``rank`` and ``dataset``), ``token_classification`` (with its ``filter``, ``rank`` and
+``summary``), ``multiannotator`` and ``internal.multiannotator_utils`` (the helpers the
+multi-annotator tests import) replaced in ``sys.modules`` by core's modules before any test
+imports them (``-p bench.cleanlab_swap``). cleanlab's other ``internal`` and ``experimental``
+modules stay cleanlab's. Prints, per file, how many tests pass on
 cleanlab, how many of those pass on core, and the names of the difference. Nothing of
 cleanlab's is copied here: the tests are read from the checkout given.
 """
@@ -34,6 +35,7 @@ FILES = (
     "tests/test_noise_generation.py",
     "tests/test_multilabel_classification.py",
     "tests/test_token_classification.py",
+    "tests/test_multiannotator.py",
 )
 
 

@@ -26,6 +26,9 @@ SWAPS = {
     "cleanlab.token_classification.filter": "core.token_classification.filter",
     "cleanlab.token_classification.rank": "core.token_classification.rank",
     "cleanlab.token_classification.summary": "core.token_classification.summary",
+    "cleanlab.multiannotator": "core.multiannotator",
+    # the helpers cleanlab's multi-annotator tests import (input checks, label formatting)
+    "cleanlab.internal.multiannotator_utils": "core.multiannotator.utils",
 }
 
 for _name in SWAPS:

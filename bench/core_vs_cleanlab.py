@@ -4,6 +4,7 @@
     python bench/core_vs_cleanlab.py --quick         # small shapes, a smoke run
     python bench/core_vs_cleanlab.py --only multi    # only the multi-label table
     python bench/core_vs_cleanlab.py --only token    # only the token-classification table
+    python bench/core_vs_cleanlab.py --only multiannotator   # only the multi-annotator table
 
 Times are the best of ``--repeat`` runs. Peak memory is what ``tracemalloc`` sees
 allocated during one call beyond its inputs (numpy reports its buffers to tracemalloc);
@@ -13,6 +14,11 @@ have no ``n_jobs``: their "n_jobs=1" column runs them with ``cleanlab.filter``'s
 ``find_label_issues`` patched to ``n_jobs=1`` (the default starts a process pool per class).
 Of the token-classification functions only the filter has ``n_jobs``; the others have one
 column of cleanlab times, and the summaries' printed text goes to a string in both libraries.
+
+In the multi-annotator table, cleanlab functions slower than ``--budget`` seconds run once.
+Its "same" column says whether core's answer equals cleanlab's; "yes, counts by class" that
+it equals cleanlab's once cleanlab's per-example label counts are put in their classes'
+columns (2.9 packs float labels into the first columns; see core.multiannotator).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from typing import Any
 import cleanlab
 import cleanlab.count as cl_count
 import cleanlab.filter as cl_filter
+import cleanlab.internal.multiannotator_utils as cl_multi_utils
+import cleanlab.multiannotator as cl_multi
 import cleanlab.multilabel_classification.dataset as cl_ml_dataset
 import cleanlab.multilabel_classification.filter as cl_ml_filter
 import cleanlab.multilabel_classification.rank as cl_ml_rank
@@ -43,6 +51,7 @@ import pandas as pd
 
 import core.count as our_count
 import core.filter as our_filter
+import core.multiannotator as our_multi
 import core.multilabel_classification.dataset as our_ml_dataset
 import core.multilabel_classification.filter as our_ml_filter
 import core.multilabel_classification.rank as our_ml_rank
@@ -295,12 +304,17 @@ def token_table(shapes: list[tuple[int, int]], repeat: int) -> None:
 # --------------------------------------------------------------------------- timing
 
 
-def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+def best_time(
+    fn: Callable[[], Any], repeat: int, budget: float = float("inf")
+) -> tuple[float, Any]:
+    """Best of ``repeat`` runs; no more runs once one has taken ``budget`` seconds."""
     times, out = [], None
     for _ in range(repeat):
         start = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - start)
+        if times[-1] > budget:
+            break
     assert out is not None
     return min(times), out
 
@@ -314,29 +328,165 @@ def peak_mib(fn: Callable[[], Any]) -> float:
     return peak / 2**20
 
 
+# --------------------------------------------------------------------------- multi-annotator
+
+
+def multiannotator_data(n: int, m: int, k: int, seed: int = 0) -> dict[str, Any]:
+    """N examples, each labelled by 1-5 of M annotators (accuracy 60-95%), NaN elsewhere;
+    two classifiers' probabilities for them and for N/5 unlabelled examples."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    per_example = rng.integers(1, 6, n)
+    rank = np.argsort(np.argsort(rng.random((n, m)), axis=1), axis=1)
+    correct = rng.random((n, m)) < rng.uniform(0.6, 0.95, m)
+    labels = np.where(correct, true[:, None], rng.integers(0, k, (n, m))).astype(float)
+    labels[rank >= per_example[:, None]] = np.nan
+
+    def model(rows: np.ndarray, sharpness: float) -> np.ndarray:
+        logits = rng.normal(size=(len(rows), k))
+        logits[np.arange(len(rows)), rows] += sharpness
+        probs = np.exp(logits)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    unseen = rng.integers(0, k, n // 5)
+    frame = pd.DataFrame(labels, columns=[f"annotator_{j}" for j in range(m)])
+    long = frame.stack().reset_index()
+    long.columns = ["task", "annotator", "label"]
+    return {
+        "labels": labels,
+        "long": long,
+        "probs": model(true, 2.5),
+        "ensemble": np.stack([model(true, 2.5), model(true, 1.5)]),
+        "unlabeled": model(unseen, 2.5),
+        "ensemble_unlabeled": np.stack([model(unseen, 2.5), model(unseen, 1.5)]),
+    }
+
+
+def _counts_by_class(x: Any, *, num_classes: int | None = None, multi_label: bool = False) -> Any:
+    return np.bincount(np.asarray(x).astype(int), minlength=num_classes or 0)
+
+
+@contextlib.contextmanager
+def cleanlab_counting_by_class() -> Iterator[None]:
+    """cleanlab.multiannotator with its per-example label counts in their classes' columns."""
+    originals = cl_multi.value_counts, cl_multi_utils.value_counts
+    cl_multi.value_counts = cl_multi_utils.value_counts = _counts_by_class
+    try:
+        yield
+    finally:
+        cl_multi.value_counts, cl_multi_utils.value_counts = originals
+
+
+def _copies(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """``fn`` on fresh copies of its arrays (cleanlab writes calibrated models into them)."""
+
+    def run() -> Any:
+        return fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args], **kwargs)
+
+    return quiet(run)  # the cautions both libraries print stay off the table
+
+
+def same_results(a: Any, b: Any) -> bool:
+    """Equal multi-annotator results: dicts of DataFrames (dtypes too), tuples of arrays."""
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_results(a[key], b[key]) for key in a)
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(same_results(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, pd.DataFrame):
+        return bool(a.equals(b)) and a.dtypes.equals(b.dtypes)
+    return bool(np.array_equal(a, b, equal_nan=np.asarray(a).dtype.kind == "f"))
+
+
+def multiannotator_cases(data: dict[str, Any]) -> list[tuple[str, Callable[..., Any], tuple, dict]]:
+    """(name, function name, arguments, options) per row of the table."""
+    labels, probs, ensemble = data["labels"], data["probs"], data["ensemble"]
+    quality = "get_label_quality_multiannotator"
+    return [
+        ("label quality, defaults", quality, (labels, probs), {}),
+        (
+            "label quality, agreement, both consensus methods",
+            quality,
+            (labels, probs),
+            {"quality_method": "agreement", "consensus_method": ["best_quality", "majority_vote"]},
+        ),
+        ("label quality, calibrate_probs", quality, (labels, probs), {"calibrate_probs": True}),
+        ("label quality, ensemble of 2", f"{quality}_ensemble", (labels, ensemble), {}),
+        ("majority vote", "get_majority_vote_label", (labels, probs), {}),
+        (
+            "active learning scores",
+            "get_active_learning_scores",
+            (labels, probs, data["unlabeled"]),
+            {},
+        ),
+        (
+            "active learning scores, ensemble of 2",
+            "get_active_learning_scores_ensemble",
+            (labels, ensemble, data["ensemble_unlabeled"]),
+            {},
+        ),
+        ("convert long to wide", "convert_long_to_wide_dataset", (data["long"],), {}),
+    ]
+
+
+def multiannotator_table(shapes: list[tuple[int, int, int]], repeat: int, budget: float) -> None:
+    print(
+        "| N | M | K | function | core s | cleanlab s | ratio | core peak MiB | "
+        "cleanlab peak MiB | same |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n, m, k in shapes:
+        data = multiannotator_data(n, m, k)
+        for name, function, args, options in multiannotator_cases(data):
+            ours = _copies(getattr(our_multi, function), *args, **options)
+            theirs = _copies(getattr(cl_multi, function), *args, **options)
+            t_ours, r_ours = best_time(ours, repeat)
+            t_theirs, r_theirs = best_time(theirs, repeat, budget)
+            same = "yes" if same_results(r_ours, r_theirs) else "no"
+            if same == "no":
+                with cleanlab_counting_by_class():
+                    same = "yes, counts by class" if same_results(r_ours, theirs()) else "no"
+            print(
+                f"| {n:,} | {m} | {k} | {name} | {t_ours:.3f} | {t_theirs:.3f} | "
+                f"{t_theirs / t_ours:.1f}x | {peak_mib(ours):.1f} | {peak_mib(theirs):.1f} | "
+                f"{same} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small shapes for a smoke run")
     parser.add_argument(
-        "--only", choices=["single", "multi", "token"], help="run one of the tables"
+        "--only",
+        choices=["single", "multi", "token", "multiannotator"],
+        help="run one of the tables",
+    )
+    parser.add_argument(
+        "--budget", type=float, default=10.0, help="cleanlab calls slower than this run once"
     )
     args = parser.parse_args()
     shapes = [(20_000, 10), (5_000, 50)] if args.quick else [(1_000_000, 10), (100_000, 100)]
     multi_shapes = [(5_000, 10), (2_000, 50)] if args.quick else [(100_000, 20), (20_000, 100)]
     token_shapes = [(1_000, 9), (300, 30)] if args.quick else [(20_000, 9), (5_000, 30)]
+    annotator_shapes = (
+        [(2_000, 10, 4), (1_000, 30, 10)] if args.quick else [(50_000, 8, 5), (10_000, 30, 10)]
+    )
     warnings.simplefilter("ignore")  # both libraries warn about tiny classes; not timed
     print(
         f"cleanlab {cleanlab.__version__}, numpy {np.__version__}, python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, best of {args.repeat}"
     )
     print()
-    tables = ["multi", "token", "single"] if args.only is None else [args.only]
+    tables = ["multi", "token", "multiannotator", "single"] if args.only is None else [args.only]
     if "multi" in tables:
         multilabel_table(multi_shapes, args.repeat)
         print()
     if "token" in tables:
         token_table(token_shapes, args.repeat)
+        print()
+    if "multiannotator" in tables:
+        multiannotator_table(annotator_shapes, args.repeat, args.budget)
         print()
     if "single" not in tables:
         return

@@ -11,7 +11,9 @@ Modules: :mod:`core.count` (confident joint, noise matrices), :mod:`core.filter`
 :mod:`core.classification` (``CleanLearning``), :mod:`core.dataset` (dataset health),
 :mod:`core.multilabel_classification` (the same for multi-label data: filter, rank,
 dataset), :mod:`core.token_classification` (token labels of sentences, for NER: filter,
-rank, summary), :mod:`core.benchmarking.noise` (synthetic noise), and the 1.x names
+rank, summary), :mod:`core.multiannotator` (several annotators per example: consensus,
+label and annotator quality, CROWDLAB and ActiveLab), :mod:`core.benchmarking.noise`
+(synthetic noise), and the 1.x names
 :mod:`core.pruning` and :mod:`core.latent_estimation`.
 """
 

@@ -171,6 +171,10 @@ class TypeAssertionError(TypeError, AssertionError):
     """A wrong type where cleanlab raises ``AssertionError``: catchable as either."""
 
 
+class TypeValueError(TypeError, ValueError):
+    """A wrong type where cleanlab raises ``ValueError``: catchable as either."""
+
+
 def check_option(name: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:

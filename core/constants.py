@@ -60,6 +60,14 @@ FILTER_BY: tuple[str, ...] = (
     "low_self_confidence",
 )
 
+#: Multi-annotator temperature scaling clips probabilities from below at this before taking
+#: logs (cleanlab's SMALL_CONST in its multi-annotator helpers).
+LOG_PROBABILITY_FLOOR: float = 1e-30
+
+#: Softmax temperatures are raised to at least this before dividing by them (cleanlab's
+#: EPSILON in its softmax).
+MIN_SOFTMAX_TEMPERATURE: float = 1e-6
+
 #: Default softmax temperature of the "softmin" sentence score of token classification
 #: (cleanlab's ``sentence_score_kwargs={"temperature": 0.05}``).
 SENTENCE_SOFTMIN_TEMPERATURE: float = 0.05

@@ -39,6 +39,20 @@ ML_MISSING_CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
     ("k30-missing-ties", 11, 1_200, 30, {"missing": (3, 7), "round_to": 2}),
 ]
 
+#: For :func:`tests.core.conftest.noisy_multiannotator_problem`: (id, seed, n, m, k, options).
+MA_CASES: list[tuple[str, int, int, int, int, dict[str, Any]]] = [
+    ("m2-k2-pairs", 0, 60, 2, 2, {"coverage": 0.9}),
+    ("m4-k3", 1, 120, 4, 3, {}),
+    ("m10-k5-sparse", 2, 300, 10, 5, {"coverage": 0.2}),
+    ("once-alone-single", 3, 250, 8, 4, {"once": 3, "alone": 1, "single": 0.3}),
+    ("classes-nobody-chose-or-rare", 4, 150, 5, 6, {"missing": (1, 4), "rare": (2,)}),
+    ("ties-two-per-row", 5, 200, 6, 3, {"round_to": 1, "max_per_row": 2}),
+    ("float32", 6, 180, 7, 4, {"float32": True}),
+    ("m30-k10", 7, 400, 30, 10, {"coverage": 0.1}),
+    ("dense-12-per-row", 8, 80, 12, 3, {"coverage": 0.95}),
+    ("k12-ties-once-alone", 9, 300, 15, 12, {"round_to": 2, "once": 2, "alone": 2, "rare": (5,)}),
+]
+
 #: For :func:`tests.core.conftest.noisy_token_problem`: (id, seed, sentences, K, options).
 TOKEN_CASES: list[tuple[str, int, int, int, dict[str, Any]]] = [
     ("k2-short", 0, 40, 2, {"max_len": 4}),

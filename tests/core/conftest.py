@@ -88,6 +88,80 @@ def noisy_multilabel_problem(
     return [np.flatnonzero(row).tolist() for row in given], probs
 
 
+def noisy_multiannotator_problem(
+    seed: int,
+    n: int,
+    m: int,
+    k: int,
+    *,
+    coverage: float = 0.35,
+    accuracy: tuple[float, float] = (0.55, 0.95),
+    concentration: float = 2.0,
+    max_per_row: int | None = None,
+    single: float = 0.0,
+    once: int = 0,
+    alone: int = 0,
+    missing: tuple[int, ...] = (),
+    rare: tuple[int, ...] = (),
+    round_to: int | None = None,
+    float32: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(labels_multiannotator, pred_probs)``: M annotators of varying accuracy label
+    a random share ``coverage`` of N examples (NaN elsewhere).
+
+    At most ``max_per_row`` annotators label an example; a fraction ``single`` of examples
+    keeps one annotation; the last ``once`` annotators label exactly one example, the
+    ``alone`` annotators before them only examples nobody else labels; classes in
+    ``missing`` are never chosen (nor true), classes in ``rare`` twice, by mistake, on
+    examples with three labels or more;
+    ``round_to`` rounds probabilities (ties). Every example and every annotator has a label.
+    """
+    rng = np.random.default_rng(seed)
+    present = np.array([c for c in range(k) if c not in missing])
+    true = rng.choice(np.array([c for c in present if c not in rare]), size=n)
+    given = rng.random((n, m)) < coverage
+    given[:, m - once :] = False
+    if max_per_row is not None:
+        for row in np.flatnonzero(given.sum(axis=1) > max_per_row):
+            cols = np.flatnonzero(given[row])
+            given[row, rng.choice(cols, len(cols) - max_per_row, replace=False)] = False
+    for row in np.flatnonzero(rng.random(n) < single):
+        cols = np.flatnonzero(given[row])
+        given[row] = False
+        given[row, cols[0] if len(cols) else rng.integers(0, m - once)] = True
+    regular = m - once - alone
+    for col in range(regular, m - once):
+        rows = rng.choice(n, size=3, replace=False)
+        given[:, col] = False
+        given[rows] = False
+        given[rows, col] = True
+    for row in np.flatnonzero(~given.any(axis=1)):
+        given[row, rng.integers(0, regular)] = True
+    for col in range(m - once, m):
+        given[rng.integers(0, n), col] = True
+    for col in np.flatnonzero(~given.any(axis=0)):
+        given[rng.integers(0, n), col] = True
+    common = np.array([c for c in present if c not in rare])
+    correct = rng.random((n, m)) < rng.uniform(*accuracy, size=m)
+    labels = np.where(correct, true[:, None], rng.choice(common, size=(n, m))).astype(float)
+    crowded = np.argwhere(given & (given.sum(axis=1) >= 3)[:, None])
+    for c in rare:
+        for row, col in crowded[rng.permutation(len(crowded))[:2]]:
+            labels[row, col] = c
+    labels[~given] = np.nan
+    logits = rng.normal(size=(n, k))
+    logits[np.arange(n), true] += concentration
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    if round_to is not None:
+        probs = np.round(probs, round_to)
+        probs /= probs.sum(axis=1, keepdims=True)
+    if float32:
+        probs = probs.astype(np.float32)
+        probs /= probs.sum(axis=1, keepdims=True)
+    return labels, probs
+
+
 @pytest.fixture
 def make_problem():
     """The :func:`noisy_problem` factory."""
