@@ -81,6 +81,18 @@ def bars(
     return png(fig)
 
 
+def quality_bars(records: Sequence[dict[str, Any]], *, title: str, xlabel: str) -> str:
+    """Per-class quality bars from core's class-quality table (records with "Class Name"
+    and "Label Quality Score"), on a 0-1 axis."""
+    return bars(
+        [str(r["Class Name"]) for r in records],
+        {"quality": [float(r["Label Quality Score"]) for r in records]},
+        title=title,
+        xlabel=xlabel,
+        xlim=(0, 1),
+    )
+
+
 def suspicion_histogram(suspicion: np.ndarray, flagged: np.ndarray, *, xlabel: str) -> str:
     """Suspicion of every audited row, flagged rows in red over the rest."""
     import matplotlib.pyplot as plt

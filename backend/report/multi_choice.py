@@ -89,12 +89,10 @@ def report_parts(result: AuditResult) -> ReportParts:
         plots.append(
             (
                 "quality",
-                charts.bars(
-                    [str(r["Class Name"]) for r in quality],
-                    {"quality": [float(r["Label Quality Score"]) for r in quality]},
+                charts.quality_bars(
+                    quality,
                     title="Per-label quality",
                     xlabel="label quality score (1 - estimated share of wrong annotations)",
-                    xlim=(0, 1),
                 ),
             )
         )
