@@ -71,6 +71,7 @@ class Spans(TaskType):
         "inside it or just outside its ends, and a span the model finds where nobody "
         "labelled one is flagged as missing when its tokens are flagged."
     )
+    health_words = "1 &minus; the share of given spans flagged (1.00: none)."
     tables: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     # ------------------------------------------------------------------ label config
