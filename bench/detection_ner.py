@@ -9,8 +9,9 @@ the same Label Studio tasks:
 
 * **labelaudit**: ``dataset_from_tasks`` and ``run_audit`` with the ``spans`` task type
   and ``load_settings({"seed": seed, "folds": 5})`` (its defaults otherwise: the token
-  model of ``backend.tasktypes.tokens``, its default ``filter_by``); a task is flagged
-  when any of its rows in the ``spans`` table (issues.csv) is flagged;
+  model of ``backend.tasktypes.tokens``, its default ``filter_by`` unless ``--filter-by``
+  names one); a task is flagged when any of its rows in the ``spans`` table (issues.csv)
+  is flagged;
 * **cleanlab**: the recipe a cleanlab user writes: the same tokens
   (``backend.tasktypes.tokens.tokenize``), one class per token (IO scheme: "O" or the
   type of the span the token overlaps), a dictionary of word / lower-case / prefix and
@@ -177,7 +178,7 @@ def scores(flagged: np.ndarray, wrong: np.ndarray) -> tuple[float, float, float]
 
 
 def audit(
-    tasks: list[dict[str, Any]], seed: int, alternatives: bool
+    tasks: list[dict[str, Any]], seed: int, alternatives: bool, filter_by: str = "auto"
 ) -> tuple[dict[str, Any], Callable[[], Any]]:
     """labelaudit's audit of the tasks: flags per task (and, after the clock, its span rows,
     suspicion, probabilities, the swap and, with ``alternatives``, every filter_by)."""
@@ -187,7 +188,8 @@ def audit(
     from backend.settings import load_settings
 
     dataset = dataset_from_tasks(tasks, parse_label_config(CONFIG), source="bench")
-    result = run_audit(dataset, load_settings({"seed": seed, "folds": FOLDS}, environ={}))
+    settings = {"seed": seed, "folds": FOLDS, "filter_by": filter_by}
+    result = run_audit(dataset, load_settings(settings, environ={}))
     n = len(tasks)
     flags = np.zeros(n, dtype=bool)
     for row in result.tables["spans"]:
@@ -347,7 +349,9 @@ def cleanlab_filter(labels: list[np.ndarray], pred_probs: list[np.ndarray]) -> n
     return flags
 
 
-def ours_on_recipe(tasks: list[dict[str, Any]], probs: list[np.ndarray], seed: int) -> np.ndarray:
+def ours_on_recipe(
+    tasks: list[dict[str, Any]], probs: list[np.ndarray], seed: int, filter_by: str = "auto"
+) -> np.ndarray:
     """Task flags of labelaudit's span judging (pipeline.finish) on the recipe's probabilities."""
     from backend.labelstudio.config import parse_label_config
     from backend.labelstudio.export import dataset_from_tasks
@@ -356,7 +360,7 @@ def ours_on_recipe(tasks: list[dict[str, Any]], probs: list[np.ndarray], seed: i
     from backend.tasktypes.tokens import TokenProbs, tokenize
 
     dataset = dataset_from_tasks(tasks, parse_label_config(CONFIG), source="bench")
-    settings = load_settings({"seed": seed, "folds": FOLDS}, environ={})
+    settings = load_settings({"seed": seed, "folds": FOLDS, "filter_by": filter_by}, environ={})
     prepared = prepare(dataset, settings)
     token_probs = np.empty(len(tasks), dtype=object)
     for r, row in enumerate(prepared.rows):
@@ -424,10 +428,12 @@ def run_case(case: NerCase, args: argparse.Namespace, tables: dict[str, list[str
     split = "tuning" if case.seed < HELD_OUT_FROM else "held-out"
     alternatives = args.alternatives and split == "tuning"
     blas = {"blas_threads": args.blas_threads}
-    ours, ours_t, ours_mem = measured(audit, tasks, case.seed, alternatives, **blas)
+    ours, ours_t, ours_mem = measured(audit, tasks, case.seed, alternatives, args.filter_by, **blas)
     theirs, theirs_t, theirs_mem = measured(recipe, tasks, case.seed, **blas)
     for _ in range(args.repeat - 1):  # same answers again; keep each side's best times
-        ours_t = np.minimum(ours_t, measured(audit, tasks, case.seed, False, **blas)[1])
+        ours_t = np.minimum(
+            ours_t, measured(audit, tasks, case.seed, False, args.filter_by, **blas)[1]
+        )
         theirs_t = np.minimum(theirs_t, measured(recipe, tasks, case.seed, **blas)[1])
     if ours["audited"] != len(tasks):
         print(f"note: {case.name} seed {case.seed}: labelaudit audited {ours['audited']} tasks")
@@ -465,6 +471,7 @@ def run_case(case: NerCase, args: argparse.Namespace, tables: dict[str, list[str
     pooled_fp = tables.setdefault(f"pooled {split} {case.kind} {len(tasks)} fp", [])
     pooled_fp.append(f"{len(tasks) - int(wrong.sum())} {false_pos[0]} {false_pos[1]}")
 
+    swapped = ours_on_recipe(tasks, theirs["probs"], case.seed, args.filter_by)
     tables.setdefault(f"where {split}", []).append(
         f"{label} {average_precision_score(wrong, ours['suspicion']):.3f} "
         f"| {average_precision_score(wrong, 1 - theirs['quality']):.3f} "
@@ -472,7 +479,7 @@ def run_case(case: NerCase, args: argparse.Namespace, tables: dict[str, list[str
         f"| {located(case, recipe_ranges(case, theirs['issues'])):.2f} "
         f"| {kind_named(case, ours['rows']):.2f} "
         f"| {scores(ours['cleanlab_on_ours'], wrong)[2]:.3f} "
-        f"| {scores(ours_on_recipe(tasks, theirs['probs'], case.seed), wrong)[2]:.3f} |"
+        f"| {scores(swapped, wrong)[2]:.3f} |"
     )
     if alternatives:
         tables.setdefault("filter_by", []).append(
@@ -585,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
         "--alternatives", action="store_true", help="every filter_by, on tuning seeds"
     )
     parser.add_argument(
+        "--filter-by", default="auto", help="labelaudit's filter_by setting (default: auto)"
+    )
+    parser.add_argument(
         "--blas-threads", type=int, default=1, help="BLAS threads per side (0: its default)"
     )
     args = parser.parse_args(argv)
@@ -601,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         f"scikit-learn {sklearn.__version__}, python {platform.python_version()}, "
         f"{FOLDS} folds, {NOISE_RATE:.0%} of tasks changed ({', '.join(NOISE_KINDS)}), "
         f"seeds {args.seeds}, tasks {args.tasks}, best time of {args.repeat}, "
-        f"BLAS threads {args.blas_threads or 'default'}; "
+        f"BLAS threads {args.blas_threads or 'default'}, labelaudit filter_by {args.filter_by}; "
         f"load average {os.getloadavg()[0]:.1f}\n",
         flush=True,
     )
