@@ -16,16 +16,23 @@ from ``core.benchmarking.noise``, so the same seed writes the same files.
   ``<Choices choice="multiple">``: the true label set is the categories present. Instead
   of flips, NOISE_RATE of the tasks get one change to their set (a label dropped, a wrong
   label added, or a label swapped for a wrong one), recorded in its ``flips.json``.
+* ``ner/``: 400 news-like sentences with entity spans (PER, LOC, ORG, DATE, MISC) under a
+  ``<Labels>`` control, made by ``bench/ner_data.py``'s template generator; NOISE_RATE of
+  the tasks get one planted error (a span's type flipped, a span dropped, a boundary
+  shifted by one word, or a spurious span), recorded in its ``truth.json``.
 
-Run: ``.venv/bin/python examples/make_examples.py`` (writes next to this file).
+Run: ``.venv/bin/python examples/make_examples.py`` (writes next to this file;
+``--only ner`` writes one example).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +57,8 @@ TEXT_MAX_CHARS = 300
 MULTI_TASKS = 400
 MULTI_PASSAGES_P = (0.45, 0.35, 0.20)
 MULTI_CHANGES = ("dropped", "added", "swapped")
+#: The NER example: tasks (template sentences of bench/ner_data.py).
+NER_TASKS = 400
 DIGITS_PER_CLASS = 50
 DIGIT_PIXELS = 32  # the 8x8 digits, enlarged so that a person can see them in Label Studio
 NOISE_RATE = 0.10
@@ -395,15 +404,82 @@ def make_multilabel(out: Path, seed: int) -> None:
     print(f"{folder}: {len(tasks)} tasks, {len(flips)} changed label sets")
 
 
+def ner_data() -> Any:
+    """``bench/ner_data.py`` as a module (bench/ holds scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("ner_data", HERE.parent / "bench" / "ner_data.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit("bench/ner_data.py not found next to examples/")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def labels_result(control: str, obj: str, text: str, span: tuple[int, int, str]) -> dict[str, Any]:
+    """One span as Label Studio's JSON export writes a ``<Labels>`` region."""
+    start, end, label = span
+    return {
+        "id": f"t{start}-{end}",
+        "type": "labels",
+        "value": {"start": start, "end": end, "text": text[start:end], "labels": [label]},
+        "origin": "manual",
+        "to_name": obj,
+        "from_name": control,
+    }
+
+
+def make_ner(out: Path, seed: int) -> None:
+    """Write ner/: template sentences with spans, one planted error in NOISE_RATE of them."""
+    data = ner_data()
+    case = data.inject_noise(data.template_case(NER_TASKS, seed=seed), rate=NOISE_RATE, seed=seed)
+    control, obj = "label", "text"
+    tasks = []
+    for i, (text, spans) in enumerate(zip(case.texts, case.given, strict=True)):
+        result = [labels_result(control, obj, text, span) for span in spans]
+        tasks.append(task(i + 1, {"text": text}, [annotation(i + 1, i + 1, MAIN, result)]))
+    changes = [
+        {
+            "task_id": c["task"] + 1,
+            "change": c["change"],
+            "true_span": c["true_span"],
+            "given_span": c["given_span"],
+        }
+        for c in case.changes
+    ]
+    folder = out / "ner"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "export.json").write_text(json.dumps(tasks, indent=1, ensure_ascii=False) + "\n")
+    (folder / "config.xml").write_text(data.CONFIG)
+    summary = {
+        "seed": seed,
+        "noise_rate": NOISE_RATE,
+        "annotator": MAIN,
+        "tasks": len(tasks),
+        "changed": len(changes),
+        "kinds": {k: sum(c["change"] == k for c in changes) for k in data.NOISE_KINDS},
+        "changes": changes,
+    }
+    (folder / "truth.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    print(f"{folder}: {len(tasks)} tasks, {len(changes)} with a planted error")
+
+
+MAKERS = {
+    "text": make_text,
+    "image": make_image,
+    "tabular": make_tabular,
+    "multilabel": make_multilabel,
+    "ner": make_ner,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE, help="folder to write into")
+    parser.add_argument("--only", nargs="+", choices=list(MAKERS), default=list(MAKERS))
     args = parser.parse_args(argv)
-    make_text(args.out, args.seed)
-    make_image(args.out, args.seed)
-    make_tabular(args.out, args.seed)
-    make_multilabel(args.out, args.seed)
+    for name in args.only:
+        MAKERS[name](args.out, args.seed)
     return 0
 
 
