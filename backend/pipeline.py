@@ -288,7 +288,8 @@ def run_audit(
     prepared = prepare(dataset, settings, fetch=fetch, progress=progress)
     with timed(prepared.timings, "cross_validation"):
         splits = fold_splits(prepared, folds=settings.folds, seed=settings.seed)
-        probs = np.zeros((len(prepared.labels), prepared.num_classes))
+        task_type = tasktypes.get(prepared.dataset.kind.task_type)
+        probs = task_type.empty_probs(len(prepared.labels), prepared.num_classes)
         for done, (train, test) in enumerate(splits):
             probs[test] = fit_predict_fold(prepared, settings, train, test)
             progress("cross-validation", done + 1, len(splits))
