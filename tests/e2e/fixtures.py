@@ -174,11 +174,15 @@ def tasks_by_id(ls: Any, project_id: int) -> dict[int, Any]:
     return {t.id: t for t in ls.tasks.list(project=project_id, fields="all", page_size=100)}
 
 
+def tab(ls: Any, project_id: int, title: str) -> Any:
+    """The project's one Data Manager tab called ``title`` (fails on none or several)."""
+    found = [v for v in ls.views.list(project=project_id) if v.data.get("title") == title]
+    assert len(found) == 1, f"{len(found)} tabs called {title!r} in project {project_id}"
+    return found[0]
+
+
 def review_tab(ls: Any, project_id: int) -> Any:
-    (view,) = [
-        v for v in ls.views.list(project=project_id) if v.data.get("title") == "Needs re-review"
-    ]
-    return view
+    return tab(ls, project_id, "Needs re-review")
 
 
 class Timer:
