@@ -81,7 +81,8 @@ class AuditResult:
     def task_verdicts(self) -> list[dict[str, Any]]:
         """One verdict per audited task: suggested label, suspicion, flagged; most suspicious first.
 
-        The task's suspicion and suggestion come from its most suspicious annotation;
+        The task's suspicion is the highest of its annotations'; its suggestion comes from
+        its most suspicious flagged annotation (else its most suspicious one);
         ``suggested`` is the label as the task type encodes it, ``suggested_label`` its text.
         """
         verdicts: dict[int, dict[str, Any]] = {}
@@ -96,8 +97,10 @@ class AuditResult:
                     "suspicion": float(self.suspicion[row]),
                     "is_label_issue": bool(self.is_label_issue[row]),
                 }
-            elif self.is_label_issue[row]:
-                entry["is_label_issue"] = True
+            else:
+                # The most suspicious annotation sets the score, flagged or not.
+                entry["suspicion"] = max(entry["suspicion"], float(self.suspicion[row]))
+                entry["is_label_issue"] = entry["is_label_issue"] or bool(self.is_label_issue[row])
         return sorted(verdicts.values(), key=lambda v: (not v["is_label_issue"], -v["suspicion"]))
 
     def flagged_task_ids(self) -> list[int]:

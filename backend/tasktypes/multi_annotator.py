@@ -201,7 +201,10 @@ class MultiAnnotator(SingleChoice):
         )
         probability = post[np.arange(len(tasks)), consensus]
         suspicion = 1.0 - post[tasks.pos, labels]
-        is_issue = (labels != consensus[tasks.pos]) & (suspicion > 0.5) & ~trusted
+        # Probably wrong, and the consensus is likelier than it (CROWDLAB's consensus can
+        # differ from the calibrated posterior's best where the evidence is thin).
+        likelier = probability[tasks.pos] > post[tasks.pos, labels]
+        is_issue = (labels != consensus[tasks.pos]) & (suspicion > 0.5) & likelier & ~trusted
         activelab = np.full(len(tasks), np.nan)
         activelab[crowd_tasks] = found["activelab"]
         needs_more = (probability < settings.consensus_min_probability) & ~anchored
