@@ -83,6 +83,16 @@ class Backend:
 
 
 @pytest.fixture(scope="module")
+def ls(label_studio: Any) -> Iterator[Any]:
+    """An SDK client of the session's Label Studio, with the admin's legacy token."""
+    from backend.labelstudio.client import close, connect
+
+    client = connect(label_studio.url, label_studio.token)
+    yield client
+    close(client)
+
+
+@pytest.fixture(scope="module")
 def e2e_redis_url() -> Iterator[str]:
     with redis_server() as url:
         yield url

@@ -132,15 +132,6 @@ def label_of(annotation: dict[str, Any]) -> str:
     return chosen(annotation["result"])
 
 
-@pytest.fixture(scope="module")
-def ls(label_studio):
-    from backend.labelstudio.client import close, connect
-
-    client = connect(label_studio.url, label_studio.token)
-    yield client
-    close(client)
-
-
 @dataclass
 class AnnotatedProject:
     """The project after Start Training: its tasks' truth, who labelled what, the audits."""

@@ -48,15 +48,6 @@ class NerProject:
 
 
 @pytest.fixture(scope="module")
-def ls(label_studio):
-    from backend.labelstudio.client import close, connect
-
-    client = connect(label_studio.url, label_studio.token)
-    yield client
-    close(client)
-
-
-@pytest.fixture(scope="module")
 def project(ls, backend: Backend) -> NerProject:
     noisy, errors = sentences(N_TASKS, seed=SEED)
     created = ls.projects.create(title="scenario named entities", label_config=CONFIG)
