@@ -44,6 +44,11 @@ from backend.tasktypes.consensus import PROBABILITY_FLOOR
 LOG_TEMPERATURE_BOUNDS = (-5.0, 3.0)
 #: A channel probability below this counts as this (keeps logs and divisions finite).
 LIKELIHOOD_FLOOR = 1e-300
+#: The fit stops once log(T) is known this closely (T within 0.1%).
+LOG_TEMPERATURE_TOLERANCE = 1e-3
+#: At most this many rows, evenly spaced, fit the temperature: one number, which they pin
+#: down to ~1% (100,000 synthetic rows: 0.399 from these, 0.401 from all), in bounded time.
+MAX_FIT_ROWS = 20_000
 #: Equal-width bins of suspicion for the reliability table and the calibration error.
 RELIABILITY_BINS = 10
 
@@ -89,11 +94,17 @@ def _channel(
     return rows
 
 
-def _sharpened(log_probs: np.ndarray, temperature: float) -> np.ndarray:
-    z = log_probs / temperature
-    z -= z.max(axis=1, keepdims=True)
+def _centred_logs(probs: np.ndarray) -> np.ndarray:
+    """log probs minus each row's maximum (<= 0, so exp(... / T) never overflows)."""
+    log_probs = np.log(np.clip(probs, PROBABILITY_FLOOR, None))
+    log_probs -= log_probs.max(axis=1, keepdims=True)
+    return log_probs
+
+
+def _sharpened(centred: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log probs / T), unnormalised: exp(centred / T), each row's maximum 1."""
+    z = centred * (1.0 / temperature)
     np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
     return z
 
 
@@ -114,14 +125,24 @@ def fit_temperature(
     from scipy.optimize import minimize_scalar
 
     probs, labels = _check(probs, labels, noise_matrix)
+    if len(labels) > MAX_FIT_ROWS:
+        rows = np.linspace(0, len(labels) - 1, MAX_FIT_ROWS).round().astype(np.intp)
+        probs, labels = probs[rows], labels[rows]
+        trusted = None if trusted is None else np.asarray(trusted, dtype=bool)[rows]
     channel = _channel(labels, noise_matrix, trusted, probs.shape[1])
-    log_probs = np.log(np.clip(probs, PROBABILITY_FLOOR, None))
+    centred = _centred_logs(probs)
 
     def nll(log_t: float) -> float:
-        likelihood = np.einsum("ij,ij->i", _sharpened(log_probs, float(np.exp(log_t))), channel)
+        weights = _sharpened(centred, float(np.exp(log_t)))
+        likelihood = np.einsum("ij,ij->i", weights, channel) / weights.sum(axis=1)
         return float(-np.log(np.clip(likelihood, LIKELIHOOD_FLOOR, None)).mean())
 
-    found = minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded")
+    found = minimize_scalar(
+        nll,
+        bounds=LOG_TEMPERATURE_BOUNDS,
+        method="bounded",
+        options={"xatol": LOG_TEMPERATURE_TOLERANCE},
+    )
     return float(np.exp(found.x))
 
 
@@ -137,8 +158,7 @@ def posterior(
     matrix as likelihood and ``softmax(log probs / temperature)`` as prior (module
     docstring). Trusted rows are certain of their label."""
     probs, labels = _check(probs, labels, noise_matrix)
-    log_probs = np.log(np.clip(probs, PROBABILITY_FLOOR, None))
-    joint = _sharpened(log_probs, temperature)
+    joint = _sharpened(_centred_logs(probs), temperature)
     joint *= _channel(labels, noise_matrix, trusted, probs.shape[1])
     joint /= np.clip(joint.sum(axis=1, keepdims=True), LIKELIHOOD_FLOOR, None)
     return joint
