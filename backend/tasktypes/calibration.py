@@ -16,7 +16,7 @@ its label is wrong.
 one temperature: ``q_T(x) = softmax(log p(x) / T)``. The labels we have are noisy, so
 ``T`` is fitted by maximum likelihood of the *given* labels under the labels the model
 and the noise together predict (forward correction; Patrini et al., "Making deep neural
-networks robust to label noise: a loss correction approach", CVPR 2017, eq. 4):
+networks robust to label noise: a loss correction approach", CVPR 2017):
 
     P(s = i | x) = Σ_j N[i, j] · q_T,j(x),    T = argmax Σ_rows log P(s = s_row | x_row)
 
@@ -31,7 +31,10 @@ certain (suspicion 0).
 The out-of-fold models here are regularised and squashed (ComplementNB's text
 probabilities sit near 1/K), so ``T`` is usually well below 1. ``bench/detection.py``
 measures the result: expected calibration error against the injected flips, with a
-reliability table (:func:`reliability`).
+reliability table (:func:`reliability`). The estimate is only as good as ``N``: when the
+model is weak, confident learning counts its confusions as noise, ``N`` is too noisy and
+the suspicion runs high (bench/RESULTS.md, "Calibrated suspicion", also says why ``N``'s
+noise level is not fitted here as well).
 """
 
 from __future__ import annotations
