@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.tasktypes.consensus import PROBABILITY_FLOOR
-
+#: Model probabilities are clipped to this before logs (a class the fold never saw is 0).
+PROBABILITY_FLOOR = 1e-6
 #: The search range of log(T): T from ~0.007 (sharpen a lot) to ~20 (soften a lot).
 LOG_TEMPERATURE_BOUNDS = (-5.0, 3.0)
 #: A channel probability below this counts as this (keeps logs and divisions finite).

@@ -10,7 +10,8 @@ Dawid-Skene model):
 
 * ``p_model`` are the out-of-fold probabilities (the model never saw the task), sharpened
   or softened by one temperature ``T`` fitted so they best predict the consensus labels
-  (maximum likelihood; a cross-validated linear model is usually under-confident);
+  (:func:`backend.tasktypes.calibration.fit_temperature`, maximum likelihood; a
+  cross-validated linear model is usually under-confident);
 * ``a_j`` is annotator j's accuracy, estimated as their agreement with the consensus
   (Laplace-smoothed, so one annotation says little), clipped to (1/K, 0.99].
 
@@ -22,26 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Model probabilities are clipped to this before logs (a class the fold never saw is 0).
-PROBABILITY_FLOOR = 1e-6
+from backend.tasktypes.calibration import PROBABILITY_FLOOR
+
 #: Estimated annotator accuracies stay at most this (no annotator is taken as infallible).
 MAX_ACCURACY = 0.99
-
-
-def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature T maximising the likelihood of ``labels`` under ``probs ** (1 / T)``."""
-    from scipy.optimize import minimize_scalar
-
-    logp = np.log(np.clip(probs, PROBABILITY_FLOOR, None))
-    rows = np.arange(len(labels))
-
-    def nll(log_t: float) -> float:
-        z = logp / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        return float(-(z[rows, labels] - np.log(np.exp(z).sum(axis=1))).mean())
-
-    found = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
-    return float(np.exp(found.x))
 
 
 def annotator_accuracy(

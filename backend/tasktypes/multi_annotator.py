@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from backend.tasktypes import Judgement, register
-from backend.tasktypes.consensus import annotator_accuracy, fit_temperature, posterior
+from backend.tasktypes.calibration import fit_temperature
+from backend.tasktypes.consensus import annotator_accuracy, posterior
 from backend.tasktypes.multi_annotator_tables import (
     ANNOTATOR_COLUMNS,
     TASK_COLUMNS,

@@ -17,7 +17,7 @@ from backend.pipeline import AuditResult, run_audit
 from backend.report import issue_rows, summary, write_outputs
 from backend.report.multi_annotator import pairwise_agreement
 from backend.settings import load_settings
-from backend.tasktypes.consensus import annotator_accuracy, fit_temperature, posterior
+from backend.tasktypes.consensus import annotator_accuracy, posterior
 from backend.tasktypes.multi_annotator import ANOTHER_ANNOTATOR_TITLE, Tasks
 
 CLASSES = ("sports", "politics", "science", "music")
@@ -271,15 +271,6 @@ def test_the_posterior_combines_model_and_annotators_as_independent_evidence():
     # The temperature sharpens the model's part.
     sharp = posterior(probs, task, labels, accuracy, temperature=0.5)
     assert sharp[1, 2] > post[1, 2]
-
-
-def test_the_temperature_is_fitted_to_the_labels():
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(3000, 4)) * 3
-    true_probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    labels = np.array([rng.choice(4, p=p) for p in true_probs])
-    soft = np.exp(logits / 2.5) / np.exp(logits / 2.5).sum(axis=1, keepdims=True)
-    assert fit_temperature(soft, labels) == pytest.approx(0.4, rel=0.1)  # undoes the 2.5
 
 
 def test_annotator_accuracy_is_smoothed_agreement():
