@@ -55,7 +55,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from multiannotator_data import KINDS, TASKS, VARIANTS, AnnotatorCase, make_case
+from multiannotator_data import (
+    ACCURACY_RANGE,
+    ANNOTATORS,
+    KINDS,
+    TASKS,
+    VARIANTS,
+    AnnotatorCase,
+    make_case,
+)
 
 FOLDS = 5
 TUNING_SEEDS = (0, 1, 2)
@@ -396,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{HELD_OUT_SEEDS})",
     )  # fmt: skip
     parser.add_argument("--tasks", type=int, default=TASKS, help="tasks per project")
+    parser.add_argument(
+        "--annotators", type=int, default=ANNOTATORS,
+        help=f"annotators, accuracies spread evenly over {ACCURACY_RANGE}",
+    )  # fmt: skip
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
@@ -418,10 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"several annotators per task: labelaudit vs majority vote vs cleanlab "
         f"{cleanlab.__version__}'s recipe; scikit-learn {sklearn.__version__}, python "
-        f"{platform.python_version()}, {FOLDS} folds, {args.tasks} tasks, seeds {args.seeds}, "
+        f"{platform.python_version()}, {FOLDS} folds, {args.tasks} tasks, "
+        f"{args.annotators} annotators, seeds {args.seeds}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n",
         flush=True,
     )
+    accuracies = tuple(np.linspace(*ACCURACY_RANGE, args.annotators).round(3))
     rows: list[Row] = []
     rules: dict[str, dict[str, list[float]]] = {}
     for seed in args.seeds:
@@ -429,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"### seed {seed} ({group})\n\n{HEADER}\n|" + "---|" * (HEADER.count("|") - 1))
         for kind in args.kinds:
             for variant in args.variants:
-                case = make_case(kind, seed=seed, tasks=args.tasks, variant=variant)
+                case = make_case(
+                    kind, seed=seed, tasks=args.tasks, variant=variant, accuracies=accuracies
+                )
                 outcomes = {
                     method: measure(method, case, seed, memory=not args.no_memory)
                     for method in args.methods
