@@ -67,6 +67,8 @@ class AuditResult:
     counts: dict[str, int]
     timings: dict[str, float]  # seconds per step, in the order they ran
     notes: list[str] = field(default_factory=list)
+    #: The task type's own tables (``TaskType.tables``): name -> rows.
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def label_text(self, label: Any) -> str:
         """Return how issues.csv and the report write a label of this result."""
@@ -265,6 +267,7 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         counts=counts,
         timings=timings,
         notes=judged.notes,
+        tables=judged.tables,
     )
 
 

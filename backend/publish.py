@@ -72,8 +72,10 @@ class LabelStudioIO:
         version: str,
         progress: Progress,
         switched: Callable[[str], None],
+        tabs: dict[str, dict[int, int]] | None = None,
     ) -> None:
-        """Push predictions and the review tab; ``switched`` once the project shows them."""
+        """Push predictions and the review tab (and ``tabs``, title -> task id -> annotation
+        id); ``switched`` once the project shows them."""
         from backend.labelstudio.client import close, connect
         from backend.labelstudio.push import push_audit
 
@@ -85,6 +87,7 @@ class LabelStudioIO:
                 predictions,
                 flagged,
                 version=version,
+                tabs=tabs,
                 progress=lambda done, total: progress("push", done, total),
                 switched=switched,
             )
@@ -132,7 +135,7 @@ def publish(
     before anything is pushed; ``switched(version, summary, pushed)`` is called once the
     project shows the version (never without a target).
     """
-    from backend import report
+    from backend import report, tasktypes
 
     io = io if io is not None else LabelStudioIO()
     if fetch is not None:  # the report is rendered twice (before the push, and with its time)
@@ -179,5 +182,6 @@ def publish(
         version=version,
         progress=progress,
         switched=shown,
+        tabs=tasktypes.get(result.kind.task_type).tabs(result),
     )
     return published

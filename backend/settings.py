@@ -45,6 +45,9 @@ class Settings:
     filter_by: str = "auto"  # "auto": the task type's measured default, or a core filter_by
     model: str = "auto"  # "auto" (defaults per input type) or a dotted path to an estimator
     model_params: Mapping[str, Any] = field(default_factory=dict)
+    # Several annotators per task: a task whose consensus is right with a probability below
+    # this needs another annotator (bench/multiannotator.py measured the default).
+    consensus_min_probability: float = 0.9
     image_size: int = 32
     image_timeout: float = 10.0
     #: Hosts (host or host:port, comma-separated) media may be fetched from besides Label
@@ -148,5 +151,10 @@ def load_settings(
         raise ValueError(
             f"setting filter_by must be 'auto' or one of {list(FILTER_BY)}; "
             f"got {settings.filter_by!r}"
+        )
+    if not 0.0 <= settings.consensus_min_probability <= 1.0:
+        raise ValueError(
+            "setting consensus_min_probability must be between 0 and 1; "
+            f"got {settings.consensus_min_probability}"
         )
     return settings

@@ -196,6 +196,23 @@ def latest_audit(project: int) -> Any:
     return jsonify({"project": project, **record, "activity": activity})
 
 
+@bp.get("/projects/<int:project>/annotators")
+def annotators(project: int) -> Any:
+    """The latest audit's annotators (annotators.csv as JSON): several annotators per task."""
+    record, activity = service().latest_audit(project)
+    if record is None:
+        raise ApiError(404, f"project {project} has not been audited yet", activity=activity)
+    summary = record.get("summary") or {}
+    if "annotators" not in summary:
+        raise ApiError(
+            404,
+            f"project {project}'s latest audit has no annotator table: no task has two annotations",
+        )
+    return jsonify(
+        project=project, model_version=record.get("model_version"), annotators=summary["annotators"]
+    )
+
+
 @bp.post("/projects/<int:project>/audit")
 def start_audit(project: int) -> Any:
     """Start an audit now (after the one running, if any)."""
@@ -216,6 +233,9 @@ AUDIT_FILES = {
     OUTPUT_FILES["issues"]: (OUTPUT_FILES["issues"], "text/csv", True),
     OUTPUT_FILES["predictions"]: (OUTPUT_FILES["predictions"], "application/json", False),
     OUTPUT_FILES["summary"]: (OUTPUT_FILES["summary"], "application/json", False),
+    # Several annotators per task (the multi_annotator task type's tables).
+    "tasks.csv": ("tasks.csv", "text/csv", True),
+    "annotators.csv": ("annotators.csv", "text/csv", True),
 }
 
 

@@ -1,6 +1,8 @@
 """Label Studio tasks (a JSON export, or tasks read through the API) -> AuditDataset.
 
-One row per usable annotation. Cancelled ("skipped") annotations are left out, and so is
+One row per usable annotation. A single-choice project where some task has two or more
+usable annotations becomes a ``multi_annotator`` one (consensus, annotator quality).
+Cancelled ("skipped") annotations are left out, and so is
 anything malformed; each leaves a :class:`Skipped` saying why, and the rest goes on.
 A task's input is read by its input type (:mod:`backend.inputs`), an annotation's label by
 the task type (:mod:`backend.tasktypes`); this module only walks tasks and annotations.
@@ -14,6 +16,7 @@ when some usable annotations carry it and others do not.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,8 @@ from backend import inputs as inputs_registry
 from backend import tasktypes
 from backend.labelstudio.config import infer_task_kind, parse_label_config
 from backend.labelstudio.dataset import AuditDataset, Malformed, Skipped, TaskKind, type_name
+from backend.tasktypes.multi_annotator import MultiAnnotator, count_annotations
+from backend.tasktypes.single_choice import SingleChoice
 
 
 def _as_int(value: Any) -> int | None:
@@ -141,9 +146,12 @@ def dataset_from_tasks(
     trusted = np.asarray(ground_truth, dtype=bool)
     if trust_ground_truth is False or (trust_ground_truth is None and trusted.all()):
         trusted[:] = False  # every annotation marked: Label Studio's import default
+    ids = np.asarray(task_ids, dtype=np.int64)
+    if kind.task_type == SingleChoice.name and count_annotations(ids) >= 2:
+        kind = dataclasses.replace(kind, task_type=MultiAnnotator.name)  # several annotators
     return AuditDataset(
         kind=kind,
-        task_ids=np.asarray(task_ids, dtype=np.int64),
+        task_ids=ids,
         annotation_ids=np.asarray(annotation_ids, dtype=np.int64),
         annotators=annotators,
         labels=task_type.encode(labels, kind),

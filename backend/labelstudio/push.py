@@ -187,6 +187,7 @@ def push_audit(
     *,
     version: str,
     view_title: str = REVIEW_TITLE,
+    tabs: Mapping[str, Mapping[int, int]] | None = None,
     progress: Callable[[int, int], None] | None = None,
     switched: Callable[[str], None] | None = None,
 ) -> str:
@@ -196,10 +197,14 @@ def push_audit(
     task id, most suspicious first, to one of its flagged annotations' ids (the tab lists
     tasks through their annotation ids). ``switched`` is called with the version as soon
     as the project shows it, before the older versions are deleted (which can take minutes
-    on a big project). Returns ``version``.
+    on a big project). ``tabs`` are more tabs of the same form, title -> {task id:
+    annotation id} (several annotators: "Needs another annotator"). Returns ``version``.
     """
+    tabs = dict(tabs or {})
     _check_predictions(predictions)
     _check_flagged(flagged, predictions)
+    for listed in tabs.values():
+        _check_flagged(listed, predictions)
     version_prefix, _, number = version.rpartition("-")
     if not re.fullmatch(r"[\w.]+", version_prefix) or not number.isdigit():
         raise ValueError(f"version must be <prefix>-<n> (from next_version); got {version!r}")
@@ -219,8 +224,9 @@ def push_audit(
     cols = views.columns(ls, project_id)  # read before the switch, so the switch is quick
     with translate_errors(f"setting model_version of project {project_id}"):
         ls.projects.update(id=project_id, model_version=version)
-    review = views.annotation_filter(flagged.values())
-    views.upsert_tab(ls, project_id, view_title, review, ordering=views.BY_SCORE_DESC, cols=cols)
+    for title, listed in {view_title: flagged, **tabs}.items():
+        chosen = views.annotation_filter(listed.values())
+        views.upsert_tab(ls, project_id, title, chosen, ordering=views.BY_SCORE_DESC, cols=cols)
     if switched is not None:
         switched(version)
 

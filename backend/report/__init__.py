@@ -144,6 +144,15 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+def csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV text with ``columns``; text cells made spreadsheet-safe, None left empty."""
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
+    return table.getvalue()
+
+
 def write_outputs(
     result: AuditResult,
     out_dir: str | Path,
@@ -152,26 +161,27 @@ def write_outputs(
     fetch: Callable[[str], bytes] | None = None,
     task_url: Callable[[int], str] | None = None,
 ) -> dict[str, Path]:
-    """Write the four OUTPUT_FILES into ``out_dir``; return their paths.
+    """Write the four OUTPUT_FILES into ``out_dir``, and the task type's tables as
+    ``<name>.csv`` (several annotators: tasks.csv, annotators.csv); return their paths.
 
     ``summary_data`` is :func:`summary`'s answer; ``fetch`` and ``task_url`` are passed to
     :func:`render_html`. Every file is rendered before any is written, and each is written
     to a temporary name and renamed: a failure leaves the files that were there.
     """
-    table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fieldnames=issues_columns(result))
-    writer.writeheader()
-    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in issue_rows(result))
     model_version = summary_data["model_version"]
     contents = {
-        "issues": table.getvalue(),
+        "issues": csv_text(issues_columns(result), issue_rows(result)),
         "predictions": json.dumps(predictions(result, model_version), indent=1),
         "summary": json.dumps(summary_data, indent=2, default=str),
         "report": render_html(result, summary_data, fetch=fetch, task_url=task_url),
     }
+    names = dict(OUTPUT_FILES)
+    for name, columns in tasktypes.get(result.kind.task_type).tables.items():
+        contents[name] = csv_text(columns, result.tables.get(name, []))
+        names[name] = f"{name}.csv"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {key: out / name for key, name in OUTPUT_FILES.items()}
+    paths = {key: out / name for key, name in names.items()}
     for key, text in contents.items():
         _write_atomically(paths[key], text)
     return paths

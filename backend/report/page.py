@@ -213,6 +213,16 @@ def render_html(
     title = html.escape(summary_data["title"])
     top = f"top {TOP_ITEMS} shown" if flagged > TOP_ITEMS else "all shown"
     linked = " A task id opens the task in Label Studio." if task_url is not None else ""
+    tables = "".join(f' · <a href="{name}.csv">{name}.csv</a>' for name in task_type.tables)
+    flagged_words = task_type.flagged_words or (
+        "Confident learning thinks the annotation's label is wrong. There is no fixed "
+        f"suspicion cut-off: the method, <code>{filter_by}</code>, {how}."
+    )
+    health_words = task_type.health_words or (
+        "cleanlab's overall label health score: 1 &minus; the estimated fraction of wrong "
+        "labels, from the out-of-fold probabilities. 0.90 means about one label in ten is "
+        "estimated wrong."
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>labelaudit report — {title}</title>
@@ -225,16 +235,13 @@ def render_html(
 <p>Files: <a href="{files["issues"]}">{files["issues"]}</a> (every audited annotation,
 most suspicious first) · <a href="{files["predictions"]}">{files["predictions"]}</a>
 (one prediction per task, for Label Studio's import) ·
-<a href="{files["summary"]}">{files["summary"]}</a> (every figure of this page).</p>
+<a href="{files["summary"]}">{files["summary"]}</a> (every figure of this page){tables}.</p>
 <h2>What the figures mean</h2>
 <dl>
 <dt>suspicion</dt><dd>{html.escape(task_type.suspicion_words)} A task's suspicion is
 the highest of its annotations.</dd>
-<dt>flagged</dt><dd>Confident learning thinks the annotation's label is wrong. There is no
-fixed suspicion cut-off: the method, <code>{filter_by}</code>, {how}.</dd>
-<dt>label health score</dt><dd>cleanlab's overall label health score: 1 &minus; the
-estimated fraction of wrong labels, from the out-of-fold probabilities. 0.90 means about one
-label in ten is estimated wrong.</dd>
+<dt>flagged</dt><dd>{flagged_words}</dd>
+<dt>label health score</dt><dd>{health_words}</dd>
 {definitions}
 </dl>
 <h2>Where the labels go wrong</h2>

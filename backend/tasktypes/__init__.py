@@ -56,6 +56,8 @@ class Judgement:
     noise_matrix: np.ndarray
     health: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: The task type's own tables (:attr:`TaskType.tables`), each a list of rows.
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,11 +85,18 @@ class TaskType:
     suspicion: ClassVar[str]
     #: The same in a sentence or two for people (the report's definitions).
     suspicion_words: ClassVar[str]
+    #: What "flagged" means, as HTML for the report ("": confident learning with filter_by).
+    flagged_words: ClassVar[str] = ""
+    #: What the label health score is, as HTML for the report ("": cleanlab's).
+    health_words: ClassVar[str] = ""
     #: The ``filter_by`` the setting ``"auto"`` means: the best measured for this type
     #: (bench/detection.py, bench/detection_multilabel.py).
     default_filter_by: ClassVar[str]
     #: issues.csv columns this type adds after the shared ones (:meth:`details` fills them).
     detail_columns: ClassVar[tuple[str, ...]] = ()
+    #: Tables this type writes beside issues.csv, as ``<name>.csv``: name -> columns
+    #: (:attr:`Judgement.tables` holds their rows).
+    tables: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def filter_by(self, setting: str) -> str:
         """Return the ``filter_by`` the setting means for this type (``"auto"``: its default)."""
@@ -169,6 +178,11 @@ class TaskType:
         """Return this type's figures for summary.json (merged into its top level)."""
         return {}
 
+    def tabs(self, result: AuditResult) -> dict[str, dict[int, int]]:
+        """Return the Data Manager tabs this type adds to "Needs re-review": title -> task id
+        -> one of the task's annotation ids (the tab lists tasks through them), tab order."""
+        return {}
+
     def report(self, result: AuditResult) -> ReportParts:
         """Return this type's plots, definitions and sections of the HTML report."""
         return ReportParts()
@@ -204,4 +218,4 @@ def for_control(control: Any) -> TaskType | None:
 
 
 # The built-in types register themselves on import (kept last: they import the above).
-from backend.tasktypes import multi_choice, single_choice  # noqa: E402, F401
+from backend.tasktypes import multi_annotator, multi_choice, single_choice  # noqa: E402, F401

@@ -115,19 +115,10 @@ class SingleChoice(TaskType):
         A class missing from ``train`` borrows one held-out example of that class (cleanlab's
         rule), whose own prediction is then set to that class.
         """
-        labels = prepared.labels
-        missing = np.setdiff1d(np.unique(labels), labels[train])
-        borrowed = {int(test[labels[test] == cls][0]): int(cls) for cls in missing}
-        train_rows = np.concatenate([train, np.array(sorted(borrowed), dtype=train.dtype)])
-        model = self.classifier(prepared, settings, n_samples=len(labels))
-        model.fit(prepared.X[train_rows], labels[train_rows])
-        probs = np.zeros((len(test), prepared.num_classes))
-        probs[:, model.classes_] = model.predict_proba(prepared.X[test])
-        for offset, row in enumerate(test.tolist()):
-            if row in borrowed:
-                probs[offset] = 0.0
-                probs[offset, borrowed[row]] = 1.0
-        return probs
+        model = self.classifier(prepared, settings, n_samples=len(prepared.labels))
+        return fit_predict_classes(
+            model, prepared.X, prepared.labels, train, test, prepared.num_classes
+        )
 
     # ------------------------------------------------------------------ confident learning
 
@@ -248,6 +239,32 @@ def task_folds(
         # "The least populated class in y has only 1 members": the fitting step handles it.
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         return list(splitter.split(np.zeros(len(strata)), strata, groups))
+
+
+def fit_predict_classes(
+    model: Any,
+    X: Any,
+    labels: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    num_classes: int,
+) -> np.ndarray:
+    """Fit ``model`` on the ``train`` rows; return ``predict_proba`` of ``test`` over all classes.
+
+    A class missing from ``train`` borrows one held-out example of that class (cleanlab's
+    rule), whose own prediction is then set to that class.
+    """
+    missing = np.setdiff1d(np.unique(labels), labels[train])
+    borrowed = {int(test[labels[test] == cls][0]): int(cls) for cls in missing}
+    train_rows = np.concatenate([train, np.array(sorted(borrowed), dtype=train.dtype)])
+    model.fit(X[train_rows], labels[train_rows])
+    probs = np.zeros((len(test), num_classes))
+    probs[:, model.classes_] = model.predict_proba(X[test])
+    for offset, row in enumerate(test.tolist()):
+        if row in borrowed:
+            probs[offset] = 0.0
+            probs[offset, borrowed[row]] = 1.0
+    return probs
 
 
 def choices_classes(control: Any) -> tuple[str, ...]:

@@ -90,8 +90,9 @@ def _results(
     outputs: Outputs,
     model_weight_for_stats: Any,
     weights_from: Consensus,
+    keep_posterior: bool = False,
 ) -> dict[str, Any]:
-    """The dictionary both functions return, keys in cleanlab's order."""
+    """The dictionary both functions return, keys in cleanlab's order (then ours)."""
     return_detailed_quality, return_annotator_stats, return_weights = outputs
     results: dict[str, Any] = {"label_quality": frame}
     detailed = None
@@ -109,6 +110,8 @@ def _results(
     if return_weights:
         results["model_weight"] = weights_from.model_weight
         results["annotator_weight"] = weights_from.annotator_weight
+    if keep_posterior:
+        results["post_pred_probs"] = main.post_pred_probs
     return results
 
 
@@ -133,6 +136,7 @@ def get_label_quality_multiannotator(
     verbose: bool = True,
     label_quality_score_kwargs: Mapping[str, Any] | None = None,
     random_state: RandomState = None,
+    return_post_pred_probs: bool = False,
 ) -> dict[str, Any]:
     """Return a consensus label and quality score per example, and a quality per annotator.
 
@@ -171,6 +175,10 @@ def get_label_quality_multiannotator(
     random_state : None, int, np.random.RandomState or np.random.Generator, default=None
         Breaks majority-vote ties nothing else breaks; None uses numpy's global random state,
         as cleanlab does.
+    return_post_pred_probs : bool, default=False
+        labelaudit's addition (cleanlab has no such argument): also return the posterior
+        class probabilities behind the main consensus, ``post_pred_probs`` (n_samples,
+        n_classes), from which every quality score above is read.
 
     Returns
     -------
@@ -235,6 +243,7 @@ def get_label_quality_multiannotator(
         outputs=(return_detailed_quality, return_annotator_stats, return_weights),
         verbose=verbose,
         choose=choose,
+        keep_posterior=return_post_pred_probs,
     )
 
 
@@ -326,6 +335,7 @@ def label_quality(
     outputs: Outputs,
     verbose: bool,
     choose: Callable[..., Any],
+    keep_posterior: bool = False,
 ) -> dict[str, Any]:
     """:func:`get_label_quality_multiannotator` of checked inputs."""
     if calibrate_probs:
@@ -363,6 +373,7 @@ def label_quality(
         outputs=outputs,
         model_weight_for_stats=main.model_weight,
         weights_from=found,  # the last method's, as cleanlab returns
+        keep_posterior=keep_posterior,
     )
 
 

@@ -456,7 +456,9 @@ def audit_app(tmp_path, runner, monkeypatch):
         def next_version(self, url, key, project):
             return "labelaudit-1"
 
-        def push(self, url, key, project, predictions, flagged, *, version, progress, switched):
+        def push(
+            self, url, key, project, predictions, flagged, *, version, progress, switched, tabs=None
+        ):
             time.sleep(0.02)
             switched(version)
 

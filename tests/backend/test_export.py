@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.server
 import json
 import threading
@@ -85,7 +86,9 @@ def test_one_row_per_usable_annotation():
     assert ds.inputs == ["great", "great", "awful", "fine"]
     assert ds.unlabeled == {4: "nobody yet", 5: "no annotations key"}
     assert reasons(ds) == [(3, 32, "annotation was cancelled (skipped)")]
-    assert ds.source == "export.json" and ds.kind is TEXT
+    assert ds.source == "export.json"
+    # Task 1 has two annotations: the project has several annotators per task.
+    assert ds.kind == dataclasses.replace(TEXT, task_type="multi_annotator")
 
 
 @pytest.mark.parametrize(

@@ -125,8 +125,10 @@ def test_a_toy_input_type_registered_in_a_test_audits_end_to_end(toy, tmp_path):
 
 def test_the_registries_name_what_they_hold(toy):
     assert "toy" in inputs.names()
-    assert tasktypes.names() == ["multi_choice", "single_choice"]
-    with pytest.raises(ValueError, match="unknown task type 'spans'; known: multi_choice, single"):
+    assert tasktypes.names() == ["multi_annotator", "multi_choice", "single_choice"]
+    with pytest.raises(
+        ValueError, match="unknown task type 'spans'; known: multi_annotator, multi_choice, single"
+    ):
         tasktypes.get("spans")
 
 

@@ -282,6 +282,20 @@ def test_push_sets_version_imports_in_chunks_and_saves_the_tab(fake):
     assert {p["model_version"] for p in fake.predictions} == {"labelaudit-1", "other-model"}
 
 
+def test_push_saves_more_tabs_of_the_same_form(fake):
+    scores = {1: 0.2, 2: 0.9, 3: 0.1}
+    tabs = {"Needs another annotator": {3: 13, 1: 11}}
+    push_as_next_version(fake, 1, _preds(scores), {2: 12}, tabs=tabs)
+    assert fake.calls[-2:] == ["create tab Needs re-review", "create tab Needs another annotator"]
+    assert fake.tab("Needs re-review") == "12"
+    assert fake.tab("Needs another annotator") == "13 11"
+    # A later audit with no such task leaves the tab empty, never stale.
+    push_as_next_version(fake, 1, _preds(scores), {}, tabs={"Needs another annotator": {}})
+    assert fake.tab("Needs another annotator") == "0"
+    with pytest.raises(ValueError, match="flagged task 9 has no prediction"):
+        push_as_next_version(fake, 1, _preds(scores), {}, tabs={"Other": {9: 19}})
+
+
 def test_switched_is_told_after_the_switch_and_before_the_deletes(fake):
     push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5}), {1: 11})
     push_as_next_version(

@@ -32,6 +32,7 @@ class FakeLabelStudio:
     def __init__(self) -> None:
         self.tasks: dict[int, list[dict]] = {}
         self.pushes: list[tuple[int, list[dict], list[int]]] = []
+        self.tab_pushes: list[dict[str, dict[int, int]]] = []  # each push's other tabs
         self.load_errors: list[BaseException] = []
         self.push_errors: list[BaseException] = []
         self.loading = threading.Event()
@@ -63,10 +64,13 @@ class FakeLabelStudio:
         done = sum(1 for p in self.pushes if p[0] == project)
         return f"labelaudit-{self.version_base + done + 1}"
 
-    def push(self, url, key, project, predictions, flagged, *, version, progress, switched):
+    def push(
+        self, url, key, project, predictions, flagged, *, version, progress, switched, tabs=None
+    ):
         if self.push_errors:
             raise self.push_errors.pop(0)
         self.pushes.append((project, predictions, flagged))
+        self.tab_pushes.append(dict(tabs or {}))
         switched(version)  # as push_audit does once the project shows the version
 
 
@@ -222,7 +226,7 @@ def test_transient_failures_are_retried_then_reported_without_the_secret(service
 def test_the_audit_is_current_as_soon_as_label_studio_shows_it(service, ls, monkeypatch):
     seen: dict[str, object] = {}
 
-    def push(url, key, project, predictions, flagged, *, version, progress, switched):
+    def push(url, key, project, predictions, flagged, *, version, progress, switched, tabs=None):
         switched(version)
         # Older versions are being deleted now (minutes on a big project): the backend
         # already answers with the new version.
