@@ -70,6 +70,7 @@ TUNING_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (10, 11, 12)
 METHODS = ("majority", "recipe", "labelaudit")
 SPEARMAN_GOAL = 0.9
+ECE_BINS = 10
 #: Imported before any clock starts, so that no method's time holds imports.
 WARM_IMPORTS = (
     "cleanlab.multiannotator",
@@ -91,6 +92,8 @@ class Outcome:
     consensus: np.ndarray  # (n_tasks,) class index
     quality: np.ndarray  # (n_annotators,) in the case's annotator order
     flags: np.ndarray  # (n_annotations,) in the case's row order
+    #: (n_annotations,) a score read as P(annotation wrong), for ranking and calibration
+    wrongness: np.ndarray | None = None
     seconds: np.ndarray = field(default_factory=lambda: np.zeros(2))  # wall, CPU
     peak_mib: float = float("nan")
     extra: dict[str, Any] = field(default_factory=dict)
@@ -135,7 +138,16 @@ def majority(case: AnnotatorCase, seed: int) -> Outcome:
     np.random.seed(seed)  # noqa: NPY002 - cleanlab breaks its last ties with the global state
     consensus = np.asarray(get_majority_vote_label(frame, verbose=False), dtype=np.intp)
     flags = case.row_label != consensus[case.row_task]
-    return Outcome(consensus, agreement_with(case, consensus), flags)
+    return Outcome(
+        consensus, agreement_with(case, consensus), flags, wrongness=1.0 - vote_share(case)
+    )
+
+
+def vote_share(case: AnnotatorCase) -> np.ndarray:
+    """(n_annotations,) the share of its task's annotations that chose the same class."""
+    votes = np.zeros((len(case.tasks), len(case.classes)))
+    np.add.at(votes, (case.row_task, case.row_label), 1.0)
+    return votes[case.row_task, case.row_label] / votes.sum(axis=1)[case.row_task]
 
 
 def recipe_model(case: AnnotatorCase) -> Any:
@@ -167,7 +179,11 @@ def recipe(case: AnnotatorCase, seed: int) -> Outcome:
     detailed = found["detailed_label_quality"].to_numpy()
     annotation_quality = detailed[case.row_task, case.row_annotator]
     return Outcome(
-        consensus, quality, flags, extra={"annotation_quality": annotation_quality, "probs": probs}
+        consensus,
+        quality,
+        flags,
+        wrongness=1.0 - annotation_quality,
+        extra={"annotation_quality": annotation_quality, "probs": probs},
     )
 
 
@@ -200,19 +216,14 @@ def labelaudit(case: AnnotatorCase, seed: int) -> Outcome:
     quality = np.full(len(case.users), np.nan)
     for row in result.tables["annotators"]:
         quality[key_of[str(row["annotator"])]] = float(row["quality"])
+    suspicion = np.asarray(result.suspicion, dtype=float)[rows]
     extra = {
-        "suspicion": np.asarray(result.suspicion, dtype=float)[rows],
-        "suggested": np.asarray(result.suggested)[rows],
-        "given": np.asarray(result.given)[rows],
+        "suspicion": suspicion,
         "probs": np.asarray(result.pred_probs, dtype=float)[rows],
         "tasks_table": by_task,
         "timings": dict(result.timings),
     }
-    for name in ("annotation_quality", "quality"):
-        values = getattr(result, name, None)
-        if values is not None and np.shape(values) == np.shape(result.suspicion):
-            extra["annotation_quality"] = np.asarray(values, dtype=float)[rows]
-    return Outcome(consensus, quality, flags, extra=extra)
+    return Outcome(consensus, quality, flags, wrongness=suspicion, extra=extra)
 
 
 RUNNERS: dict[str, Callable[[AnnotatorCase, int], Outcome]] = {
@@ -259,6 +270,8 @@ class Row:
     precision: float
     recall: float
     f1: float
+    ap: float  # average precision of the wrongness score against the wrong annotations
+    ece: float  # expected calibration error of the wrongness score as P(wrong)
     wall: float
     cpu: float
     peak_mib: float
@@ -269,6 +282,12 @@ def score(case: AnnotatorCase, method: str, outcome: Outcome, group: str) -> Row
     single = counts == 1
     right = outcome.consensus == case.true
     p, r, f = prf(outcome.flags, case.wrong)
+    ap = ece_value = float("nan")
+    if outcome.wrongness is not None:
+        from sklearn.metrics import average_precision_score
+
+        ap = float(average_precision_score(case.wrong, outcome.wrongness))
+        ece_value = ece(outcome.wrongness, case.wrong)
     return Row(
         case.name,
         case.seed,
@@ -281,15 +300,33 @@ def score(case: AnnotatorCase, method: str, outcome: Outcome, group: str) -> Row
         p,
         r,
         f,
+        ap,
+        ece_value,
         float(outcome.seconds[0]),
         float(outcome.seconds[1]),
         outcome.peak_mib,
     )
 
 
+def reliability(score: np.ndarray, wrong: np.ndarray) -> list[tuple[int, int, float, float]]:
+    """Return (bin, count, mean score, wrong rate) of ECE_BINS equal-width bins (non-empty)."""
+    bins = np.minimum((np.clip(score, 0.0, 1.0) * ECE_BINS).astype(int), ECE_BINS - 1)
+    return [
+        (b, int(m.sum()), float(score[m].mean()), float(wrong[m].mean()))
+        for b in range(ECE_BINS)
+        if (m := bins == b).any()
+    ]
+
+
+def ece(score: np.ndarray, wrong: np.ndarray) -> float:
+    """Expected calibration error of ``score`` read as P(wrong), over ECE_BINS bins."""
+    rows = reliability(score, wrong)
+    return sum(count * abs(mean - rate) for _, count, mean, rate in rows) / len(wrong)
+
+
 HEADER = (
     "| dataset | seed | method | consensus acc | acc, 1-annotation tasks | Spearman "
-    "| flagged | P | R | F1 | wall s | CPU s | peak MiB |"
+    "| flagged | P | R | F1 | AP | ECE | wall s | CPU s | peak MiB |"
 )
 
 
@@ -301,45 +338,88 @@ def row_line(row: Row) -> str:
     return (
         f"| {row.dataset} | {row.seed} | {row.method} | {row.accuracy:.3f} "
         f"| {fmt(row.single_accuracy)} | {row.rho:.3f} | {row.flagged} | {row.precision:.3f} "
-        f"| {row.recall:.3f} | **{row.f1:.3f}** | {row.wall:.2f} | {row.cpu:.2f} "
+        f"| {row.recall:.3f} | **{row.f1:.3f}** | {row.ap:.3f} | {row.ece:.3f} "
+        f"| {row.wall:.2f} | {row.cpu:.2f} "
         f"| {fmt(row.peak_mib, 1)} |"
     )
 
 
+def calibrated_posterior(case: AnnotatorCase, ours: Outcome) -> np.ndarray:
+    """(n_tasks, K) labelaudit's calibrated posterior, recomputed from its outputs with its
+    own functions (``backend.tasktypes.consensus``) as its judge does: the temperature and
+    each annotator's accuracy fitted to its consensus."""
+    from backend.tasktypes.consensus import annotator_accuracy, fit_temperature, posterior
+
+    heads = np.unique(case.row_task, return_index=True)[1]  # every task has an annotation
+    model = ours.extra["probs"][heads]
+    consensus_rows = ours.consensus[case.row_task]
+    accuracy = annotator_accuracy(
+        case.row_label, consensus_rows, case.row_annotator, len(case.classes)
+    )
+    temperature = fit_temperature(model, ours.consensus)
+    return posterior(
+        model,
+        case.row_task,
+        case.row_label,
+        accuracy[case.row_annotator],
+        temperature=temperature,
+    )
+
+
 def alternative_rules(case: AnnotatorCase, outcomes: dict[str, Outcome]) -> dict[str, float]:
-    """F1 of other ways to flag annotations from labelaudit's (and the recipe's) outputs."""
+    """F1 of other ways to flag annotations, and accuracy of other consensus labels, from
+    labelaudit's (and the recipe's) outputs."""
     from core.filter import find_label_issues
 
     wrong = case.wrong
+    single = np.bincount(case.row_task, minlength=len(case.tasks)) == 1
     out: dict[str, float] = {}
+
+    def accuracy(consensus: np.ndarray, name: str) -> None:
+        right = consensus == case.true
+        out[f"consensus acc: {name}"] = float(right.mean())
+        if single.any():
+            out[f"consensus acc, 1-annotation tasks: {name}"] = float(right[single].mean())
+
     ours = outcomes.get("labelaudit")
     if ours is not None:
-        out["labelaudit default (is_label_issue)"] = prf(ours.flags, wrong)[2]
-        out["labelaudit: given != consensus"] = prf(
-            case.row_label != ours.consensus[case.row_task], wrong
+        suspicion = ours.extra["suspicion"]
+        differs = case.row_label != ours.consensus[case.row_task]
+        out["F1: labelaudit default (given != consensus and suspicion > 0.5)"] = prf(
+            ours.flags, wrong
         )[2]
-        for threshold in (0.3, 0.5, 0.7):
-            out[f"labelaudit: suspicion > {threshold}"] = prf(
-                ours.extra["suspicion"] > threshold, wrong
-            )[2]
-        if "annotation_quality" in ours.extra:
-            for threshold in (0.3, 0.5):
-                out[f"labelaudit: annotation quality < {threshold}"] = prf(
-                    ours.extra["annotation_quality"] < threshold, wrong
-                )[2]
+        out["F1: labelaudit, given != consensus"] = prf(differs, wrong)[2]
+        for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
+            out[f"F1: labelaudit, suspicion > {threshold}"] = prf(suspicion > threshold, wrong)[2]
+        post = calibrated_posterior(case, ours)
+        argmax = post.argmax(axis=1)
+        out["F1: labelaudit, given != calibrated posterior's argmax"] = prf(
+            case.row_label != argmax[case.row_task], wrong
+        )[2]
         probs = ours.extra["probs"]
-        for filter_by in ("prune_by_noise_rate", "both", "confident_learning"):
+        for filter_by in ("prune_by_noise_rate", "both"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 flags = find_label_issues(case.row_label, probs, filter_by=filter_by)
-            out[f"labelaudit probs: CL on annotation rows ({filter_by})"] = prf(flags, wrong)[2]
+            out[f"F1: confident learning on annotation rows, labelaudit's probs ({filter_by})"] = (
+                prf(flags, wrong)[2]
+            )
+        accuracy(ours.consensus, "labelaudit (CROWDLAB best_quality)")
+        accuracy(argmax, "labelaudit's calibrated posterior, argmax")
+        heads = np.unique(case.row_task, return_index=True)[1]
+        accuracy(ours.extra["probs"][heads].argmax(axis=1), "labelaudit's model alone")
     theirs = outcomes.get("recipe")
     if theirs is not None:
-        out["recipe: given != consensus"] = prf(theirs.flags, wrong)[2]
+        out["F1: recipe, given != consensus"] = prf(theirs.flags, wrong)[2]
         for threshold in (0.3, 0.5):
-            out[f"recipe: annotation quality < {threshold}"] = prf(
+            out[f"F1: recipe, CROWDLAB annotation quality < {threshold}"] = prf(
                 theirs.extra["annotation_quality"] < threshold, wrong
             )[2]
+        accuracy(theirs.consensus, "recipe")
+        accuracy(theirs.extra["probs"].argmax(axis=1), "recipe's model alone")
+    mv = outcomes.get("majority")
+    if mv is not None:
+        accuracy(mv.consensus, "majority")
     return out
 
 
@@ -352,9 +432,9 @@ def summarise(rows: list[Row], group: str) -> None:
     print(f"\n### {group} seeds {seeds}: mean over seeds [min-max]\n")
     print(
         "| dataset | method | consensus acc | acc, 1-annotation tasks | Spearman | P | R | F1 "
-        "| wall s | CPU s | peak MiB |"
+        "| AP | ECE | wall s | CPU s | peak MiB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     datasets = list(dict.fromkeys(r.dataset for r in chosen))
     for dataset in datasets:
         for method in METHODS:
@@ -372,6 +452,7 @@ def summarise(rows: list[Row], group: str) -> None:
             print(
                 f"| {dataset} | {method} | {cell('accuracy')} | {cell('single_accuracy')} "
                 f"| {cell('rho')} | {cell('precision')} | {cell('recall')} | {cell('f1')} "
+                f"| {cell('ap')} | {cell('ece')} "
                 f"| {cell('wall', 2)} | {cell('cpu', 2)} | {cell('peak_mib', 1)} |"
             )
     if not any(r.method == "labelaudit" for r in chosen):
@@ -461,7 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     summarise(rows, "tuning")
     summarise(rows, "held-out")
     if rules:
-        print("\nF1 of other flagging rules, tuning seeds only (mean over seeds [min-max]):\n")
+        print(
+            "\nOther flagging rules (F1) and consensus labels (accuracy), tuning seeds only "
+            "(mean over seeds [min-max]):\n"
+        )
         names = list(dict.fromkeys(rule for by in rules.values() for rule in by))
         print("| rule | " + " | ".join(rules) + " |")
         print("|---|" + "---|" * len(rules))
