@@ -27,7 +27,13 @@ class's look-alike class. On the same project, in the same process:
 Per method: consensus accuracy against the true classes (and on tasks with one annotation,
 variant ``1-3``), Spearman correlation of annotator quality with each annotator's true
 accuracy (the share of its annotations that are right), precision / recall / F1 of the
-flagged annotations against the truly wrong ones, wall and CPU seconds (this process's
+flagged annotations against the truly wrong ones; average precision (AP) and calibration
+(expected calibration error over ECE_BINS equal-width bins) of each method's score read as
+P(annotation wrong): labelaudit's ``suspicion``, 1 - CROWDLAB's per-annotation quality
+(``detailed_label_quality``) for the recipe, 1 - the share of the task's votes for the
+label for the majority; the calibration of each method's P(consensus right):
+labelaudit's ``consensus_probability``, CROWDLAB's ``consensus_quality_score``, the
+majority's vote share ("consensus ECE"); wall and CPU seconds (this process's
 threads and waited-for children) and peak memory: what ``tracemalloc`` sees allocated
 during a second, untimed run of the same method (numpy and Python allocations; C buffers
 such as liblinear's are not traced). Issue 10's goals: labelaudit's consensus accuracy
@@ -94,6 +100,8 @@ class Outcome:
     flags: np.ndarray  # (n_annotations,) in the case's row order
     #: (n_annotations,) a score read as P(annotation wrong), for ranking and calibration
     wrongness: np.ndarray | None = None
+    #: (n_tasks,) a score read as P(consensus right), for its calibration
+    confidence: np.ndarray | None = None
     seconds: np.ndarray = field(default_factory=lambda: np.zeros(2))  # wall, CPU
     peak_mib: float = float("nan")
     extra: dict[str, Any] = field(default_factory=dict)
@@ -138,8 +146,15 @@ def majority(case: AnnotatorCase, seed: int) -> Outcome:
     np.random.seed(seed)  # noqa: NPY002 - cleanlab breaks its last ties with the global state
     consensus = np.asarray(get_majority_vote_label(frame, verbose=False), dtype=np.intp)
     flags = case.row_label != consensus[case.row_task]
+    votes = np.zeros((len(case.tasks), len(case.classes)))
+    np.add.at(votes, (case.row_task, case.row_label), 1.0)
+    share = votes[np.arange(len(votes)), consensus] / votes.sum(axis=1)
     return Outcome(
-        consensus, agreement_with(case, consensus), flags, wrongness=1.0 - vote_share(case)
+        consensus,
+        agreement_with(case, consensus),
+        flags,
+        wrongness=1.0 - vote_share(case),
+        confidence=share,
     )
 
 
@@ -183,6 +198,7 @@ def recipe(case: AnnotatorCase, seed: int) -> Outcome:
         quality,
         flags,
         wrongness=1.0 - annotation_quality,
+        confidence=found["label_quality"]["consensus_quality_score"].to_numpy(),
         extra={"annotation_quality": annotation_quality, "probs": probs},
     )
 
@@ -223,7 +239,10 @@ def labelaudit(case: AnnotatorCase, seed: int) -> Outcome:
         "tasks_table": by_task,
         "timings": dict(result.timings),
     }
-    return Outcome(consensus, quality, flags, wrongness=suspicion, extra=extra)
+    probability = np.array([by_task[int(t["id"])]["consensus_probability"] for t in case.tasks])
+    return Outcome(
+        consensus, quality, flags, wrongness=suspicion, confidence=probability, extra=extra
+    )
 
 
 RUNNERS: dict[str, Callable[[AnnotatorCase, int], Outcome]] = {
@@ -272,6 +291,7 @@ class Row:
     f1: float
     ap: float  # average precision of the wrongness score against the wrong annotations
     ece: float  # expected calibration error of the wrongness score as P(wrong)
+    consensus_ece: float  # ECE of the consensus confidence as P(consensus right)
     wall: float
     cpu: float
     peak_mib: float
@@ -288,6 +308,9 @@ def score(case: AnnotatorCase, method: str, outcome: Outcome, group: str) -> Row
 
         ap = float(average_precision_score(case.wrong, outcome.wrongness))
         ece_value = ece(outcome.wrongness, case.wrong)
+    consensus_ece = float("nan")
+    if outcome.confidence is not None:
+        consensus_ece = ece(1.0 - outcome.confidence, ~right)
     return Row(
         case.name,
         case.seed,
@@ -302,6 +325,7 @@ def score(case: AnnotatorCase, method: str, outcome: Outcome, group: str) -> Row
         f,
         ap,
         ece_value,
+        consensus_ece,
         float(outcome.seconds[0]),
         float(outcome.seconds[1]),
         outcome.peak_mib,
@@ -326,7 +350,7 @@ def ece(score: np.ndarray, wrong: np.ndarray) -> float:
 
 HEADER = (
     "| dataset | seed | method | consensus acc | acc, 1-annotation tasks | Spearman "
-    "| flagged | P | R | F1 | AP | ECE | wall s | CPU s | peak MiB |"
+    "| flagged | P | R | F1 | AP | ECE | consensus ECE | wall s | CPU s | peak MiB |"
 )
 
 
@@ -339,6 +363,7 @@ def row_line(row: Row) -> str:
         f"| {row.dataset} | {row.seed} | {row.method} | {row.accuracy:.3f} "
         f"| {fmt(row.single_accuracy)} | {row.rho:.3f} | {row.flagged} | {row.precision:.3f} "
         f"| {row.recall:.3f} | **{row.f1:.3f}** | {row.ap:.3f} | {row.ece:.3f} "
+        f"| {row.consensus_ece:.3f} "
         f"| {row.wall:.2f} | {row.cpu:.2f} "
         f"| {fmt(row.peak_mib, 1)} |"
     )
@@ -432,9 +457,9 @@ def summarise(rows: list[Row], group: str) -> None:
     print(f"\n### {group} seeds {seeds}: mean over seeds [min-max]\n")
     print(
         "| dataset | method | consensus acc | acc, 1-annotation tasks | Spearman | P | R | F1 "
-        "| AP | ECE | wall s | CPU s | peak MiB |"
+        "| AP | ECE | consensus ECE | wall s | CPU s | peak MiB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     datasets = list(dict.fromkeys(r.dataset for r in chosen))
     for dataset in datasets:
         for method in METHODS:
@@ -452,7 +477,7 @@ def summarise(rows: list[Row], group: str) -> None:
             print(
                 f"| {dataset} | {method} | {cell('accuracy')} | {cell('single_accuracy')} "
                 f"| {cell('rho')} | {cell('precision')} | {cell('recall')} | {cell('f1')} "
-                f"| {cell('ap')} | {cell('ece')} "
+                f"| {cell('ap')} | {cell('ece')} | {cell('consensus_ece')} "
                 f"| {cell('wall', 2)} | {cell('cpu', 2)} | {cell('peak_mib', 1)} |"
             )
     if not any(r.method == "labelaudit" for r in chosen):
