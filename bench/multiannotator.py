@@ -44,7 +44,8 @@ Seeds 0-2 are for tuning, 10-12 are held out (printed apart); the seed draws the
 With ``--rules`` labelaudit's other flagging rules are scored too, on tuning seeds only.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/multiannotator.py`` (all seeds, both kinds and
-variants); ``--quick`` for 600 tasks, seeds 0 and 10, no memory pass.
+variants); ``--quick`` for 600 tasks, seeds 0 and 10, no memory pass. BLAS runs on one
+thread unless ``--blas-threads`` says otherwise (see BLAS_THREADS).
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ TUNING_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (10, 11, 12)
 METHODS = ("majority", "recipe", "labelaudit")
 SPEARMAN_GOAL = 0.9
+#: BLAS threads during the run. On a shared 2-core machine OpenBLAS's second thread spins
+#: while it waits: the recipe's text fits took 15-42 s (10-20 CPU s) under load average 7
+#: with the default, 0.6 s with one thread; labelaudit's models use no BLAS threads.
+BLAS_THREADS = 1
 ECE_BINS = 10
 #: Imported before any clock starts, so that no method's time holds imports.
 WARM_IMPORTS = (
@@ -519,6 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
     parser.add_argument(
+        "--blas-threads", type=int, default=BLAS_THREADS,
+        help="threads BLAS / OpenMP may use (threadpoolctl; 0: their own default)",
+    )  # fmt: skip
+    parser.add_argument(
         "--rules", action="store_true", help="score other flagging rules (tuning seeds only)"
     )
     parser.add_argument(
@@ -533,11 +542,16 @@ def main(argv: list[str] | None = None) -> int:
 
     for module in WARM_IMPORTS:
         importlib.import_module(module)
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads)
     print(
         f"several annotators per task: labelaudit vs majority vote vs cleanlab "
         f"{cleanlab.__version__}'s recipe; scikit-learn {sklearn.__version__}, python "
         f"{platform.python_version()}, {FOLDS} folds, {args.tasks} tasks, "
-        f"{args.annotators} annotators, seeds {args.seeds}, "
+        f"{args.annotators} annotators, seeds {args.seeds}, BLAS threads "
+        f"{args.blas_threads or 'default'}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n",
         flush=True,
     )
