@@ -81,7 +81,8 @@ class AuditResult:
     def task_verdicts(self) -> list[dict[str, Any]]:
         """One verdict per audited task: suggested label, suspicion, flagged; most suspicious first.
 
-        The task's suspicion and suggestion come from its most suspicious annotation;
+        The task's suspicion is the highest of its annotations'; its suggestion comes from
+        its most suspicious flagged annotation (else its most suspicious one);
         ``suggested`` is the label as the task type encodes it, ``suggested_label`` its text.
         """
         verdicts: dict[int, dict[str, Any]] = {}
@@ -96,8 +97,10 @@ class AuditResult:
                     "suspicion": float(self.suspicion[row]),
                     "is_label_issue": bool(self.is_label_issue[row]),
                 }
-            elif self.is_label_issue[row]:
-                entry["is_label_issue"] = True
+            else:
+                # The most suspicious annotation sets the score, flagged or not.
+                entry["suspicion"] = max(entry["suspicion"], float(self.suspicion[row]))
+                entry["is_label_issue"] = entry["is_label_issue"] or bool(self.is_label_issue[row])
         return sorted(verdicts.values(), key=lambda v: (not v["is_label_issue"], -v["suspicion"]))
 
     def flagged_task_ids(self) -> list[int]:
@@ -288,7 +291,8 @@ def run_audit(
     prepared = prepare(dataset, settings, fetch=fetch, progress=progress)
     with timed(prepared.timings, "cross_validation"):
         splits = fold_splits(prepared, folds=settings.folds, seed=settings.seed)
-        probs = np.zeros((len(prepared.labels), prepared.num_classes))
+        task_type = tasktypes.get(prepared.dataset.kind.task_type)
+        probs = task_type.empty_probs(len(prepared.labels), prepared.num_classes)
         for done, (train, test) in enumerate(splits):
             probs[test] = fit_predict_fold(prepared, settings, train, test)
             progress("cross-validation", done + 1, len(splits))

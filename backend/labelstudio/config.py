@@ -52,7 +52,8 @@ SUPPORTED = (
     "<Text>/<HyperText> (text), <Image> "
     "(image) or <Table> (numeric dict) object, a <Text>/<HyperText> reading several "
     "$fields (numeric columns), or an object reading an embedding field "
-    f"({', '.join(EMBEDDING_FIELD_NAMES)} or *{', *'.join(EMBEDDING_FIELD_SUFFIXES)})"
+    f"({', '.join(EMBEDDING_FIELD_NAMES)} or *{', *'.join(EMBEDDING_FIELD_SUFFIXES)}); "
+    "or exactly one <Labels> control (entity spans) over one <Text>"
 )
 
 #: What a data-value kind seen in an export means as an input type.
@@ -117,12 +118,12 @@ def parse_label_config(xml: str) -> TaskKind:
     if not audited:
         found = ", ".join(_describe(c) for c in controls) or "no control tags"
         raise UnsupportedConfig(
-            f"label config has no <Choices> control (found {found}). {SUPPORTED}"
+            f"label config has no <Choices> or <Labels> control (found {found}). {SUPPORTED}"
         )
     if len(audited) > 1:
         names = ", ".join(_describe(c) for c, _ in audited)
         raise UnsupportedConfig(
-            f"label config has {len(audited)} <Choices> controls ({names}). {SUPPORTED}"
+            f"label config has {len(audited)} audited controls ({names}). {SUPPORTED}"
         )
     ((control, task_type),) = audited
     where = _describe(control)
@@ -143,6 +144,9 @@ def parse_label_config(xml: str) -> TaskKind:
             f"$field value exists. {SUPPORTED}"
         )
     input_type, data_keys = _object_input(objects[object_name])
+    problem = task_type.object_problem(objects[object_name].tag, input_type)
+    if problem is not None:
+        raise UnsupportedConfig(f"{where}: {problem}. {SUPPORTED}")
     return TaskKind(
         control=control.name,
         object_name=object_name,

@@ -50,14 +50,19 @@ ISSUES_COLUMNS = (
 
 def issues_columns(result: AuditResult) -> tuple[str, ...]:
     """issues.csv's columns: ISSUES_COLUMNS, then the task type's own (multi-label: which
-    labels look missing or extra)."""
-    return ISSUES_COLUMNS + tasktypes.get(result.kind.task_type).detail_columns
+    labels look missing or extra), or a type's own columns (spans: one row per span)."""
+    task_type = tasktypes.get(result.kind.task_type)
+    return task_type.issues_columns() or ISSUES_COLUMNS + task_type.detail_columns
 
 
 def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
-    """Every audited annotation as a dict of :func:`issues_columns`, most suspicious first."""
+    """Every audited annotation as a dict of :func:`issues_columns`, most suspicious first
+    (or the task type's own rows: spans have one per span)."""
     label = result.label_text
     task_type = tasktypes.get(result.kind.task_type)
+    own = task_type.issue_rows(result)
+    if own is not None:
+        return own
     rows = []
     for i in result.ranked():
         annotation = int(result.annotation_ids[i])

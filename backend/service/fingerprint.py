@@ -26,7 +26,12 @@ def dataset_fingerprint(dataset: AuditDataset) -> str:
     ]
     digest.update(json.dumps(head).encode())
     order = np.lexsort((dataset.annotation_ids, dataset.task_ids))
-    for column in (dataset.task_ids, dataset.annotation_ids, dataset.labels, dataset.ground_truth):
+    for column in (dataset.task_ids, dataset.annotation_ids, dataset.ground_truth):
         digest.update(np.asarray(column)[order].astype(np.int64).tobytes())
+    labels = np.asarray(dataset.labels)[order]
+    if labels.dtype == object:  # spans: tuples of Span, hashed as their text form
+        digest.update(json.dumps([repr(label) for label in labels]).encode())
+    else:
+        digest.update(labels.astype(np.int64).tobytes())
     digest.update(json.dumps([dataset.inputs[i] for i in order], default=str).encode())
     return digest.hexdigest()

@@ -254,8 +254,11 @@ class AuditSteps:
 
     def _out_of_fold(self, project: int, ticket: str, work: WorkItem) -> tuple[np.ndarray, float]:
         """Return the out-of-fold probabilities and the seconds the folds took, summed."""
+        from backend import tasktypes
+
         folder = self.artifacts.work_dir(project, ticket)
-        probs = np.zeros((len(work.prepared.labels), work.prepared.num_classes))
+        task_type = tasktypes.get(work.prepared.dataset.kind.task_type)
+        probs = task_type.empty_probs(len(work.prepared.labels), work.prepared.num_classes)
         seconds = 0.0
         for index, (_, test) in enumerate(work.splits):
             path = folder / f"fold-{index}.pkl"

@@ -110,6 +110,11 @@ class TaskType:
         """Return the control's classes in config order; raise UnsupportedConfig if unusable."""
         raise NotImplementedError
 
+    def object_problem(self, tag: str, input_type: str) -> str | None:
+        """Why this type cannot audit its control's object (``tag``, read as ``input_type``),
+        or None when it can (the default)."""
+        return None
+
     def read_label(self, result: Any, kind: TaskKind) -> Any:
         """Return the label an annotation's ``result`` gives; raise ``Malformed`` saying why."""
         raise NotImplementedError
@@ -144,6 +149,10 @@ class TaskType:
 
         return split_features(self.model(prepared.dataset.kind, settings, n_samples=n_samples))[1]
 
+    def empty_probs(self, n_rows: int, num_classes: int) -> np.ndarray:
+        """The array the folds' probabilities are gathered in (rows: ``probs[test] = ...``)."""
+        return np.zeros((n_rows, num_classes))
+
     def fit_predict_fold(
         self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray
     ) -> np.ndarray:
@@ -169,6 +178,16 @@ class TaskType:
     def result(self, kind: TaskKind, label: Any) -> list[dict[str, Any]]:
         """Return the Label Studio ``result`` of a prediction suggesting ``label`` (encoded)."""
         raise NotImplementedError
+
+    def issues_columns(self) -> tuple[str, ...] | None:
+        """issues.csv's columns when this type writes its own rows (:meth:`issue_rows`);
+        None: the shared columns, one row per annotation, then :attr:`detail_columns`."""
+        return None
+
+    def issue_rows(self, result: AuditResult) -> list[dict[str, Any]] | None:
+        """issues.csv's rows when this type has its own (spans: one per span), most
+        suspicious first; None: one row per annotation (the shared form)."""
+        return None
 
     def details(self, kind: TaskKind, given: Any, suggested: Any) -> dict[str, str]:
         """Return the :attr:`detail_columns` of an issues.csv row (none by default)."""
@@ -218,4 +237,4 @@ def for_control(control: Any) -> TaskType | None:
 
 
 # The built-in types register themselves on import (kept last: they import the above).
-from backend.tasktypes import multi_annotator, multi_choice, single_choice  # noqa: E402, F401
+from backend.tasktypes import multi_annotator, multi_choice, single_choice, spans  # noqa: E402, F401

@@ -28,13 +28,20 @@ Tables beside issues.csv: ``tasks.csv`` (one row per task) and ``annotators.csv`
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from backend.tasktypes import Judgement, register
 from backend.tasktypes.consensus import annotator_accuracy, fit_temperature, posterior
+from backend.tasktypes.multi_annotator_tables import (
+    ANNOTATOR_COLUMNS,
+    TASK_COLUMNS,
+    Verdicts,
+    annotator_noise,
+    annotator_rows,
+    task_rows,
+)
 from backend.tasktypes.single_choice import (
     ClassMapped,
     SingleChoice,
@@ -51,29 +58,6 @@ if TYPE_CHECKING:
 ANOTHER_ANNOTATOR_TITLE = "Needs another annotator"
 #: What a ground-truth task's model probabilities become (its given class, nearly certain).
 GROUND_TRUTH_PROBABILITY = 0.999
-TASK_COLUMNS = (
-    "task_id",
-    "consensus_label",
-    "consensus_quality",
-    "consensus_probability",
-    "annotations",
-    "agreement",
-    "suspicion",
-    "suggested_label",
-    "is_label_issue",
-    "needs_another_annotator",
-    "activelab",
-    "ground_truth",
-)
-ANNOTATOR_COLUMNS = (
-    "annotator",
-    "annotations",
-    "quality",
-    "agreement_with_consensus",
-    "flagged",
-    "worst_class",
-    "ground_truth_agreement",
-)
 
 
 def count_annotations(task_ids: np.ndarray) -> int:
@@ -217,12 +201,15 @@ class MultiAnnotator(SingleChoice):
         )
         probability = post[np.arange(len(tasks)), consensus]
         suspicion = 1.0 - post[tasks.pos, labels]
-        is_issue = (labels != consensus[tasks.pos]) & (suspicion > 0.5) & ~trusted
+        # Probably wrong, and the consensus is likelier than it (CROWDLAB's consensus can
+        # differ from the calibrated posterior's best where the evidence is thin).
+        likelier = probability[tasks.pos] > post[tasks.pos, labels]
+        is_issue = (labels != consensus[tasks.pos]) & (suspicion > 0.5) & likelier & ~trusted
         activelab = np.full(len(tasks), np.nan)
         activelab[crowd_tasks] = found["activelab"]
         needs_more = (probability < settings.consensus_min_probability) & ~anchored
 
-        table_tasks = _task_rows(
+        table_tasks = task_rows(
             kind,
             tasks,
             labels,
@@ -230,7 +217,7 @@ class MultiAnnotator(SingleChoice):
             suspicion,
             is_issue,
         )
-        table_annotators = _annotator_rows(
+        table_annotators = annotator_rows(
             kind,
             found["annotator_stats"],
             annotators,
@@ -240,7 +227,7 @@ class MultiAnnotator(SingleChoice):
             anchored[tasks.pos],
             dataset.annotator_emails,
         )
-        noise = _annotator_noise(labels, consensus[tasks.pos], prepared.num_classes)
+        noise = annotator_noise(labels, consensus[tasks.pos], prepared.num_classes)
         health = {
             "overall_label_health_score": round(float(1.0 - is_issue.mean()), 6),
             "consensus_quality_mean": round(float(quality.mean()), 6),
@@ -322,101 +309,6 @@ def _crowdlab(matrix: Any, probs: np.ndarray, *, seed: int) -> dict[str, Any]:
         found["activelab"], _ = get_active_learning_scores(matrix, probs, random_state=seed)
     found["notes"] = sorted({str(w.message) for w in caught})
     return found
-
-
-@dataclass
-class Verdicts:
-    """Per task (0..T-1): consensus label, its CROWDLAB quality and calibrated probability,
-    whether it needs another annotator, its ActiveLab score, whether ground truth decides."""
-
-    consensus: np.ndarray
-    quality: np.ndarray
-    probability: np.ndarray
-    needs_more: np.ndarray
-    activelab: np.ndarray
-    anchored: np.ndarray
-
-
-def _task_rows(
-    kind: TaskKind,
-    tasks: Tasks,
-    labels: np.ndarray,
-    verdicts: Verdicts,
-    suspicion: np.ndarray,
-    is_issue: np.ndarray,
-) -> list[dict[str, Any]]:
-    """tasks.csv: one row per task, most suspicious first."""
-    n, v = len(tasks), verdicts
-    annotations = np.bincount(tasks.pos, minlength=n)
-    agreeing = np.bincount(tasks.pos, weights=labels == v.consensus[tasks.pos], minlength=n)
-    worst = np.zeros(n)
-    np.maximum.at(worst, tasks.pos, suspicion)
-    flagged = np.bincount(tasks.pos, weights=is_issue, minlength=n) > 0
-    rows = []
-    for t in np.lexsort((-worst, ~flagged)).tolist():
-        label = kind.classes[int(v.consensus[t])]
-        activelab = float(v.activelab[t])
-        rows.append(
-            {
-                "task_id": int(tasks.ids[t]),
-                "consensus_label": label,
-                "consensus_quality": round(float(v.quality[t]), 6),
-                "consensus_probability": round(float(v.probability[t]), 6),
-                "annotations": int(annotations[t]),
-                "agreement": round(float(agreeing[t] / annotations[t]), 6),
-                "suspicion": round(float(worst[t]), 6),
-                "suggested_label": label,
-                "is_label_issue": bool(flagged[t]),
-                "needs_another_annotator": bool(v.needs_more[t]),
-                "activelab": None if np.isnan(activelab) else round(activelab, 6),
-                "ground_truth": bool(v.anchored[t]),
-            }
-        )
-    return rows
-
-
-def _annotator_rows(
-    kind: TaskKind,
-    stats: Any,
-    annotators: np.ndarray,
-    labels: np.ndarray,
-    consensus: np.ndarray,
-    is_issue: np.ndarray,
-    on_truth: np.ndarray,
-    emails: dict[str, str],
-) -> list[dict[str, Any]]:
-    """annotators.csv: one row per annotator (ground truth set apart), lowest quality first.
-    ``consensus`` and ``on_truth`` (the task has ground truth) are per annotation."""
-    rows = []
-    for key, stat in stats.iterrows():
-        mine = annotators == key
-        checked = mine & on_truth
-        rows.append(
-            {
-                "annotator": emails.get(str(key), str(key)),
-                "annotations": int(mine.sum()),
-                "quality": round(float(stat["annotator_quality"]), 6),
-                "agreement_with_consensus": _share(labels[mine] == consensus[mine]),
-                "flagged": int(is_issue[mine].sum()),
-                "worst_class": kind.classes[int(stat["worst_class"])],
-                "ground_truth_agreement": (
-                    _share(labels[checked] == consensus[checked]) if checked.any() else None
-                ),
-            }
-        )
-    return rows
-
-
-def _share(agrees: np.ndarray) -> float:
-    return round(float(agrees.mean()), 6)
-
-
-def _annotator_noise(labels: np.ndarray, consensus: np.ndarray, num_classes: int) -> np.ndarray:
-    """P(given = i | consensus = j) over every annotation (columns of absent classes 0)."""
-    counts = np.zeros((num_classes, num_classes))
-    np.add.at(counts, (labels, consensus), 1.0)
-    totals = counts.sum(axis=0, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
 __all__ = [

@@ -132,14 +132,14 @@ def test_nested_view_layouts_are_fine():
                 f'<Choices name="c1" toName="t">{CHOICES}</Choices>',
                 f'<Choices name="c2" toName="t">{CHOICES}</Choices>',
             ),
-            r"2 <Choices> controls \(<Choices name='c1'>, <Choices name='c2'>\)",
+            r"2 audited controls \(<Choices name='c1'>, <Choices name='c2'>\)",
         ),
         (
             view(
-                '<Text name="t" value="$t"/>',
-                '<Labels name="ner" toName="t"><Label value="PER"/></Labels>',
+                '<Image name="i" value="$i"/>',
+                '<Labels name="ner" toName="i"><Label value="PER"/></Labels>',
             ),
-            r"no <Choices> control \(found <Labels name='ner'>\)",
+            r"<Labels name='ner'>: <Labels> spans are audited over a <Text> object; got <Image>",
         ),
         (
             view(
@@ -226,7 +226,7 @@ def test_nested_view_layouts_are_fine():
     ids=[
         "unknown-choice-mode",
         "two-choices",
-        "labels-only",
+        "labels-over-image",
         "rectanglelabels-only",
         "polygonlabels-only",
         "no-controls",

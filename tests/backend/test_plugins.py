@@ -125,11 +125,11 @@ def test_a_toy_input_type_registered_in_a_test_audits_end_to_end(toy, tmp_path):
 
 def test_the_registries_name_what_they_hold(toy):
     assert "toy" in inputs.names()
-    assert tasktypes.names() == ["multi_annotator", "multi_choice", "single_choice"]
+    assert tasktypes.names() == ["multi_annotator", "multi_choice", "single_choice", "spans"]
     with pytest.raises(
-        ValueError, match="unknown task type 'spans'; known: multi_annotator, multi_choice, single"
+        ValueError, match="unknown task type 'boxes'; known: multi_annotator, multi_choice, single"
     ):
-        tasktypes.get("spans")
+        tasktypes.get("boxes")
 
 
 def test_the_toy_type_is_gone_after_its_test():

@@ -1,0 +1,183 @@
+"""Judging spans from their tokens (see :mod:`backend.tasktypes.spans` for the rules)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backend.tasktypes import Judgement
+from backend.tasktypes.tokens import Span, Suggested, TokenProbs, decode, token_classes, token_range
+
+if TYPE_CHECKING:
+    from backend.pipeline import Prepared
+
+OUTSIDE = "O"
+
+
+def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgement:
+    """Flag tokens with confident learning, then judge every given span and every span the
+    model finds where nobody labelled one; one issues.csv row per span."""
+    from core.token_classification import find_label_issues
+
+    dataset, kind = prepared.dataset, prepared.dataset.kind
+    n = len(prepared.labels)
+    token_labels: list[np.ndarray] = []
+    snapped = 0
+    for r in range(n):
+        classes, moved = token_classes(probs[r].offsets, prepared.labels[r])
+        token_labels.append(classes)
+        snapped += moved
+    all_labels = np.concatenate(token_labels) if n else np.zeros(0, dtype=np.int64)
+    present = np.unique(all_labels)
+    # core works over the classes present (cleanlab's rule); "O" is always among them.
+    local = [np.searchsorted(present, labels).tolist() for labels in token_labels]
+    local_probs = [_renormalised(p.probs[:, present]) for p in probs]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        flagged_tokens = find_label_issues(
+            local, local_probs, filter_by=filter_by, return_indices_ranked_by=None
+        )
+    flagged: dict[int, set[int]] = {}
+    for sentence, token in flagged_tokens:
+        flagged.setdefault(int(sentence), set()).add(int(token))
+
+    annotators = dataset.annotator_emails
+    spans_table: list[dict[str, Any]] = []
+    suggested = np.empty(n, dtype=object)
+    suspicion = np.zeros(n)
+    is_issue = np.zeros(n, dtype=bool)
+    for r in range(n):
+        row = int(prepared.rows[r])
+        who = dataset.annotators[row]
+        base = {
+            "task_id": int(prepared.groups[r]),
+            "annotation_id": int(dataset.annotation_ids[row])
+            if dataset.annotation_ids[row] >= 0
+            else "",
+            "annotator": annotators.get(who, who),
+        }
+        found = _judge_row(
+            probs[r], token_labels[r], prepared.labels[r], flagged.get(r, set()), kind.classes
+        )
+        suggested[r] = decode(probs[r].text, probs[r].offsets, probs[r].probs)
+        worst_token = 1.0 - probs[r].probs[np.arange(len(token_labels[r])), token_labels[r]]
+        suspicion[r] = max(
+            [v["suspicion"] for v in found], default=float(worst_token.max(initial=0.0))
+        )
+        is_issue[r] = any(v["is_label_issue"] for v in found)
+        spans_table.extend({**base, **v} for v in found)
+    spans_table.sort(key=lambda v: (not v["is_label_issue"], -v["suspicion"]))
+
+    notes = sorted({str(w.message) for w in caught})
+    if snapped:
+        notes.append(
+            f"{snapped} span(s) did not fall on token boundaries (or covered no token) and "
+            "were widened to the tokens they touch"
+        )
+    labelled = [v for v in spans_table if v["given_label"] != OUTSIDE]
+    health = {
+        "overall_label_health_score": round(
+            1.0 - float(np.mean([v["is_label_issue"] for v in labelled])) if labelled else 1.0, 6
+        ),
+        "tokens": len(all_labels),
+        "flagged_tokens": len(flagged_tokens),
+        "spans": len(labelled),
+        "flagged_spans": sum(v["is_label_issue"] for v in spans_table),
+        "snapped_spans": snapped,
+    }
+    return Judgement(
+        given=prepared.labels,
+        suggested=suggested,
+        suspicion=suspicion,
+        is_label_issue=is_issue,
+        noise_matrix=_token_confusion(token_labels, probs, 1 + len(kind.classes)),
+        health=health,
+        notes=notes,
+        tables={"spans": spans_table},
+    )
+
+
+def _renormalised(probs: np.ndarray) -> np.ndarray:
+    return probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)
+
+
+def _judge_row(
+    probs: TokenProbs,
+    given_tokens: np.ndarray,
+    given: tuple[Span, ...],
+    flagged: set[int],
+    classes: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """The span rows of one annotation: each given span, then each missing one."""
+    text, offsets, p = probs.text, probs.offsets, probs.probs
+    best = p.argmax(axis=1) if len(p) else np.zeros(0, dtype=np.int64)
+    wrongness = 1.0 - p[np.arange(len(given_tokens)), given_tokens] if len(p) else np.zeros(0)
+    rows = []
+    covered = np.zeros(len(given_tokens), dtype=bool)
+    for span in given:
+        a, b = token_range(offsets, span)
+        if a == b:
+            continue  # a span over no token (reported as snapped)
+        covered[a:b] = True
+        edges = [t for t in (a - 1, b) if 0 <= t < len(given_tokens) and given_tokens[t] == 0]
+        judged = list(range(a, b)) + edges
+        inside = np.bincount(best[a:b], minlength=1 + len(classes))
+        predicted = int(inside.argmax())
+        wrong_inside = bool(flagged & set(range(a, b)))
+        wrong_edges = bool(flagged & set(edges))
+        if predicted == 0:
+            issue = "spurious"
+        elif predicted != 1 + span.label:
+            issue = "wrong label"
+        elif wrong_inside or wrong_edges or any(best[t] == 1 + span.label for t in edges):
+            issue = "boundaries"
+        else:
+            issue = ""
+        is_issue = wrong_inside or wrong_edges
+        rows.append(
+            {
+                "start": span.start,
+                "end": span.end,
+                "text": text[span.start : span.end],
+                "given_label": classes[span.label],
+                "suggested_label": OUTSIDE if predicted == 0 else classes[predicted - 1],
+                "suspicion": round(float(wrongness[judged].max()), 6),
+                "is_label_issue": is_issue,
+                "issue": issue if is_issue else "",
+            }
+        )
+    for found in decode(text, offsets, p):
+        tokens = np.flatnonzero((offsets[:, 0] < found.end) & (offsets[:, 1] > found.start))
+        if covered[tokens].any():
+            continue  # it overlaps a given span, judged above
+        is_issue = bool(flagged & set(tokens.tolist()))
+        rows.append(
+            {
+                "start": found.start,
+                "end": found.end,
+                "text": found.text,
+                "given_label": OUTSIDE,
+                "suggested_label": classes[found.label],
+                "suspicion": round(float(wrongness[tokens].max()), 6),
+                "is_label_issue": is_issue,
+                "issue": "missing" if is_issue else "",
+            }
+        )
+    return rows
+
+
+def _token_confusion(
+    token_labels: list[np.ndarray], probs: np.ndarray, num_classes: int
+) -> np.ndarray:
+    """P(given class = i | the model's class = j) over every token (column 0 is "O")."""
+    counts = np.zeros((num_classes, num_classes))
+    for labels, p in zip(token_labels, probs, strict=True):
+        if len(labels):
+            np.add.at(counts, (labels, p.probs.argmax(axis=1)), 1.0)
+    totals = counts.sum(axis=0, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+__all__ = ["OUTSIDE", "Suggested", "judge_spans"]
