@@ -415,9 +415,7 @@ def alternative_rules(case: AnnotatorCase, outcomes: dict[str, Outcome]) -> dict
     if ours is not None:
         suspicion = ours.extra["suspicion"]
         differs = case.row_label != ours.consensus[case.row_task]
-        out["F1: labelaudit default (given != consensus and suspicion > 0.5)"] = prf(
-            ours.flags, wrong
-        )[2]
+        out["F1: labelaudit default (is_label_issue)"] = prf(ours.flags, wrong)[2]
         out["F1: labelaudit, given != consensus"] = prf(differs, wrong)[2]
         for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
             out[f"F1: labelaudit, suspicion > {threshold}"] = prf(suspicion > threshold, wrong)[2]
