@@ -41,7 +41,8 @@ above both baselines, Spearman >= 0.9, F1 above the recipe's.
 
 Seeds 0-2 are for tuning, 10-12 are held out (printed apart); the seed draws the data
 (which fortunes; the table), the annotators' assignment, their answers and the folds.
-With ``--rules`` labelaudit's other flagging rules are scored too, on tuning seeds only.
+With ``--rules`` other flagging rules and consensus labels computed from labelaudit's (and
+the recipe's) outputs are scored too, on tuning seeds only.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/multiannotator.py`` (all seeds, both kinds and
 variants); ``--quick`` for 600 tasks, seeds 0 and 10, no memory pass. BLAS runs on one
@@ -232,8 +233,8 @@ def labelaudit(case: AnnotatorCase, seed: int) -> Outcome:
         [class_index[by_task[int(t["id"])]["consensus_label"]] for t in case.tasks], dtype=np.intp
     )
     # An annotator's key: its email where the export carries it, else its user id.
-    key_of = {**{str(u): a for a, u in enumerate(case.users)}, **{e: a for a, e in
-              enumerate(case.emails)}}  # fmt: skip
+    key_of = {str(user): a for a, user in enumerate(case.users)}
+    key_of.update({email: a for a, email in enumerate(case.emails)})
     quality = np.full(len(case.users), np.nan)
     for row in result.tables["annotators"]:
         quality[key_of[str(row["annotator"])]] = float(row["quality"])
