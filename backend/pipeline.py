@@ -173,29 +173,39 @@ def prepare(
             f"no usable annotations to audit ({len(skipped)} skipped, "
             f"{len(dataset.unlabeled)} tasks without annotations)"
         )
+    # A task's annotations share its input: read and featurize each task once (several
+    # annotators would otherwise fetch an image or weigh a text three times).
+    _, first, task_of = np.unique(dataset.task_ids, return_index=True, return_inverse=True)
     with timed(timings, "features"):
-        X, ok, failures = featurize(
+        X_tasks, task_ok, failures = featurize(
             kind,
-            dataset.inputs,
+            [dataset.inputs[i] for i in first],
             settings,
             fetch=fetch,
             progress=lambda done, total: progress("features", done, total),
         )
-    for row, reason in failures:
-        skipped.append(Skipped(int(dataset.task_ids[row]), _annotation_id(dataset, row), reason))
-    rows = np.flatnonzero(ok)
+    for task, reason in failures:
+        for row in np.flatnonzero(task_of == task):
+            skipped.append(
+                Skipped(int(dataset.task_ids[row]), _annotation_id(dataset, int(row)), reason)
+            )
+    rows = np.flatnonzero(task_ok[task_of])
     if len(rows) == 0:
         raise NothingToAudit(f"no annotated task has a usable input ({len(failures)} failed)")
     labels = dataset.labels[rows]
     task_type = tasktypes.get(kind.task_type)
     task_type.check(labels, kind)
-    X = X[rows] if len(rows) < len(ok) else X
+    usable = np.flatnonzero(task_ok)
+    X_tasks = X_tasks[usable] if len(usable) < len(task_ok) else X_tasks
     # The model's feature steps learn nothing from labels: fitted once here on every
-    # audited input, so each fold fits only the classifier (timed with "features").
+    # audited task's input, so each fold fits only the classifier (timed with "features").
     started = time.perf_counter()
-    features, _ = split_features(task_type.model(kind, settings, n_samples=len(rows)))
+    features, _ = split_features(task_type.model(kind, settings, n_samples=len(usable)))
     if features is not None:
-        X = features.fit_transform(X)
+        X_tasks = features.fit_transform(X_tasks)
+    # Each audited row takes its task's features.
+    at = np.searchsorted(usable, task_of[rows])
+    X = X_tasks if np.array_equal(at, np.arange(len(at))) else X_tasks[at]
     timings["features"] = round(timings["features"] + time.perf_counter() - started, 3)
     return Prepared(
         dataset=dataset,

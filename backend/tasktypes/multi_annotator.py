@@ -8,16 +8,15 @@ extends:
 * **Cross-validation** over tasks, one training row per task labelled with its
   *consensus* (the majority vote; a ground-truth annotation decides its task).
 * **Judging**: CROWDLAB (``core.multiannotator``) on the out-of-fold probabilities gives
-  each task a posterior over the classes from the model and its annotators, each weighted
-  by its estimated accuracy. The consensus label is the class of highest posterior among
-  those the task's annotators chose; ground-truth tasks keep their ground truth, and their
-  model probabilities are replaced by it, so they anchor the annotators' quality.
-* **Suspicion** of an annotation is ``1 - P(its label)`` under a *calibrated* posterior
-  (:mod:`backend.tasktypes.consensus`: the model, temperature-fitted to the consensus, and
-  each annotator's estimated accuracy, combined as independent evidence). CROWDLAB's own
-  posterior ranks well but is no probability (three agreeing annotators score ~0.8). An
-  annotation is flagged when its label is not the consensus and it is probably wrong
-  (suspicion above one half).
+  each task a first consensus, each annotator a quality and the ActiveLab scores. From
+  that consensus the model's temperature and each annotator's accuracy are estimated, and
+  a *calibrated* posterior combines them (:mod:`backend.tasktypes.consensus`); its most
+  likely class is the task's consensus label. Ground-truth tasks keep their ground truth,
+  and their model probabilities are replaced by it, so they anchor the annotators.
+* **Suspicion** of an annotation is ``1 - P(its label)`` under that calibrated posterior.
+  CROWDLAB's own posterior ranks well but is no probability (three agreeing annotators
+  score ~0.8). An annotation is flagged when it is probably wrong (suspicion above one
+  half; such a label is never the consensus).
 * A task **needs another annotator** when the calibrated probability of its consensus is
   below the ``consensus_min_probability`` setting; ActiveLab scores order them (lowest
   first: the annotation that helps most).
@@ -104,8 +103,8 @@ class MultiAnnotator(SingleChoice):
         "(bench/multiannotator.py measures it)."
     )
     flagged_words = (
-        "The annotation's label is not the task's consensus and is probably wrong: its "
-        "suspicion is above 0.5."
+        "The annotation's label is probably wrong: its suspicion is above 0.5 (such a label "
+        "is never the task's consensus)."
     )
     health_words = "1 &minus; the share of annotations flagged (1.00: none)."
     detail_columns = ("consensus_label",)
@@ -185,27 +184,34 @@ class MultiAnnotator(SingleChoice):
         wide = pd.DataFrame(matrix, columns=pd.Index(names, dtype=object))
         found = _crowdlab(wide, task_probs[crowd_tasks], seed=settings.seed)
 
-        consensus = truth.copy()  # tasks with ground truth alone keep it
-        consensus[crowd_tasks] = found["label_quality"]["consensus_label"].to_numpy()
-        consensus[anchored] = truth[anchored]
-        quality = task_probs[np.arange(len(tasks)), consensus]  # ground truth alone: certain
-        quality[crowd_tasks] = found["label_quality"]["consensus_quality_score"].to_numpy()
-        quality[anchored] = np.maximum(quality[anchored], GROUND_TRUTH_PROBABILITY)
-
-        # The calibrated posterior (consensus.py) says how likely each label is wrong.
-        temperature = fit_temperature(model_probs[crowd_tasks], consensus[crowd_tasks])
+        # CROWDLAB's consensus (cleanlab's answer) estimates the model's temperature and each
+        # annotator's accuracy; the calibrated posterior built from them (consensus.py)
+        # then decides: its most likely class is the consensus, and it says how likely
+        # each label is wrong (measured better than CROWDLAB's own consensus:
+        # bench/RESULTS.md, "Several annotators per task").
+        crowdlab = truth.copy()  # tasks with ground truth alone keep it
+        crowdlab[crowd_tasks] = found["label_quality"]["consensus_label"].to_numpy()
+        crowdlab[anchored] = truth[anchored]
+        temperature = fit_temperature(model_probs[crowd_tasks], crowdlab[crowd_tasks])
         accuracy = annotator_accuracy(
-            labels[crowd], consensus[tasks.pos[crowd]], cols, len(kind.classes)
+            labels[crowd], crowdlab[tasks.pos[crowd]], cols, len(kind.classes)
         )
         post = posterior(
             task_probs, tasks.pos[crowd], labels[crowd], accuracy[cols], temperature=temperature
         )
+        consensus = post.argmax(axis=1)
+        consensus[anchored] = truth[anchored]
         probability = post[np.arange(len(tasks)), consensus]
+        # CROWDLAB's quality score of that consensus (its posterior; certain for ground truth
+        # alone), as cleanlab's consensus_quality_score would be.
+        quality = task_probs[np.arange(len(tasks)), consensus]
+        quality[crowd_tasks] = found["post_pred_probs"][
+            np.arange(len(crowd_tasks)), consensus[crowd_tasks]
+        ]
+        quality[anchored] = np.maximum(quality[anchored], GROUND_TRUTH_PROBABILITY)
         suspicion = 1.0 - post[tasks.pos, labels]
-        # Probably wrong, and the consensus is likelier than it (CROWDLAB's consensus can
-        # differ from the calibrated posterior's best where the evidence is thin).
-        likelier = probability[tasks.pos] > post[tasks.pos, labels]
-        is_issue = (labels != consensus[tasks.pos]) & (suspicion > 0.5) & likelier & ~trusted
+        # Probably wrong (and so not the consensus, the most likely class).
+        is_issue = (labels != consensus[tasks.pos]) & (suspicion > 0.5) & ~trusted
         activelab = np.full(len(tasks), np.nan)
         activelab[crowd_tasks] = found["activelab"]
         needs_more = (probability < settings.consensus_min_probability) & ~anchored
