@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from backend import tasktypes
+from backend.evidence import flagged_evidence
 from backend.inputs import featurize
 from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
 from backend.models import split_features
@@ -69,6 +70,8 @@ class AuditResult:
     notes: list[str] = field(default_factory=list)
     #: The task type's own tables (``TaskType.tables``): name -> rows.
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Per row, why it is flagged (the model's top labels, similar tasks); "" if not.
+    evidence: list[str] = field(default_factory=list)
 
     def label_text(self, label: Any) -> str:
         """Return how issues.csv and the report write a label of this result."""
@@ -246,6 +249,16 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         judged = task_type.judge(prepared, probs, settings)
         trusted = dataset.ground_truth[rows]
         issues = judged.is_label_issue & ~trusted
+    with timed(timings, "evidence"):
+        evidence = flagged_evidence(
+            prepared.X,
+            probs,
+            groups,
+            judged.given,
+            issues,
+            kind.classes,
+            lambda label: task_type.label_text(kind, label),
+        )
 
     annotated_tasks = set(dataset.task_ids.tolist())
     counts = {
@@ -281,6 +294,7 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         timings=timings,
         notes=judged.notes,
         tables=judged.tables,
+        evidence=evidence,
     )
 
 

@@ -30,11 +30,18 @@ MAX_ACCURACY = 0.99
 
 
 def annotator_accuracy(
-    labels: np.ndarray, consensus: np.ndarray, annotator: np.ndarray, num_classes: int
+    labels: np.ndarray,
+    consensus: np.ndarray,
+    annotator: np.ndarray,
+    num_classes: int,
+    *,
+    annotators: int | None = None,
 ) -> np.ndarray:
-    """Each annotator's smoothed agreement with the consensus: (agree + 1) / (n + 2)."""
-    count = np.bincount(annotator)
-    agree = np.bincount(annotator, weights=labels == consensus, minlength=len(count))
+    """Each annotator's smoothed agreement with the consensus: (agree + 1) / (n + 2), over
+    the annotations given (an annotator with none gets 1/2, clipped)."""
+    size = annotators if annotators is not None else int(annotator.max(initial=-1)) + 1
+    count = np.bincount(annotator, minlength=size)
+    agree = np.bincount(annotator, weights=labels == consensus, minlength=size)
     accuracy = (agree + 1.0) / (count + 2.0)
     return np.clip(accuracy, 1.0 / num_classes + 1e-3, MAX_ACCURACY)
 

@@ -1,7 +1,9 @@
 """Several annotators per task: a single-choice project where some task has 2+ annotations.
 
 Not claimed from the label config: the export (:mod:`backend.labelstudio.export`) turns a
-``single_choice`` dataset into this type when some task has two or more usable annotations.
+``single_choice`` dataset into this type when enough tasks (10%, and 20 at least) were
+labelled by two or more people (:func:`has_several_annotators`); with less overlap the
+annotators cannot be weighed against each other, and each annotation is judged alone.
 Labels are class indices, as in :mod:`backend.tasktypes.single_choice`, which this type
 extends:
 
@@ -58,6 +60,40 @@ if TYPE_CHECKING:
 ANOTHER_ANNOTATOR_TITLE = "Needs another annotator"
 #: What a ground-truth task's model probabilities become (its given class, nearly certain).
 GROUND_TRUTH_PROBABILITY = 0.999
+
+
+#: Below this share of tasks labelled by two or more people (and this many tasks), a
+#: project is judged one annotation at a time: too little overlap to weigh annotators.
+MIN_SHARED_SHARE = 0.1
+MIN_SHARED_TASKS = 20
+
+
+def min_shared_tasks(num_tasks: int) -> int:
+    """How many tasks two or more people must have labelled to weigh the annotators."""
+    return max(MIN_SHARED_TASKS, int(np.ceil(MIN_SHARED_SHARE * num_tasks)))
+
+
+def shared_tasks(task_ids: np.ndarray, annotators: list[str] | np.ndarray) -> np.ndarray:
+    """The ids of the tasks that two or more different people labelled."""
+    if len(task_ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, who = np.unique(np.asarray(annotators, dtype=object), return_inverse=True)
+    pairs = np.unique(np.stack([np.asarray(task_ids, dtype=np.int64), who]), axis=1)
+    ids, people = np.unique(pairs[0], return_counts=True)
+    return ids[people >= 2]
+
+
+def has_several_annotators(
+    task_ids: np.ndarray, annotators: list[str] | np.ndarray, trusted: np.ndarray
+) -> bool:
+    """Whether enough tasks were labelled by two or more people (ground truth set apart)
+    to weigh the annotators against each other (:func:`min_shared_tasks`)."""
+    keep = ~np.asarray(trusted, dtype=bool)
+    crowd = np.asarray(annotators, dtype=object)[keep]
+    shared = shared_tasks(np.asarray(task_ids)[keep], crowd)
+    return len(set(crowd.tolist())) >= 2 and len(shared) >= min_shared_tasks(
+        len(np.unique(task_ids))
+    )
 
 
 def count_annotations(task_ids: np.ndarray) -> int:
@@ -157,12 +193,13 @@ class MultiAnnotator(SingleChoice):
         crowd = ~trusted
         names, cols = np.unique(annotators[crowd], return_inverse=True)
         # A person who labelled a task twice counts once (CROWDLAB takes one label each).
-        pairs = np.unique(np.stack([prepared.groups[crowd], cols]), axis=1)
-        if len(names) < 2 or count_annotations(pairs[0]) < 2:
+        shared_ids = shared_tasks(prepared.groups[crowd], cols)
+        if len(names) < 2 or len(shared_ids) < min_shared_tasks(len(tasks)):
             judged = super().judge(prepared, probs, settings)
             judged.notes.append(
-                "fewer than two annotators, or no task annotated twice, once ground truth "
-                "is set apart: judged one annotation at a time"
+                f"{len(shared_ids)} of {len(tasks)} tasks have two or more annotators (once "
+                f"ground truth is set apart), fewer than {min_shared_tasks(len(tasks))}: too "
+                "little overlap to weigh annotators, judged one annotation at a time"
             )
             return judged
 
@@ -192,9 +229,18 @@ class MultiAnnotator(SingleChoice):
         crowdlab = truth.copy()  # tasks with ground truth alone keep it
         crowdlab[crowd_tasks] = found["label_quality"]["consensus_label"].to_numpy()
         crowdlab[anchored] = truth[anchored]
-        temperature = fit_temperature(model_probs[crowd_tasks], crowdlab[crowd_tasks])
+        # Estimated where several people labelled a task: there the consensus rests on
+        # them, elsewhere mostly on the model itself (fitting the model's temperature to
+        # its own argmax would make it certain).
+        shared = np.isin(tasks.ids, shared_ids) | anchored
+        temperature = fit_temperature(model_probs[shared], crowdlab[shared])
+        on_shared = shared[tasks.pos[crowd]]
         accuracy = annotator_accuracy(
-            labels[crowd], crowdlab[tasks.pos[crowd]], cols, len(kind.classes)
+            labels[crowd][on_shared],
+            crowdlab[tasks.pos[crowd]][on_shared],
+            cols[on_shared],
+            len(kind.classes),
+            annotators=len(names),
         )
         post = posterior(
             task_probs, tasks.pos[crowd], labels[crowd], accuracy[cols], temperature=temperature
