@@ -28,8 +28,9 @@ threads and the processes it waited for: cleanlab's filter forks a pool) and pea
 after resetting it; cleanlab's pool workers are not in it). BLAS runs on one thread in
 each child (``--blas-threads``; 0 leaves OpenBLAS's default): on the shared 2-core
 machine, with other work running, OpenBLAS's threads made both sides' L-BFGS fits 10-20x
-slower (600 template tasks: labelaudit 75 s, the recipe 65 s, against 3.5 s and 4.1 s on
-one thread), which says more about the machine than about either method.
+slower (600 template tasks under load 8-9, first imports included: labelaudit 75 s, the
+recipe 65 s, against 3.5 s and 4.1 s on one thread), which says more about the machine
+than about either method.
 
 Scores are per task: P/R/F1 of the flagged tasks against the changed ones, recall per kind
 of change, flags on unchanged tasks, average precision of the rankings (labelaudit's task
@@ -43,8 +44,9 @@ judging (``pipeline.finish``) on the recipe's probabilities. Seeds below 10 are
 seeds 10 and above are **held-out**, printed separately and never used to choose.
 
 Run: ``.venv/bin/python bench/detection_ner.py`` (seeds 0 1 2 and 10 11 12, 1,000 tasks
-of each kind; ``--quick`` for one seed of each split at 600 tasks; ``--tasks 600 2000``,
-``--kinds free``, ``--repeat 3`` keeps each side's best of three times).
+of each kind, about 4 minutes on the 2 cores; ``--quick`` for one seed of each split at 600
+tasks; ``--tasks 600 2000``, ``--kinds free``, ``--repeat 3`` keeps each side's best of
+three times).
 """
 
 from __future__ import annotations
