@@ -23,6 +23,7 @@ STEPS = {
     "features": "turning inputs into features (TF-IDF vocabulary, scaling, PCA fitted once)",
     "cross_validation": "cross-validation: out-of-fold probabilities",
     "confident_learning": "confident learning: finding the wrong labels",
+    "evidence": "evidence for each flag: the model's top labels, the most similar tasks",
     "final_model": "training the model that labels new tasks",
     "push": "pushing predictions and the review tab to Label Studio",
 }

@@ -527,6 +527,7 @@ def test_the_summary_and_report_time_the_whole_audit(audit_app):
         "features",
         "cross_validation",
         "confident_learning",
+        "evidence",
         "final_model",
         "push",
     ]

@@ -192,7 +192,7 @@ def test_issue_rows_say_which_labels_look_missing_or_extra(audited, tmp_path):
     paths = write_outputs(result, tmp_path, data)
     with paths["issues"].open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0])[-2:] == ["missing_labels", "extra_labels"]
+    assert list(rows[0])[-3:] == ["missing_labels", "extra_labels", "evidence"]
     by_task = {int(r["task_id"]): r for r in rows}
     for i in np.flatnonzero(result.is_label_issue)[:20]:
         row = by_task[int(result.task_ids[i])]

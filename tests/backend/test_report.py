@@ -67,7 +67,14 @@ def test_outputs_are_complete_and_consistent(tmp_path, text_result):
     paths = write_outputs(result, tmp_path, summary_data)
     with paths["issues"].open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert tuple(rows[0]) == ISSUES_COLUMNS
+    assert tuple(rows[0]) == (*ISSUES_COLUMNS, "evidence")
+    flagged = [r for r in rows if r["is_label_issue"] == "True"]
+    # Why each flag: the model's top labels and the most similar other tasks.
+    assert flagged
+    assert all(
+        r["evidence"].startswith("model: ") and "; similar: task " in r["evidence"] for r in flagged
+    )
+    assert all(r["evidence"] == "" for r in rows if r["is_label_issue"] == "False")
     assert len(rows) == result.counts["audited_annotations"]
     flagged = [r for r in rows if r["is_label_issue"] == "True"]
     assert rows[: len(flagged)] == flagged  # flagged first
@@ -223,7 +230,13 @@ def test_the_cli_reports_the_whole_audit_time(tmp_path):
     assert main(["audit", str(export), "--out", str(tmp_path), "--quiet", "--folds", "2"]) == 0
     data = json.loads((tmp_path / "summary.json").read_text())
     timings = data["timings_seconds"]
-    assert list(timings) == ["read_tasks", "features", "cross_validation", "confident_learning"]
+    assert list(timings) == [
+        "read_tasks",
+        "features",
+        "cross_validation",
+        "confident_learning",
+        "evidence",
+    ]
     assert timings["read_tasks"] > 0 and timings["cross_validation"] > 0
     assert data["title"] == "export.json"
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
