@@ -124,7 +124,9 @@ def _judge_row(
         edges = [t for t in (a - 1, b) if 0 <= t < len(given_tokens) and given_tokens[t] == 0]
         judged = list(range(a, b)) + edges
         inside = np.bincount(best[a:b], minlength=1 + len(classes))
-        predicted = int(inside.argmax())
+        # The entity type most of its tokens get; "O" only when no token is in an entity
+        # (a span one word too long is a boundary issue, not a spurious span).
+        predicted = int(inside[1:].argmax()) + 1 if inside[1:].any() else 0
         wrong_inside = bool(flagged & set(range(a, b)))
         wrong_edges = bool(flagged & set(edges))
         if predicted == 0:
