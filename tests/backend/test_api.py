@@ -457,7 +457,18 @@ def audit_app(tmp_path, runner, monkeypatch):
             return "labelaudit-1"
 
         def push(
-            self, url, key, project, predictions, flagged, *, version, progress, switched, tabs=None
+            self,
+            url,
+            key,
+            project,
+            predictions,
+            flagged,
+            *,
+            version,
+            progress,
+            switched,
+            tabs=None,
+            guard=None,
         ):
             time.sleep(0.02)
             switched(version)
