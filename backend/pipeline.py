@@ -69,6 +69,9 @@ class AuditResult:
     notes: list[str] = field(default_factory=list)
     #: The task type's own tables (``TaskType.tables``): name -> rows.
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: What people did with the flags, as the service counts them (backend.verdicts.counts);
+    #: None for an audit that keeps no verdicts (the CLI's).
+    verdicts: dict[str, Any] | None = None
 
     def label_text(self, label: Any) -> str:
         """Return how issues.csv and the report write a label of this result."""

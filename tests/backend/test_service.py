@@ -89,6 +89,9 @@ class NullRunner:
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         pass
 
+    def enqueue_instant(self, project: int, message: dict) -> None:
+        pass
+
     def queue_depth(self) -> int:
         return 0
 
