@@ -97,27 +97,28 @@ class LabelStudioIO:
         finally:
             close(client)
 
-    def show_task(
+    def show(
         self,
         url: str,
         api_key: str,
         project: int,
         *,
         version: str,
-        task: int,
-        prediction: Mapping[str, Any] | None,
+        predictions: Mapping[int, Mapping[str, Any] | None],
         tabs: Mapping[str, Iterable[int]] | None = None,
     ) -> None:
-        """Make one task show ``prediction`` (None: no prediction of ours) under ``version``,
-        then re-point ``tabs`` (title -> annotation ids) when given (instant feedback)."""
+        """Instant feedback: re-point ``tabs`` (title -> annotation ids) when given, then
+        make each task show its prediction (task id -> a /predict answer of ``version``;
+        None: no prediction of ours)."""
         from backend.labelstudio.client import close, connect
         from backend.labelstudio.push import point_tabs, replace_task_prediction
 
         client = connect(url, api_key)
         try:
-            replace_task_prediction(client, project, task, prediction, version=version)
             if tabs:
                 point_tabs(client, project, tabs)
+            for task, prediction in predictions.items():
+                replace_task_prediction(client, project, task, prediction, version=version)
         finally:
             close(client)
 

@@ -1,7 +1,7 @@
 """Instant feedback and remembered verdicts, in one process (backend.service.instant).
 
 Label Studio is the fake of test_service.py (datasets built here), which also records what
-an instant update shows (``show_task``); audits run the real pipeline. Memory and Redis
+an instant update shows (``show``); audits run the real pipeline. Memory and Redis
 stores alike.
 """
 
@@ -41,11 +41,12 @@ class ShowingLabelStudio(FakeLabelStudio):
             self.on_load.pop(0)()  # a person saves while the audit reads the project
         return dataset
 
-    def show_task(self, url, key, project, *, version, task, prediction, tabs=None) -> None:
-        self.shown.append(
-            {"project": project, "version": version, "task": task, "prediction": prediction}
-            | ({"tab": sorted(tabs[REVIEW])} if tabs else {})
-        )
+    def show(self, url, key, project, *, version, predictions, tabs=None) -> None:
+        for task, prediction in predictions.items():
+            self.shown.append(
+                {"project": project, "version": version, "task": task, "prediction": prediction}
+                | ({"tab": sorted(tabs[REVIEW])} if tabs else {})
+            )
 
     def relabel(self, project: int, task: int, label: str) -> dict[str, Any]:
         """Change a task's label in the fake (as Label Studio stores a save)."""
@@ -171,6 +172,9 @@ def test_a_kept_label_is_confirmed_and_never_flagged_again(service, ls):
         summary = service.store.latest_audit(1)["summary"]
         assert summary["verdicts"]["confirmed"] == 1  # summary.json counts it too
         assert summary["counts"]["ground_truth_annotations"] == 1  # trusted like it
+        folder = service.artifacts.version_dir(1, summary["model_version"])
+        report = (folder / "report.html").read_text()
+        assert "What people did with the flags" in report and "<b>1</b> confirmed" in report
     # Changed later (to the suggestion): a fix, and no longer trusted.
     other = suggestion(service, task)
     assert other != kept

@@ -173,19 +173,19 @@ def test_an_instant_update_is_applied_and_shown_again_after_a_transient_failure(
     shown: list[dict] = []
     failures = [ConnectionError("HTTP 502")]
 
-    def show_task(url, key, project, **what):
+    def show(url, key, project, **what):
         if failures:
             raise failures.pop()
         shown.append(what)
 
-    monkeypatch.setattr(ls, "show_task", show_task, raising=False)
+    monkeypatch.setattr(ls, "show", show, raising=False)
     body = {"annotation": {**annotation(10_000 + task, better), "task": task}}
     message = event_message("ANNOTATION_UPDATED", body, 1e12)
     app.tasks[INSTANT_TASK].apply(kwargs={"project": 1, "message": message})
     # The store took the change once; the retry showed it (the tab too) all the same.
     assert task not in service.store.flags(1)
     ((what,),) = [shown]
-    assert what["task"] == task and what["tabs"] is not None
+    assert list(what["predictions"]) == [task] and what["tabs"] is not None
 
 
 def test_the_celery_app_follows_the_settings(app):
