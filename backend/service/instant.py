@@ -30,6 +30,7 @@ are judged at once; the others keep the debounced re-audit alone.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -71,6 +72,9 @@ INSTANT_CACHED = 4
 MAX_DELETED = 100
 #: How many audits a change is judged on when newer ones keep becoming current under it.
 APPLY_TRIES = 3
+#: An annotation result longer than this (as JSON) is left to the audit, not sent through
+#: the broker (a single choice takes ~150 bytes).
+MAX_RESULT_BYTES = 64 * 1024
 
 
 @dataclass
@@ -156,6 +160,8 @@ def event_message(action: str, body: Mapping[str, Any], at: float) -> dict[str, 
             payload_task = body.get("task")
             task = payload_task.get("id") if isinstance(payload_task, dict) else None
         cancelled = bool(annotation.get("was_cancelled"))
+        if len(json.dumps(annotation.get("result"), default=str)) > MAX_RESULT_BYTES:
+            return None
         changes.append(
             {
                 "annotation": annotation["id"],

@@ -250,6 +250,34 @@ def test_an_update_computed_on_a_superseded_audit_lands_nowhere(service, ls, mon
     assert service.store.events(1) == {} and ls.shown == []
 
 
+def test_webhooks_become_small_messages_or_none():
+    body = {"annotation": {**annotation(5, "a"), "task": 3}, "task": {"id": 3}}
+    message = event_message("ANNOTATION_UPDATED", body, 12.5)
+    assert message == {
+        "action": "ANNOTATION_UPDATED",
+        "at": 12.5,
+        "changes": [
+            {
+                "annotation": 5,
+                "task": 3,
+                "result": body["annotation"]["result"],
+                "ground_truth": False,
+                "deleted": False,
+            }
+        ],
+    }
+    cancelled = {"annotation": {**annotation(5, "a"), "was_cancelled": True, "task": 3}}
+    assert event_message("ANNOTATION_UPDATED", cancelled, 1)["changes"][0]["deleted"]
+    deleted = {"annotations": [{"id": 5}, {"id": "x"}, {"id": 6}]}
+    assert [
+        c["annotation"] for c in event_message("ANNOTATIONS_DELETED", deleted, 1)["changes"]
+    ] == [5, 6]
+    huge = {"annotation": {**annotation(5, "a"), "result": [{"x": "y" * 70_000}], "task": 3}}
+    assert event_message("ANNOTATION_UPDATED", huge, 1) is None  # left to the audit
+    assert event_message("ANNOTATIONS_CREATED", body, 1) is None  # a bulk import: the audit
+    assert event_message("ANNOTATION_UPDATED", {"annotation": {"id": "7"}}, 1) is None
+
+
 def test_only_annotations_of_the_audit_are_judged_at_once(service, ls):
     audit(service)
     body = {
