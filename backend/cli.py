@@ -75,7 +75,7 @@ class _Bars:
     #: What ``done`` and ``total`` count in each step the audit reports.
     UNITS: ClassVar[Mapping[str, str]] = {
         "export": "tasks",  # reading a live project, page by page
-        "features": "annotations",  # featurized rows; a row is an annotation
+        "features": "tasks",  # each annotated task's input is featurized once
         "cross-validation": "folds",
         "push": "predictions",
     }

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from backend import tasktypes
+from backend.evidence import flagged_evidence
 from backend.inputs import featurize
 from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
 from backend.models import split_features
@@ -69,6 +70,8 @@ class AuditResult:
     notes: list[str] = field(default_factory=list)
     #: The task type's own tables (``TaskType.tables``): name -> rows.
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Per row, why it is flagged (the model's top labels, similar tasks); "" if not.
+    evidence: list[str] = field(default_factory=list)
     #: What people did with the flags, as the service counts them (backend.verdicts.counts);
     #: None for an audit that keeps no verdicts (the CLI's).
     verdicts: dict[str, Any] | None = None
@@ -84,7 +87,8 @@ class AuditResult:
     def task_verdicts(self) -> list[dict[str, Any]]:
         """One verdict per audited task: suggested label, suspicion, flagged; most suspicious first.
 
-        The task's suspicion and suggestion come from its most suspicious annotation;
+        The task's suspicion is the highest of its annotations'; its suggestion comes from
+        its most suspicious flagged annotation (else its most suspicious one);
         ``suggested`` is the label as the task type encodes it, ``suggested_label`` its text.
         """
         verdicts: dict[int, dict[str, Any]] = {}
@@ -99,8 +103,10 @@ class AuditResult:
                     "suspicion": float(self.suspicion[row]),
                     "is_label_issue": bool(self.is_label_issue[row]),
                 }
-            elif self.is_label_issue[row]:
-                entry["is_label_issue"] = True
+            else:
+                # The most suspicious annotation sets the score, flagged or not.
+                entry["suspicion"] = max(entry["suspicion"], float(self.suspicion[row]))
+                entry["is_label_issue"] = entry["is_label_issue"] or bool(self.is_label_issue[row])
         return sorted(verdicts.values(), key=lambda v: (not v["is_label_issue"], -v["suspicion"]))
 
     def flagged_task_ids(self) -> list[int]:
@@ -173,29 +179,39 @@ def prepare(
             f"no usable annotations to audit ({len(skipped)} skipped, "
             f"{len(dataset.unlabeled)} tasks without annotations)"
         )
+    # A task's annotations share its input: read and featurize each task once (several
+    # annotators would otherwise fetch an image or weigh a text three times).
+    _, first, task_of = np.unique(dataset.task_ids, return_index=True, return_inverse=True)
     with timed(timings, "features"):
-        X, ok, failures = featurize(
+        X_tasks, task_ok, failures = featurize(
             kind,
-            dataset.inputs,
+            [dataset.inputs[i] for i in first],
             settings,
             fetch=fetch,
             progress=lambda done, total: progress("features", done, total),
         )
-    for row, reason in failures:
-        skipped.append(Skipped(int(dataset.task_ids[row]), _annotation_id(dataset, row), reason))
-    rows = np.flatnonzero(ok)
+    for task, reason in failures:
+        for row in np.flatnonzero(task_of == task):
+            skipped.append(
+                Skipped(int(dataset.task_ids[row]), _annotation_id(dataset, int(row)), reason)
+            )
+    rows = np.flatnonzero(task_ok[task_of])
     if len(rows) == 0:
         raise NothingToAudit(f"no annotated task has a usable input ({len(failures)} failed)")
     labels = dataset.labels[rows]
     task_type = tasktypes.get(kind.task_type)
     task_type.check(labels, kind)
-    X = X[rows] if len(rows) < len(ok) else X
+    usable = np.flatnonzero(task_ok)
+    X_tasks = X_tasks[usable] if len(usable) < len(task_ok) else X_tasks
     # The model's feature steps learn nothing from labels: fitted once here on every
-    # audited input, so each fold fits only the classifier (timed with "features").
+    # audited task's input, so each fold fits only the classifier (timed with "features").
     started = time.perf_counter()
-    features, _ = split_features(task_type.model(kind, settings, n_samples=len(rows)))
+    features, _ = split_features(task_type.model(kind, settings, n_samples=len(usable)))
     if features is not None:
-        X = features.fit_transform(X)
+        X_tasks = features.fit_transform(X_tasks)
+    # Each audited row takes its task's features.
+    at = np.searchsorted(usable, task_of[rows])
+    X = X_tasks if np.array_equal(at, np.arange(len(at))) else X_tasks[at]
     timings["features"] = round(timings["features"] + time.perf_counter() - started, 3)
     return Prepared(
         dataset=dataset,
@@ -236,6 +252,16 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         judged = task_type.judge(prepared, probs, settings)
         trusted = dataset.ground_truth[rows]
         issues = judged.is_label_issue & ~trusted
+    with timed(timings, "evidence"):
+        evidence = flagged_evidence(
+            prepared.X,
+            probs,
+            groups,
+            judged.given,
+            issues,
+            kind.classes,
+            lambda label: task_type.label_text(kind, label),
+        )
 
     annotated_tasks = set(dataset.task_ids.tolist())
     counts = {
@@ -271,6 +297,7 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         timings=timings,
         notes=judged.notes,
         tables=judged.tables,
+        evidence=evidence,
     )
 
 

@@ -14,11 +14,21 @@ and report precision, recall and F1 of the flagged set against the flips, and wa
 (one run each, same process). "held-out" datasets played no part in choosing the
 defaults; "tuning" datasets are the ones they were chosen on.
 
+Then how well the *suspicion* means what it says, read as the probability that the label
+is wrong: expected calibration error over 10 bins (ECE), AUROC and average precision of
+the score against the flips, for labelaudit's suspicion (calibrated,
+``backend.tasktypes.calibration``), for the suspicion labelaudit gave before it
+(``1 - p(given label)`` from the same out-of-fold probabilities) and for cleanlab's
+recipe (``1 - label_quality``, its self-confidence, from the run above); and a
+reliability table of labelaudit's suspicion per dataset (mean suspicion, share truly
+wrong, count, per bin).
+
 Text comes from the Debian package ``fortunes`` (``apt-get install fortunes``; its
 categories are the classes); without it the text rows are skipped. Everything else is
 bundled with scikit-learn.
 
-Run: ``.venv/bin/python bench/detection.py`` (about 2 minutes on 2 cores).
+Run: ``.venv/bin/python bench/detection.py`` (about 40 s on 2 cores);
+``--seed 0 1 2`` runs several seeds and ends with one row per dataset and seed.
 Multi-label sets (``<Choices choice="multiple">``) have their own script,
 ``bench/detection_multilabel.py``.
 """
@@ -38,8 +48,13 @@ from typing import Any
 import numpy as np
 
 from backend.labelstudio.dataset import AuditDataset, TaskKind
-from backend.pipeline import run_audit
+from backend.pipeline import AuditResult, run_audit
 from backend.settings import load_settings
+from backend.tasktypes.calibration import (
+    expected_calibration_error,
+    label_error_probability,
+    reliability,
+)
 from core.benchmarking.noise import (
     generate_noise_matrix_from_trace,
     generate_noisy_labels,
@@ -187,8 +202,8 @@ def scores(flagged: np.ndarray, flipped: np.ndarray) -> tuple[float, float, floa
     return precision, recall, f1
 
 
-def audit(case: Case, given: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Run labelaudit's audit; return its flags, out-of-fold probabilities and seconds."""
+def audit(case: Case, given: np.ndarray, *, seed: int) -> tuple[AuditResult, float]:
+    """Run labelaudit's audit; return its result and seconds."""
     classes = tuple(str(c) for c in range(int(case.labels.max()) + 1))
     kind = TaskKind("label", "input", case.input_type, ("input",), classes)
     n = len(given)
@@ -208,11 +223,12 @@ def audit(case: Case, given: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.n
     seconds = time.perf_counter() - start
     if len(result.given) != n:
         raise RuntimeError(f"{case.name}: {n - len(result.given)} rows were skipped")
-    return result.is_label_issue, result.pred_probs, seconds
+    return result, seconds
 
 
-def baseline(case: Case, given: np.ndarray, *, seed: int) -> tuple[np.ndarray, float]:
-    """Run cleanlab's CleanLearning.find_label_issues; return its flags and seconds."""
+def baseline(case: Case, given: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Run cleanlab's CleanLearning.find_label_issues; return its flags, its suspicion
+    (``1 - label_quality``: one minus the self-confidence) and seconds."""
     from cleanlab.classification import CleanLearning
 
     start = time.perf_counter()
@@ -221,21 +237,68 @@ def baseline(case: Case, given: np.ndarray, *, seed: int) -> tuple[np.ndarray, f
         issues = CleanLearning(case.baseline_clf, seed=seed, cv_n_folds=FOLDS).find_label_issues(
             case.baseline_X, given
         )
-    return issues["is_label_issue"].to_numpy(), time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return issues["is_label_issue"].to_numpy(), 1.0 - issues["label_quality"].to_numpy(), seconds
+
+
+@dataclass
+class Scored:
+    """How well one suspicion score says which labels are wrong."""
+
+    ece: float
+    auroc: float
+    ap: float
+
+    @classmethod
+    def of(cls, suspicion: np.ndarray, flipped: np.ndarray) -> Scored:
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        return cls(
+            expected_calibration_error(suspicion, flipped),
+            float(roc_auc_score(flipped, suspicion)),
+            float(average_precision_score(flipped, suspicion)),
+        )
+
+    def cells(self) -> str:
+        return f"{self.ece:.3f} | {self.auroc:.3f} | {self.ap:.3f}"
+
+
+def reliability_rows(suspicion: np.ndarray, flipped: np.ndarray) -> str:
+    """The reliability table of one dataset as markdown rows (one per non-empty bin)."""
+    return "\n".join(
+        f"| {low:.1f}-{high:.1f} | {mean:.3f} | {share:.3f} | {count} |"
+        for low, high, mean, share, count in reliability(suspicion, flipped)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0, help="noise and model seed")
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="noise and model seeds")
     args = parser.parse_args(argv)
+    per_seed: list[str] = []
+    for seed in args.seed:
+        per_seed += run_seed(seed)
+    if len(args.seed) > 1:
+        print("\nEvery seed: labelaudit's F1, ECE and AP of the suspicion (before -> now), ")
+        print("cleanlab's recipe's ECE and AP, seconds of the audit and of the calibration:\n")
+        print(
+            "| dataset | split | seed | F1 | ECE before | ECE now | ECE cleanlab | AP before "
+            "| AP now | AP cleanlab | audit s | calibration s |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(per_seed))
+    return 0
 
+
+def run_seed(seed: int) -> list[str]:
+    """Print one seed's tables; return its rows of the every-seed table."""
     import cleanlab
     import sklearn
 
     print(
         f"labelaudit defaults vs cleanlab {cleanlab.__version__} CleanLearning; "
         f"scikit-learn {sklearn.__version__}, python {platform.python_version()}, "
-        f"{FOLDS} folds, {NOISE_RATE:.0%} class-dependent noise, seed {args.seed}, one run\n"
+        f"{FOLDS} folds, {NOISE_RATE:.0%} class-dependent noise, seed {seed}, one run\n"
     )
     header = (
         "| dataset | split | input | n | K | flips | labelaudit P | R | F1 | s "
@@ -244,11 +307,15 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     by_filter: list[str] = []
-    for case in cases(args.seed):
-        given = noisy_labels(case.labels, seed=args.seed)
+    calibration: list[str] = []
+    tables: list[str] = []
+    per_seed: list[str] = []
+    for case in cases(seed):
+        given = noisy_labels(case.labels, seed=seed)
         flipped = given != case.labels
-        ours, probs, ours_s = audit(case, given, seed=args.seed)
-        theirs, theirs_s = baseline(case, given, seed=args.seed)
+        result, ours_s = audit(case, given, seed=seed)
+        ours, probs = result.is_label_issue, result.pred_probs
+        theirs, theirs_suspicion, theirs_s = baseline(case, given, seed=seed)
         p, r, f = scores(ours, flipped)
         bp, br, bf = scores(theirs, flipped)
         print(
@@ -262,16 +329,59 @@ def main(argv: list[str] | None = None) -> int:
             scores(find_label_issues(given, probs, filter_by=fb), flipped)[2] for fb in FILTER_BY
         ]
         best = FILTER_BY[int(np.argmax(row))]
+        above_half = scores(result.suspicion > 0.5, flipped)[2]
         by_filter.append(
             f"| {case.name} | {case.split} | "
             + " | ".join(f"{v:.3f}" for v in row)
-            + f" | {best} |"
+            + f" | {best} | {above_half:.3f} |"
         )
-    print("\nF1 of labelaudit's default model's out-of-fold probabilities under each filter_by:\n")
-    print("| dataset | split | " + " | ".join(FILTER_BY) + " | best |")
-    print("|---|---|" + "---|" * (len(FILTER_BY) + 1))
+        # The calibration step alone, timed again on the same arrays.
+        start = time.perf_counter()
+        label_error_probability(probs, given, result.noise_matrix)
+        calibration_s = time.perf_counter() - start
+        before = Scored.of(1.0 - probs[np.arange(len(given)), given], flipped)
+        now = Scored.of(result.suspicion, flipped)
+        theirs_scored = Scored.of(theirs_suspicion, flipped)
+        temperature = result.health["model_temperature"]
+        flagged_low = int((ours & (result.suspicion <= 0.5)).sum())
+        unflagged_high = int((~ours & (result.suspicion > 0.5)).sum())
+        calibration.append(
+            f"| {case.name} | {case.split} | {before.cells()} | **{now.ece:.3f}** "
+            f"| {now.auroc:.3f} | {now.ap:.3f} | {theirs_scored.cells()} | {temperature:.3f} "
+            f"| {flagged_low} | {unflagged_high} | {calibration_s:.3f} |"
+        )
+        tables.append(
+            f"\n{case.name} ({case.split}), seed {seed}, ECE {now.ece:.3f}:\n\n"
+            "| suspicion | mean | truly wrong | count |\n|---|---|---|---|\n"
+            + reliability_rows(result.suspicion, flipped)
+        )
+        per_seed.append(
+            f"| {case.name} | {case.split} | {seed} | {f:.3f} | {before.ece:.3f} "
+            f"| **{now.ece:.3f}** | {theirs_scored.ece:.3f} | {before.ap:.3f} | {now.ap:.3f} "
+            f"| {theirs_scored.ap:.3f} | {ours_s:.1f} | {calibration_s:.3f} |"
+        )
+    print("\nF1 of labelaudit's default model's out-of-fold probabilities under each filter_by,")
+    print("and of flagging every label more likely wrong than right (suspicion > 0.5):\n")
+    print("| dataset | split | " + " | ".join(FILTER_BY) + " | best | suspicion > 0.5 |")
+    print("|---|---|" + "---|" * (len(FILTER_BY) + 2))
     print("\n".join(by_filter))
-    return 0
+    print(
+        "\nThe suspicion read as P(label is wrong) against the flips: before (1 - p(given), "
+        "labelaudit's\nout-of-fold probabilities), now (calibrated), cleanlab's recipe "
+        "(1 - self-confidence);\nthe fitted temperature; flagged annotations with suspicion "
+        "<= 0.5 and unflagged ones above it;\nseconds of the calibration step alone:\n"
+    )
+    print(
+        "| dataset | split | before ECE | AUROC | AP | now ECE | AUROC | AP "
+        "| cleanlab ECE | AUROC | AP | temperature | flagged <= 0.5 | unflagged > 0.5 "
+        "| calibration s |"
+    )
+    print("|---|---|" + "---|" * 13)
+    print("\n".join(calibration))
+    print("\nReliability of labelaudit's suspicion (10 equal bins; empty bins left out):")
+    print("\n".join(tables))
+    print()
+    return per_seed
 
 
 if __name__ == "__main__":

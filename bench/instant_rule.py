@@ -26,13 +26,16 @@ import argparse
 import numpy as np
 from detection import audit, cases, noisy_labels
 
-from backend.tasktypes.single_choice import OneRowRule, one_row_rule, over_present, rejudge_row
+from backend import tasktypes
+from backend.tasktypes.single_choice import OneRowRule, over_present, rejudge_row
 from core.filter import find_label_issues
 
 
 def confident_only(rule: OneRowRule) -> OneRowRule:
     """The rule without the audit's margin cuts."""
-    return OneRowRule(rule.present, rule.thresholds, np.full_like(rule.cuts, np.inf))
+    return OneRowRule(
+        rule.present, rule.thresholds, np.full_like(rule.cuts, np.inf), rule.noise, rule.temperature
+    )
 
 
 def decide(rule: OneRowRule, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -70,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * 16)
     for case in cases(args.seed):
         given = noisy_labels(case.labels, seed=args.seed)
-        flags, probs, _ = audit(case, given, seed=args.seed)
-        rule = one_row_rule(given, probs, flags)
+        result, _ = audit(case, given, seed=args.seed)
+        flags, probs = result.is_label_issue, result.pred_probs
+        rule = tasktypes.get(result.kind.task_type).instant_state(result)
         plain = confident_only(rule)
         present = np.unique(given)
         local_probs = over_present(probs, present)

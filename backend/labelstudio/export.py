@@ -1,8 +1,8 @@
 """Label Studio tasks (a JSON export, or tasks read through the API) -> AuditDataset.
 
-One row per usable annotation. A single-choice project where some task has two or more
-usable annotations becomes a ``multi_annotator`` one (consensus, annotator quality).
-Cancelled ("skipped") annotations are left out, and so is
+One row per usable annotation. A single-choice project where enough tasks were labelled by
+two or more people (10% of the tasks, 20 at least; ground truth set apart) becomes a
+``multi_annotator`` one (consensus, annotator quality). Cancelled ("skipped") annotations are left out, and so is
 anything malformed; each leaves a :class:`Skipped` saying why, and the rest goes on.
 A task's input is read by its input type (:mod:`backend.inputs`), an annotation's label by
 the task type (:mod:`backend.tasktypes`); this module only walks tasks and annotations.
@@ -27,7 +27,7 @@ from backend import inputs as inputs_registry
 from backend import tasktypes
 from backend.labelstudio.config import infer_task_kind, parse_label_config
 from backend.labelstudio.dataset import AuditDataset, Malformed, Skipped, TaskKind, type_name
-from backend.tasktypes.multi_annotator import MultiAnnotator, count_annotations
+from backend.tasktypes.multi_annotator import MultiAnnotator, has_several_annotators
 from backend.tasktypes.single_choice import SingleChoice
 
 
@@ -147,7 +147,7 @@ def dataset_from_tasks(
     if trust_ground_truth is False or (trust_ground_truth is None and trusted.all()):
         trusted[:] = False  # every annotation marked: Label Studio's import default
     ids = np.asarray(task_ids, dtype=np.int64)
-    if kind.task_type == SingleChoice.name and count_annotations(ids) >= 2:
+    if kind.task_type == SingleChoice.name and has_several_annotators(ids, annotators, trusted):
         kind = dataclasses.replace(kind, task_type=MultiAnnotator.name)  # several annotators
     return AuditDataset(
         kind=kind,

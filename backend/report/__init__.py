@@ -50,9 +50,11 @@ ISSUES_COLUMNS = (
 
 def issues_columns(result: AuditResult) -> tuple[str, ...]:
     """issues.csv's columns: ISSUES_COLUMNS, then the task type's own (multi-label: which
-    labels look missing or extra), or a type's own columns (spans: one row per span)."""
+    labels look missing or extra), then ``evidence`` (why a row is flagged: the model's top
+    labels and similar tasks); or a type's own columns (spans: one row per span)."""
     task_type = tasktypes.get(result.kind.task_type)
-    return task_type.issues_columns() or ISSUES_COLUMNS + task_type.detail_columns
+    own = task_type.issues_columns()
+    return own or (*ISSUES_COLUMNS, *task_type.detail_columns, "evidence")
 
 
 def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
@@ -76,6 +78,7 @@ def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
                 "suspicion": round(float(result.suspicion[i]), 6),
                 "is_label_issue": bool(result.is_label_issue[i]),
                 **task_type.details(result.kind, result.given[i], result.suggested[i]),
+                "evidence": result.evidence[i] if result.evidence else "",
             }
         )
     return rows

@@ -21,14 +21,15 @@ QUALITY_BINS = 10
 DEFINITIONS = (
     (
         "consensus label",
-        "The label of highest probability once the model (which never saw the task) and every "
-        "annotator of the task are weighed by their estimated accuracy (CROWDLAB); a "
-        "ground-truth annotation decides its task.",
+        "The most likely label once the model (which never saw the task) and every annotator "
+        "of the task are combined as independent evidence, each weighed by its estimated "
+        "accuracy; a ground-truth annotation decides its task.",
     ),
     (
         "consensus quality",
-        "CROWDLAB's score of the consensus label (cleanlab's <code>consensus_quality_score</code>"
-        "): it ranks tasks from least to most trustworthy, but is no probability.",
+        "CROWDLAB's score of the consensus label (as cleanlab's "
+        "<code>consensus_quality_score</code>): it ranks tasks from least to most "
+        "trustworthy, but is no probability.",
     ),
     (
         "consensus probability",

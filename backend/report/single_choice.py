@@ -15,7 +15,9 @@ DEFINITIONS = (
     (
         "noise matrix",
         "For each true class (column, estimated), how its annotations spread over the given "
-        "labels (rows). A perfect dataset has 1 on the diagonal.",
+        "labels (rows). A perfect dataset has 1 on the diagonal. It is also the likelihood "
+        "in each annotation's suspicion: a label often given by mistake for the class the "
+        "model believes in is more probably wrong.",
     ),
     (
         "per-class label quality",

@@ -90,7 +90,6 @@ class InstantData:
     probs: np.ndarray  # out-of-fold, one column per class
     annotators: list[str]
     loaded_at: float  # when the audit began reading the project
-    _by_task: dict[int, int] = field(default_factory=dict, repr=False)
     _by_annotation: dict[int, int] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -112,17 +111,22 @@ class InstantData:
             loaded_at=loaded_at,
         )
 
-    def row_of_task(self, task: int) -> int | None:
-        """The row of a task (single choice: one per audited task), or None."""
-        if not self._by_task:
-            self._by_task = {int(t): i for i, t in enumerate(self.task_ids.tolist())}
-        return self._by_task.get(int(task))
-
     def row_of_annotation(self, annotation: int) -> int | None:
-        """The row of an annotation, or None."""
+        """The row of an annotation that is its task's only one, or None.
+
+        A single-choice project may have a few tasks labelled by several people (too few
+        to audit it as several annotators per task): a task's suspicion and flag then
+        come from all its annotations, so such tasks are left to the re-audit.
+        """
         if not self._by_annotation:
             ids = self.annotation_ids.tolist()
-            self._by_annotation = {int(a): i for i, a in enumerate(ids) if a >= 0}
+            tasks, counts = np.unique(self.task_ids, return_counts=True)
+            shared = set(tasks[counts > 1].tolist())
+            self._by_annotation = {
+                int(a): i
+                for i, a in enumerate(ids)
+                if a >= 0 and int(self.task_ids[i]) not in shared
+            }
         return self._by_annotation.get(int(annotation))
 
 

@@ -10,7 +10,8 @@ Dawid-Skene model):
 
 * ``p_model`` are the out-of-fold probabilities (the model never saw the task), sharpened
   or softened by one temperature ``T`` fitted so they best predict the consensus labels
-  (maximum likelihood; a cross-validated linear model is usually under-confident);
+  (:func:`backend.tasktypes.calibration.fit_temperature`, maximum likelihood; a
+  cross-validated linear model is usually under-confident);
 * ``a_j`` is annotator j's accuracy, estimated as their agreement with the consensus
   (Laplace-smoothed, so one annotation says little), clipped to (1/K, 0.99].
 
@@ -22,34 +23,25 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Model probabilities are clipped to this before logs (a class the fold never saw is 0).
-PROBABILITY_FLOOR = 1e-6
+from backend.tasktypes.calibration import PROBABILITY_FLOOR
+
 #: Estimated annotator accuracies stay at most this (no annotator is taken as infallible).
 MAX_ACCURACY = 0.99
 
 
-def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature T maximising the likelihood of ``labels`` under ``probs ** (1 / T)``."""
-    from scipy.optimize import minimize_scalar
-
-    logp = np.log(np.clip(probs, PROBABILITY_FLOOR, None))
-    rows = np.arange(len(labels))
-
-    def nll(log_t: float) -> float:
-        z = logp / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        return float(-(z[rows, labels] - np.log(np.exp(z).sum(axis=1))).mean())
-
-    found = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
-    return float(np.exp(found.x))
-
-
 def annotator_accuracy(
-    labels: np.ndarray, consensus: np.ndarray, annotator: np.ndarray, num_classes: int
+    labels: np.ndarray,
+    consensus: np.ndarray,
+    annotator: np.ndarray,
+    num_classes: int,
+    *,
+    annotators: int | None = None,
 ) -> np.ndarray:
-    """Each annotator's smoothed agreement with the consensus: (agree + 1) / (n + 2)."""
-    count = np.bincount(annotator)
-    agree = np.bincount(annotator, weights=labels == consensus, minlength=len(count))
+    """Each annotator's smoothed agreement with the consensus: (agree + 1) / (n + 2), over
+    the annotations given (an annotator with none gets 1/2, clipped)."""
+    size = annotators if annotators is not None else int(annotator.max(initial=-1)) + 1
+    count = np.bincount(annotator, minlength=size)
+    agree = np.bincount(annotator, weights=labels == consensus, minlength=size)
     accuracy = (agree + 1.0) / (count + 2.0)
     return np.clip(accuracy, 1.0 / num_classes + 1e-3, MAX_ACCURACY)
 

@@ -1,23 +1,24 @@
 """Several annotators per task: a single-choice project where some task has 2+ annotations.
 
 Not claimed from the label config: the export (:mod:`backend.labelstudio.export`) turns a
-``single_choice`` dataset into this type when some task has two or more usable annotations.
+``single_choice`` dataset into this type when enough tasks (10%, and 20 at least) were
+labelled by two or more people (:func:`has_several_annotators`); with less overlap the
+annotators cannot be weighed against each other, and each annotation is judged alone.
 Labels are class indices, as in :mod:`backend.tasktypes.single_choice`, which this type
 extends:
 
 * **Cross-validation** over tasks, one training row per task labelled with its
   *consensus* (the majority vote; a ground-truth annotation decides its task).
 * **Judging**: CROWDLAB (``core.multiannotator``) on the out-of-fold probabilities gives
-  each task a posterior over the classes from the model and its annotators, each weighted
-  by its estimated accuracy. The consensus label is the class of highest posterior among
-  those the task's annotators chose; ground-truth tasks keep their ground truth, and their
-  model probabilities are replaced by it, so they anchor the annotators' quality.
-* **Suspicion** of an annotation is ``1 - P(its label)`` under a *calibrated* posterior
-  (:mod:`backend.tasktypes.consensus`: the model, temperature-fitted to the consensus, and
-  each annotator's estimated accuracy, combined as independent evidence). CROWDLAB's own
-  posterior ranks well but is no probability (three agreeing annotators score ~0.8). An
-  annotation is flagged when its label is not the consensus and it is probably wrong
-  (suspicion above one half).
+  each task a first consensus, each annotator a quality and the ActiveLab scores. From
+  that consensus the model's temperature and each annotator's accuracy are estimated, and
+  a *calibrated* posterior combines them (:mod:`backend.tasktypes.consensus`); its most
+  likely class is the task's consensus label. Ground-truth tasks keep their ground truth,
+  and their model probabilities are replaced by it, so they anchor the annotators.
+* **Suspicion** of an annotation is ``1 - P(its label)`` under that calibrated posterior.
+  CROWDLAB's own posterior ranks well but is no probability (three agreeing annotators
+  score ~0.8). An annotation is flagged when it is probably wrong (suspicion above one
+  half; such a label is never the consensus).
 * A task **needs another annotator** when the calibrated probability of its consensus is
   below the ``consensus_min_probability`` setting; ActiveLab scores order them (lowest
   first: the annotation that helps most).
@@ -33,7 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from backend.tasktypes import Judgement, register
-from backend.tasktypes.consensus import annotator_accuracy, fit_temperature, posterior
+from backend.tasktypes.calibration import fit_temperature
+from backend.tasktypes.consensus import annotator_accuracy, posterior
 from backend.tasktypes.multi_annotator_tables import (
     ANNOTATOR_COLUMNS,
     TASK_COLUMNS,
@@ -58,6 +60,40 @@ if TYPE_CHECKING:
 ANOTHER_ANNOTATOR_TITLE = "Needs another annotator"
 #: What a ground-truth task's model probabilities become (its given class, nearly certain).
 GROUND_TRUTH_PROBABILITY = 0.999
+
+
+#: Below this share of tasks labelled by two or more people (and this many tasks), a
+#: project is judged one annotation at a time: too little overlap to weigh annotators.
+MIN_SHARED_SHARE = 0.1
+MIN_SHARED_TASKS = 20
+
+
+def min_shared_tasks(num_tasks: int) -> int:
+    """How many tasks two or more people must have labelled to weigh the annotators."""
+    return max(MIN_SHARED_TASKS, int(np.ceil(MIN_SHARED_SHARE * num_tasks)))
+
+
+def shared_tasks(task_ids: np.ndarray, annotators: list[str] | np.ndarray) -> np.ndarray:
+    """The ids of the tasks that two or more different people labelled."""
+    if len(task_ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, who = np.unique(np.asarray(annotators, dtype=object), return_inverse=True)
+    pairs = np.unique(np.stack([np.asarray(task_ids, dtype=np.int64), who]), axis=1)
+    ids, people = np.unique(pairs[0], return_counts=True)
+    return ids[people >= 2]
+
+
+def has_several_annotators(
+    task_ids: np.ndarray, annotators: list[str] | np.ndarray, trusted: np.ndarray
+) -> bool:
+    """Whether enough tasks were labelled by two or more people (ground truth set apart)
+    to weigh the annotators against each other (:func:`min_shared_tasks`)."""
+    keep = ~np.asarray(trusted, dtype=bool)
+    crowd = np.asarray(annotators, dtype=object)[keep]
+    shared = shared_tasks(np.asarray(task_ids)[keep], crowd)
+    return len(set(crowd.tolist())) >= 2 and len(shared) >= min_shared_tasks(
+        len(np.unique(task_ids))
+    )
 
 
 def count_annotations(task_ids: np.ndarray) -> int:
@@ -104,8 +140,8 @@ class MultiAnnotator(SingleChoice):
         "(bench/multiannotator.py measures it)."
     )
     flagged_words = (
-        "The annotation's label is not the task's consensus and is probably wrong: its "
-        "suspicion is above 0.5."
+        "The annotation's label is probably wrong: its suspicion is above 0.5 (such a label "
+        "is never the task's consensus)."
     )
     health_words = "1 &minus; the share of annotations flagged (1.00: none)."
     detail_columns = ("consensus_label",)
@@ -158,12 +194,13 @@ class MultiAnnotator(SingleChoice):
         crowd = ~trusted
         names, cols = np.unique(annotators[crowd], return_inverse=True)
         # A person who labelled a task twice counts once (CROWDLAB takes one label each).
-        pairs = np.unique(np.stack([prepared.groups[crowd], cols]), axis=1)
-        if len(names) < 2 or count_annotations(pairs[0]) < 2:
+        shared_ids = shared_tasks(prepared.groups[crowd], cols)
+        if len(names) < 2 or len(shared_ids) < min_shared_tasks(len(tasks)):
             judged = super().judge(prepared, probs, settings)
             judged.notes.append(
-                "fewer than two annotators, or no task annotated twice, once ground truth "
-                "is set apart: judged one annotation at a time"
+                f"{len(shared_ids)} of {len(tasks)} tasks have two or more annotators (once "
+                f"ground truth is set apart), fewer than {min_shared_tasks(len(tasks))}: too "
+                "little overlap to weigh annotators, judged one annotation at a time"
             )
             return judged
 
@@ -185,23 +222,42 @@ class MultiAnnotator(SingleChoice):
         wide = pd.DataFrame(matrix, columns=pd.Index(names, dtype=object))
         found = _crowdlab(wide, task_probs[crowd_tasks], seed=settings.seed)
 
-        consensus = truth.copy()  # tasks with ground truth alone keep it
-        consensus[crowd_tasks] = found["label_quality"]["consensus_label"].to_numpy()
-        consensus[anchored] = truth[anchored]
-        quality = task_probs[np.arange(len(tasks)), consensus]  # ground truth alone: certain
-        quality[crowd_tasks] = found["label_quality"]["consensus_quality_score"].to_numpy()
-        quality[anchored] = np.maximum(quality[anchored], GROUND_TRUTH_PROBABILITY)
-
-        # The calibrated posterior (consensus.py) says how likely each label is wrong.
-        temperature = fit_temperature(model_probs[crowd_tasks], consensus[crowd_tasks])
+        # CROWDLAB's consensus (cleanlab's answer) estimates the model's temperature and each
+        # annotator's accuracy; the calibrated posterior built from them (consensus.py)
+        # then decides: its most likely class is the consensus, and it says how likely
+        # each label is wrong (measured better than CROWDLAB's own consensus:
+        # bench/RESULTS.md, "Several annotators per task").
+        crowdlab = truth.copy()  # tasks with ground truth alone keep it
+        crowdlab[crowd_tasks] = found["label_quality"]["consensus_label"].to_numpy()
+        crowdlab[anchored] = truth[anchored]
+        # Estimated where several people labelled a task: there the consensus rests on
+        # them, elsewhere mostly on the model itself (fitting the model's temperature to
+        # its own argmax would make it certain).
+        shared = np.isin(tasks.ids, shared_ids) | anchored
+        temperature = fit_temperature(model_probs[shared], crowdlab[shared])
+        on_shared = shared[tasks.pos[crowd]]
         accuracy = annotator_accuracy(
-            labels[crowd], consensus[tasks.pos[crowd]], cols, len(kind.classes)
+            labels[crowd][on_shared],
+            crowdlab[tasks.pos[crowd]][on_shared],
+            cols[on_shared],
+            len(kind.classes),
+            annotators=len(names),
         )
         post = posterior(
             task_probs, tasks.pos[crowd], labels[crowd], accuracy[cols], temperature=temperature
         )
+        consensus = post.argmax(axis=1)
+        consensus[anchored] = truth[anchored]
         probability = post[np.arange(len(tasks)), consensus]
+        # CROWDLAB's quality score of that consensus (its posterior; certain for ground truth
+        # alone), as cleanlab's consensus_quality_score would be.
+        quality = task_probs[np.arange(len(tasks)), consensus]
+        quality[crowd_tasks] = found["post_pred_probs"][
+            np.arange(len(crowd_tasks)), consensus[crowd_tasks]
+        ]
+        quality[anchored] = np.maximum(quality[anchored], GROUND_TRUTH_PROBABILITY)
         suspicion = 1.0 - post[tasks.pos, labels]
+        # Probably wrong (and so not the consensus, the most likely class).
         is_issue = (labels != consensus[tasks.pos]) & (suspicion > 0.5) & ~trusted
         activelab = np.full(len(tasks), np.nan)
         activelab[crowd_tasks] = found["activelab"]

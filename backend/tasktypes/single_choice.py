@@ -6,18 +6,22 @@ model that judges it), seeded; a class with fewer examples than folds still gets
 example into every training fold (cleanlab's rule). ``core.filter.find_label_issues`` judges
 the labels over the classes present.
 
-**Suspicion** of an annotation is ``1 - p(given label)``: one minus the out-of-fold
-probability the model gives to the label the annotator chose. 0.9 means the model, never
-having seen this task, puts 90% of its belief on other labels. Whether an annotation is
-flagged is decided by confident learning with the configured ``filter_by``, not by a
-fixed suspicion cut-off.
+**Suspicion** of an annotation is the estimated probability that its label is wrong:
+``1 - P(true = given | x, given)``, Bayes' rule with the out-of-fold probabilities
+(temperature-fitted through the noise) as prior and confident learning's noise matrix as
+likelihood (:mod:`backend.tasktypes.calibration` derives it). 0.9 means that of
+annotations like this one, about 9 in 10 are wrong. Ground-truth annotations are their own
+truth (suspicion 0) and help fit the temperature. Whether an annotation is flagged is
+decided by confident learning with the configured ``filter_by``, not by a fixed suspicion
+cut-off.
 
 **One row again, at once** (instant feedback, :func:`rejudge_row`): when a person changes
 an audited label, its row's out-of-fold probabilities still hold (the models that made
-them never saw the row), so its new suspicion is exact and only the flag needs a rule
-that stands in for re-running confident learning. With ``p`` the row's probabilities over
-the classes present in the audit, ``j`` their argmax (the suggestion) and ``L`` the new
-label, the row is flagged iff ``L != j`` and either
+them never saw the row), so its new suspicion is the audit's own formula for that label
+(the posterior with the audit's temperature and noise matrix), and only the flag needs a
+rule that stands in for re-running confident learning. With ``p`` the row's probabilities
+over the classes present in the audit, ``j`` their argmax (the suggestion) and ``L`` the
+new label, the row is flagged iff ``L != j`` and either
 
 * it would sit off the diagonal of the audit's confident joint: ``p_L < t_L`` and
   ``p_j >= t_j`` (the audit's per-class confident thresholds, [CL] eq. 2), or
@@ -25,11 +29,11 @@ label, the row is flagged iff ``L != j`` and either
   with given label ``L`` and suggestion ``j`` (``prune_by_noise_rate`` flags the largest
   margins of each off-diagonal cell: this is the audit's own cut in that cell).
 
-A trusted row (ground truth, or a flag a person confirmed) is never flagged, and a label
-that is the suggestion never is (confident learning's argmax rule). On the audit's own
-rows the rule reproduces 94-100% of the audit's decisions, and after one label is changed
-it agrees with confident learning run again on 89-100% of rows
-(``bench/instant_rule.py``, bench/RESULTS.md).
+A trusted row (ground truth, or a flag a person confirmed) is never flagged and has
+suspicion 0, and a label that is the suggestion is never flagged (confident learning's
+argmax rule). On the audit's own rows the rule reproduces 94-100% of the audit's
+decisions, and after one label is changed it agrees with confident learning run again on
+89-100% of rows (``bench/instant_rule.py``, bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -68,11 +72,16 @@ class SingleChoice(TaskType):
     control_tag = "choices"
     default_filter_by = "prune_by_noise_rate"
     instant = True
-    suspicion = "1 - out-of-fold probability of the given label"
+    suspicion = (
+        "estimated probability that the given label is wrong: 1 - its posterior from the "
+        "out-of-fold probabilities (temperature-calibrated) and the estimated noise matrix"
+    )
     suspicion_words = (
-        "1 - the probability that a model which never saw the task (out-of-fold, by "
-        "cross-validation) gives to the annotator's label. 0.9 means the model puts 90% of "
-        "its belief on other labels."
+        "The estimated probability that the annotator's label is wrong: of the annotations "
+        "scored about 0.8, about 80% are wrong (bench/detection.py measures it). It comes, "
+        "by Bayes' rule, from what a model that never saw the task believes (out-of-fold, by "
+        "cross-validation, with a temperature fitted to the labels) and from how often each "
+        "true class is given each label (the noise matrix). Ground-truth annotations score 0."
     )
 
     def accepts(self, control: Any) -> bool:
@@ -145,11 +154,13 @@ class SingleChoice(TaskType):
     # ------------------------------------------------------------------ confident learning
 
     def judge(self, prepared: Prepared, probs: np.ndarray, settings: Settings) -> Judgement:
+        from backend.tasktypes.calibration import label_error_probability
         from core.count import compute_confident_joint, estimate_latent
         from core.dataset import health_summary
         from core.filter import find_label_issues
 
         kind, labels = prepared.dataset.kind, prepared.labels
+        trusted = prepared.dataset.ground_truth[prepared.rows]
         present = np.unique(labels)
         num_classes = prepared.num_classes
         # core works over the classes present; classes nobody chose get no column.
@@ -171,12 +182,17 @@ class SingleChoice(TaskType):
                 confident_joint=joint,
                 verbose=False,
             )
+        # The probability each label is wrong (calibration.py derives it).
+        suspicion, temperature = label_error_probability(
+            local_probs, local, noise_local, trusted=trusted
+        )
+        health["model_temperature"] = round(temperature, 6)
         noise_matrix = np.zeros((num_classes, num_classes))
         noise_matrix[np.ix_(present, present)] = noise_local
         return Judgement(
             given=labels,
             suggested=present[local_probs.argmax(axis=1)],
-            suspicion=label_suspicion(local_probs, local),
+            suspicion=suspicion,
             is_label_issue=issues,
             noise_matrix=noise_matrix,
             health=health,
@@ -228,7 +244,15 @@ class SingleChoice(TaskType):
     # ------------------------------------------------------------------ instant feedback
 
     def instant_state(self, result: AuditResult) -> OneRowRule:
-        return one_row_rule(result.given, result.pred_probs, result.is_label_issue)
+        temperature = result.health.get("model_temperature")
+        return one_row_rule(
+            result.given,
+            result.pred_probs,
+            result.is_label_issue,
+            noise_matrix=result.noise_matrix,
+            temperature=None if temperature is None else float(temperature),
+            trusted=result.ground_truth,
+        )
 
     def rejudge(self, state: Any, probs: np.ndarray, label: Any, *, trusted: bool) -> Rejudged:
         return rejudge_row(state, probs, int(label), trusted=trusted)
@@ -329,62 +353,86 @@ def choices_regions(result: Any, kind: TaskKind) -> list[dict[str, Any]]:
     ]
 
 
-def label_suspicion(local_probs: np.ndarray, local: np.ndarray) -> np.ndarray:
-    """Each row's suspicion, ``1 - p(its label)``, over the classes present (``local``
-    indexes ``local_probs``' columns; -1, a class outside them, has suspicion 1)."""
-    rows = np.arange(len(local))
-    picked = np.where(local >= 0, local_probs[rows, np.maximum(local, 0)], 0.0)
-    return 1.0 - picked
-
-
 @dataclass(frozen=True)
 class OneRowRule:
     """What :func:`rejudge_row` keeps of an audit (see "One row again" above).
 
     ``present`` are the classes some row gave (config indices, ascending); ``thresholds``
     their confident thresholds; ``cuts[L, j]`` the smallest margin ``p_j - p_L`` among the
-    rows flagged with given label ``present[L]`` and suggestion ``present[j]`` (inf: none).
+    rows flagged with given label ``present[L]`` and suggestion ``present[j]`` (inf: none);
+    ``noise`` the estimated noise matrix over them and ``temperature`` the one the audit
+    fitted (the suspicion's posterior, backend.tasktypes.calibration).
     """
 
     present: np.ndarray
     thresholds: np.ndarray
     cuts: np.ndarray
+    noise: np.ndarray
+    temperature: float
 
 
-def one_row_rule(labels: np.ndarray, probs: np.ndarray, flagged: np.ndarray) -> OneRowRule:
-    """The audit's thresholds and per-cell cuts, from its rows' ``labels`` (config
-    indices), out-of-fold ``probs`` (one column per config class) and ``flagged`` mask."""
+def one_row_rule(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    flagged: np.ndarray,
+    *,
+    noise_matrix: np.ndarray,
+    temperature: float | None = None,
+    trusted: np.ndarray | None = None,
+) -> OneRowRule:
+    """The audit's thresholds, per-cell cuts, noise matrix and temperature, from its rows'
+    ``labels`` (config indices), out-of-fold ``probs`` (one column per config class),
+    ``flagged`` mask and ``noise_matrix`` (over the config's classes); the temperature is
+    fitted again (as the audit does) when not given."""
+    from backend.tasktypes.calibration import fit_temperature
     from core.count import get_confident_thresholds
 
     present = np.unique(labels)
     local = np.searchsorted(present, labels)
     local_probs = over_present(probs, present)
+    noise = np.asarray(noise_matrix, dtype=float)[np.ix_(present, present)]
+    if temperature is None:
+        temperature = fit_temperature(local_probs, local, noise_matrix=noise, trusted=trusted)
     thresholds = get_confident_thresholds(local, local_probs)
     cuts = np.full((len(present), len(present)), np.inf)
     rows = np.flatnonzero(np.asarray(flagged, dtype=bool))
     suggested = local_probs[rows].argmax(axis=1)
     margins = local_probs[rows, suggested] - local_probs[rows, local[rows]]
     np.minimum.at(cuts, (local[rows], suggested), margins)
-    return OneRowRule(present, thresholds, cuts)
+    return OneRowRule(present, thresholds, cuts, noise, float(temperature))
 
 
 def rejudge_row(rule: OneRowRule, probs: np.ndarray, label: int, *, trusted: bool) -> Rejudged:
     """Judge one row with a new ``label`` (a config index) from its out-of-fold ``probs``
-    (one per config class): suspicion as :meth:`SingleChoice.judge` computes it, flagged by
-    the rule of the module docstring, the suggestion unchanged."""
-    local_probs = over_present(np.asarray(probs, dtype=float)[None, :], rule.present)[0]
+    (one per config class): suspicion as :meth:`SingleChoice.judge` computes it (the
+    posterior of :func:`backend.tasktypes.calibration.posterior`, with the audit's noise
+    matrix and temperature), flagged by the rule of the module docstring, the suggestion
+    unchanged."""
+    from backend.tasktypes.calibration import posterior
+
+    local_probs = over_present(np.asarray(probs, dtype=float)[None, :], rule.present)
     where = np.flatnonzero(rule.present == label)
     given = int(where[0]) if len(where) else -1
-    top = int(local_probs.argmax())
-    suspicion = float(label_suspicion(local_probs[None, :], np.array([given]))[0])
+    p = local_probs[0]
+    top = int(p.argmax())
+    suspicion = 1.0  # a label no audited row gave: the audit has no belief in it
+    if given >= 0:
+        post = posterior(
+            local_probs,
+            np.array([given]),
+            rule.noise,
+            temperature=rule.temperature,
+            trusted=np.array([trusted]),
+        )
+        suspicion = float(1.0 - post[0, given])
     flagged = False
     if not trusted and given != top:
-        p_given = local_probs[given] if given >= 0 else 0.0
+        p_given = p[given] if given >= 0 else 0.0
         t_given = rule.thresholds[given] if given >= 0 else MISSING_CLASS_THRESHOLD
         cutoff = rule.thresholds[top] - FLOATING_POINT_COMPARISON
-        off_diagonal = p_given < t_given - FLOATING_POINT_COMPARISON and local_probs[top] >= cutoff
+        off_diagonal = p_given < t_given - FLOATING_POINT_COMPARISON and p[top] >= cutoff
         cut = rule.cuts[given, top] if given >= 0 else np.inf
-        beyond_cut = local_probs[top] - p_given >= cut - FLOATING_POINT_COMPARISON
+        beyond_cut = p[top] - p_given >= cut - FLOATING_POINT_COMPARISON
         flagged = bool(off_diagonal or beyond_cut)
     return Rejudged(suspicion, flagged, int(rule.present[top]))
 

@@ -198,16 +198,19 @@ def check_dimensions(array: np.ndarray, *, ensemble: bool, name: str) -> None:
         raise ValueError(message)
 
 
-def check_probabilities(array: np.ndarray, *, ensemble: bool, name: str) -> np.ndarray:
-    """Rows of predicted probabilities, as :func:`core._validation.validate_pred_probs` wants."""
+def check_probabilities(
+    array: np.ndarray, *, ensemble: bool, name: str, rows_sum_to_one: bool = True
+) -> np.ndarray:
+    """Rows of predicted probabilities, as :func:`core._validation.validate_pred_probs` wants
+    (``rows_sum_to_one=False``: values in [0, 1], rows of any sum)."""
     if not ensemble:
-        return validate_pred_probs(array, name=name)
+        return validate_pred_probs(array, name=name, rows_sum_to_one=rows_sum_to_one)
     if len(array) == 0:
         raise ValueError(f"{name} must hold at least one model; got shape {array.shape}")
     if array.dtype.kind in "iub":
         array = array.astype(np.float64)
     for p in range(len(array)):
-        validate_pred_probs(array[p], name=f"{name}[{p}]")
+        validate_pred_probs(array[p], name=f"{name}[{p}]", rows_sum_to_one=rows_sum_to_one)
     return array
 
 

@@ -70,8 +70,12 @@ def _check_arrays(pred_probs: Any, pred_probs_unlabeled: Any, *, ensemble: bool)
                 f"{len(labeled)} and {len(unlabeled)}"
             )
     names = ("pred_probs", "pred_probs_unlabeled")
+    # cleanlab's ActiveLab scores any values in [0, 1], rows of any sum (its own tests
+    # pass np.random.random arrays): so does this.
     return tuple(
-        None if a is None else check_probabilities(a, ensemble=ensemble, name=n)
+        None
+        if a is None
+        else check_probabilities(a, ensemble=ensemble, name=n, rows_sum_to_one=False)
         for a, n in zip(arrays, names, strict=True)
     )
 

@@ -8,6 +8,7 @@ import pytest
 from backend.labelstudio.dataset import AuditDataset, TaskKind
 from backend.pipeline import NothingToAudit, fold_splits, prepare, run_audit
 from backend.settings import load_settings
+from backend.tasktypes.calibration import label_error_probability
 
 CLASSES = ("cat", "dog", "fox", "owl")
 
@@ -63,9 +64,11 @@ def test_finds_most_flipped_labels_and_explains_each_row(settings):
     assert found.sum() / flipped.sum() >= 0.8  # recall
     assert found.sum() / result.is_label_issue.sum() >= 0.8  # precision
     assert np.all((result.suspicion >= 0) & (result.suspicion <= 1))
-    np.testing.assert_allclose(
-        result.suspicion, 1 - result.pred_probs[np.arange(400), result.given], atol=1e-9
-    )
+    # Suspicion is the posterior probability that the label is wrong, from the out-of-fold
+    # probabilities and the noise matrix (test_calibration.py tests it on its own).
+    expected, _ = label_error_probability(result.pred_probs, result.given, result.noise_matrix)
+    np.testing.assert_allclose(result.suspicion, expected, atol=1e-9)
+    assert result.suspicion[found].min() > 0.5 and np.median(result.suspicion[~flipped]) < 0.01
     # A flagged row's suggestion is (nearly always) its true class.
     assert (result.suggested[found] == blobs(400, seed=1)[1][found]).mean() > 0.9
     assert result.counts["flagged_annotations"] == int(result.is_label_issue.sum())
@@ -109,6 +112,7 @@ def test_ground_truth_trains_but_is_never_flagged(settings):
     gt = np.flatnonzero(flipped)[:10]
     result = run_audit(dataset_from(features, given, ground_truth=gt), settings)
     assert not result.is_label_issue[gt].any()
+    assert np.all(result.suspicion[gt] == 0)  # a ground-truth label is its own truth
     assert result.counts["ground_truth_annotations"] == 10
 
 

@@ -106,7 +106,7 @@ def test_bars_count_each_steps_own_things_and_show_no_rate():
     text = out.getvalue()
     for shown in (
         "5/5 folds",
-        "480/480 annotations",
+        "480/480 tasks",
         "100 tasks",
         "250/250 tasks",
         "250/250 predictions",

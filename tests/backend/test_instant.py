@@ -289,6 +289,16 @@ def test_only_annotations_of_the_audit_are_judged_at_once(service, ls):
     assert ls.shown == []  # a second annotation of task 1: the next audit judges it
 
 
+def test_a_task_labelled_by_two_people_is_left_to_the_audit(service, ls):
+    (first,) = [t for t in ls.tasks[1] if t["id"] == 1]
+    first["annotations"].append(annotation(20_001, "a", user=2))  # one shared task of 150
+    audit(service)
+    assert service.store.latest_audit(1)["summary"]["task_kind"]["task_type"] == "single_choice"
+    body = {"annotation": {**annotation(20_001, "c", user=2), "task": 1}}
+    assert service.instant.run(1, event_message("ANNOTATION_UPDATED", body, time.time()))
+    assert ls.shown == [] and service.store.events(1) == {}
+
+
 def test_the_webhook_hands_the_change_over_and_still_schedules_the_audit(service, ls):
     app = create_app({"SERVICE": service, "TESTING": True})
     client = app.test_client()

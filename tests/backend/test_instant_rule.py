@@ -25,8 +25,25 @@ def audited(request):
     return run_audit(dataset, settings)
 
 
+def rule_of(audited) -> OneRowRule:
+    return tasktypes.get("single_choice").instant_state(audited)
+
+
+def test_the_rule_keeps_the_audits_temperature_or_fits_the_same(audited):
+    kept = rule_of(audited)
+    again = one_row_rule(
+        audited.given,
+        audited.pred_probs,
+        audited.is_label_issue,
+        noise_matrix=audited.noise_matrix,
+        trusted=audited.ground_truth,
+    )
+    assert again.temperature == pytest.approx(kept.temperature, abs=1e-5)
+    assert np.array_equal(again.cuts, kept.cuts)
+
+
 def test_on_its_own_rows_the_rule_agrees_with_the_audit(audited):
-    rule = one_row_rule(audited.given, audited.pred_probs, audited.is_label_issue)
+    rule = rule_of(audited)
     judged = [
         rejudge_row(rule, probs, int(label), trusted=False)
         for probs, label in zip(audited.pred_probs, audited.given, strict=True)
@@ -37,14 +54,14 @@ def test_on_its_own_rows_the_rule_agrees_with_the_audit(audited):
     print(f"\n[result] agreement {agreement:.3f}, audit flags reproduced {caught:.3f}")
     assert agreement >= 0.95
     assert caught >= 0.95
-    # Suspicion and suggestion are the audit's own, row by row.
-    assert np.allclose([j.suspicion for j in judged], audited.suspicion)
+    # Suspicion (the calibrated posterior) and suggestion are the audit's own, row by row.
+    assert np.allclose([j.suspicion for j in judged], audited.suspicion, atol=1e-5)
     assert [j.suggested for j in judged] == audited.suggested.tolist()
 
 
 def test_after_one_change_it_agrees_with_confident_learning_run_again(audited):
     rng = np.random.default_rng(0)
-    rule = one_row_rule(audited.given, audited.pred_probs, audited.is_label_issue)
+    rule = rule_of(audited)
     present = np.unique(audited.given)
     local_probs = over_present(audited.pred_probs, present)
     labels = np.searchsorted(present, audited.given)
@@ -61,7 +78,7 @@ def test_after_one_change_it_agrees_with_confident_learning_run_again(audited):
 
 
 def test_the_suggestion_and_trusted_labels_are_never_flagged(audited):
-    rule = one_row_rule(audited.given, audited.pred_probs, audited.is_label_issue)
+    rule = rule_of(audited)
     for probs, label in zip(audited.pred_probs, audited.given, strict=True):
         top = int(np.argmax(probs))
         assert not rejudge_row(rule, probs, top, trusted=False).flagged
@@ -73,21 +90,27 @@ def test_a_confident_disagreement_is_flagged_and_scored_by_the_label():
         present=np.array([0, 1, 2]),
         thresholds=np.array([0.6, 0.6, 0.6]),
         cuts=np.full((3, 3), np.inf),
+        noise=np.full((3, 3), 0.1) + 0.7 * np.eye(3),  # P(given = i | true = j)
+        temperature=1.0,
     )
     probs = np.array([0.8, 0.15, 0.05])
     judged = rejudge_row(rule, probs, 1, trusted=False)
     assert judged.flagged and judged.suggested == 0
-    assert judged.suspicion == pytest.approx(0.85)
+    # Bayes: P(true = 1 | x, given 1) = 0.8 * 0.15 / (0.1 * 0.8 + 0.8 * 0.15 + 0.1 * 0.05).
+    assert judged.suspicion == pytest.approx(1 - 0.12 / 0.205)
+    assert rejudge_row(rule, probs, 1, trusted=True).suspicion == 0.0  # like ground truth
     # Not confident in the suggestion, and no flag of the audit that far in that cell.
     unsure = rejudge_row(rule, np.array([0.5, 0.4, 0.1]), 1, trusted=False)
-    assert not unsure.flagged and unsure.suspicion == pytest.approx(0.6)
+    assert not unsure.flagged and unsure.suspicion == pytest.approx(1 - 0.32 / 0.38)
     # The audit flagged a row of given 1 / suggested 0 at margin 0.1: so is this one.
     rule.cuts[1, 0] = 0.1
     assert rejudge_row(rule, np.array([0.5, 0.4, 0.1]), 1, trusted=False).flagged
 
 
 def test_a_label_nobody_gave_in_the_audit_is_fully_suspect():
-    rule = OneRowRule(np.array([0, 2]), np.array([0.6, 0.6]), np.full((2, 2), np.inf))
+    rule = OneRowRule(
+        np.array([0, 2]), np.array([0.6, 0.6]), np.full((2, 2), np.inf), np.eye(2), 1.0
+    )
     judged = rejudge_row(rule, np.array([0.7, 0.0, 0.3]), 1, trusted=False)
     assert judged.suspicion == 1.0 and judged.flagged and judged.suggested == 0
 

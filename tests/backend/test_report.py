@@ -193,6 +193,17 @@ def test_the_report_explains_its_figures_and_method(text_result, method):
     for term in ("suspicion", "flagged", "label health score", "noise matrix"):
         assert f"<dt>{term}</dt><dd>" in page
     assert "1 &minus; the estimated fraction of wrong labels" in page
+    # Single choice: the suspicion is said to be the probability the label is wrong.
+    assert "<dt>suspicion</dt><dd>The estimated probability that the annotator&#x27;s label " in (
+        page
+    )
+
+
+def test_the_summary_says_what_suspicion_is(text_result):
+    result, _ = text_result
+    data = _summary(result)
+    assert data["suspicion"].startswith("estimated probability that the given label is wrong")
+    assert 0 < data["health"]["model_temperature"] < 1  # ComplementNB's squashed probabilities
 
 
 def test_the_report_links_the_other_files_by_name(tmp_path, text_result):

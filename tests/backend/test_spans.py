@@ -46,7 +46,8 @@ def region(start: int, end: int, label: str, text: str = "") -> dict[str, Any]:
 
 
 def sentences(n: int, seed: int, rate: float = 0.12) -> tuple[list[dict[str, Any]], dict[int, str]]:
-    """Template sentences; ``rate`` of them get one error: a flipped type or a dropped span."""
+    """Template sentences; ``rate`` of them get one error: a flipped type or a dropped span.
+    Each task also holds its true result under ``"truth"``."""
     rng = np.random.default_rng(seed)
     tasks, errors = [], {}
     for t in range(1, n + 1):
@@ -60,6 +61,7 @@ def sentences(n: int, seed: int, rate: float = 0.12) -> tuple[list[dict[str, Any
                 text += name
             else:
                 text += (" " if text else "") + part
+        true = [region(a, b, c, text[a:b]) for a, b, c in spans]
         if rng.random() < rate:
             i = int(rng.integers(len(spans)))
             if rng.random() < 0.5:
@@ -69,13 +71,9 @@ def sentences(n: int, seed: int, rate: float = 0.12) -> tuple[list[dict[str, Any
                 spans.pop(i)
                 errors[t] = "drop"
         result = [region(a, b, c, text[a:b]) for a, b, c in spans]
-        tasks.append(
-            {
-                "id": t,
-                "data": {"text": text},
-                "annotations": [{"id": 100 + t, "result": result, "completed_by": 1}],
-            }
-        )
+        annotation = {"id": 100 + t, "result": result, "completed_by": 1}
+        # "truth" is the true result (not a Label Studio field: the export ignores it).
+        tasks.append({"id": t, "data": {"text": text}, "annotations": [annotation], "truth": true})
     return tasks, errors
 
 

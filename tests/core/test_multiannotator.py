@@ -732,6 +732,18 @@ def test_errors_name_the_argument():
         )
 
 
+@pytest.mark.parametrize("case", [0, 1, 4], ids=lambda i: MA_CASES[i][0])
+def test_active_learning_scores_rows_of_any_sum_as_cleanlab(case):
+    # cleanlab's own suite passes np.random.random arrays: rows in [0, 1] of any sum.
+    labels, probs = problem(case)
+    rng = np.random.default_rng(case)
+    squashed = probs * rng.uniform(0.3, 1.0, size=(len(probs), 1))
+    unlabeled = rng.random((7, probs.shape[1]))
+    assert_both_same(
+        *side_by_side("get_active_learning_scores", labels, squashed, unlabeled, seed=case)
+    )
+
+
 def test_active_learning_errors_name_the_argument():
     labels, probs = problem(1, frame=False)
     al = ours.get_active_learning_scores
@@ -745,8 +757,8 @@ def test_active_learning_errors_name_the_argument():
         al(labels, probs, np.stack([probs, probs]))
     with pytest.raises(TypeError, match="pred_probs_unlabeled must be a numpy array"):
         al(labels, probs, "probs")
-    with pytest.raises(ValueError, match="pred_probs_unlabeled rows must sum to 1"):
-        al(labels, probs, probs / 2)
+    with pytest.raises(ValueError, match="pred_probs_unlabeled values must be probabilities"):
+        al(labels, probs, probs * 3)
     with pytest.raises(ValueError, match="labels_multiannotator must be a 2D array"):
         al(labels[:, 0], probs)
     with pytest.raises(ValueError, match="pred_probs and labels_multiannotator must have same"):

@@ -83,6 +83,16 @@ class Backend:
 
 
 @pytest.fixture(scope="module")
+def ls(label_studio: Any) -> Iterator[Any]:
+    """An SDK client of the session's Label Studio, with the admin's legacy token."""
+    from backend.labelstudio.client import close, connect
+
+    client = connect(label_studio.url, label_studio.token)
+    yield client
+    close(client)
+
+
+@pytest.fixture(scope="module")
 def e2e_redis_url() -> Iterator[str]:
     with redis_server() as url:
         yield url
@@ -174,11 +184,15 @@ def tasks_by_id(ls: Any, project_id: int) -> dict[int, Any]:
     return {t.id: t for t in ls.tasks.list(project=project_id, fields="all", page_size=100)}
 
 
+def tab(ls: Any, project_id: int, title: str) -> Any:
+    """The project's one Data Manager tab called ``title`` (fails on none or several)."""
+    found = [v for v in ls.views.list(project=project_id) if v.data.get("title") == title]
+    assert len(found) == 1, f"{len(found)} tabs called {title!r} in project {project_id}"
+    return found[0]
+
+
 def review_tab(ls: Any, project_id: int) -> Any:
-    (view,) = [
-        v for v in ls.views.list(project=project_id) if v.data.get("title") == "Needs re-review"
-    ]
-    return view
+    return tab(ls, project_id, "Needs re-review")
 
 
 class Timer:

@@ -52,15 +52,6 @@ def label_of(result: list[dict[str, Any]]) -> str:
     return result[0]["value"]["choices"][0]
 
 
-@pytest.fixture(scope="module")
-def ls(label_studio):
-    from backend.labelstudio.client import close, connect
-
-    client = connect(label_studio.url, label_studio.token)
-    yield client
-    close(client)
-
-
 @dataclass
 class Project:
     id: int

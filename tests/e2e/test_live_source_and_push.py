@@ -77,14 +77,6 @@ def _png(rgb: tuple[int, int, int]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def ls(label_studio):
-    """An SDK client with the admin's legacy token."""
-    client = connect(label_studio.url, label_studio.token)
-    yield client
-    close(client)
-
-
-@pytest.fixture(scope="module")
 def second_user(ls) -> int:
     """A second annotator in the organization."""
     return int(ls.users.create(email="annotator2@example.com", username="annotator2").id)

@@ -116,15 +116,6 @@ def picked(result: list[dict[str, Any]]) -> frozenset[str]:
     return frozenset(c for region in result for c in region["value"]["choices"])
 
 
-@pytest.fixture(scope="module")
-def ls(label_studio):
-    from backend.labelstudio.client import close, connect
-
-    client = connect(label_studio.url, label_studio.token)
-    yield client
-    close(client)
-
-
 @dataclass
 class MultiLabelProject:
     """The multi-label project after Start Training: ids, truth, the audit summaries so far."""

@@ -54,15 +54,6 @@ def choice(control: str, obj: str, label: str) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def ls(label_studio):
-    from backend.labelstudio.client import close, connect
-
-    client = connect(label_studio.url, label_studio.token)
-    yield client
-    close(client)
-
-
 @dataclass
 class TextProject:
     """The text project after Start Training: ids, truth, the audit summaries so far."""
