@@ -2,8 +2,9 @@
 
 One row per usable annotation. A single-choice project where enough tasks were labelled by
 two or more people (10% of the tasks, 20 at least; ground truth set apart) becomes a
-``multi_annotator`` one (consensus, annotator quality). Cancelled ("skipped") annotations are left out, and so is
-anything malformed; each leaves a :class:`Skipped` saying why, and the rest goes on.
+``multi_annotator`` one (consensus, annotator quality). Cancelled ("skipped") annotations
+are left out, and so is anything malformed; each leaves a :class:`Skipped` saying why, and
+the rest goes on.
 A task's input is read by its input type (:mod:`backend.inputs`), an annotation's label by
 the task type (:mod:`backend.tasktypes`); this module only walks tasks and annotations.
 
