@@ -72,6 +72,9 @@ class AuditResult:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Per row, why it is flagged (the model's top labels, similar tasks); "" if not.
     evidence: list[str] = field(default_factory=list)
+    #: What people did with the flags, as the service counts them (backend.verdicts.counts);
+    #: None for an audit that keeps no verdicts (the CLI's).
+    verdicts: dict[str, Any] | None = None
 
     def label_text(self, label: Any) -> str:
         """Return how issues.csv and the report write a label of this result."""

@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,9 +74,10 @@ class LabelStudioIO:
         progress: Progress,
         switched: Callable[[str], None],
         tabs: dict[str, dict[int, int]] | None = None,
+        guard: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         """Push predictions and the review tab (and ``tabs``, title -> task id -> annotation
-        id); ``switched`` once the project shows them."""
+        id); ``switched`` once the project shows them; the switch runs inside ``guard()``."""
         from backend.labelstudio.client import close, connect
         from backend.labelstudio.push import push_audit
 
@@ -90,7 +92,33 @@ class LabelStudioIO:
                 tabs=tabs,
                 progress=lambda done, total: progress("push", done, total),
                 switched=switched,
+                guard=guard,
             )
+        finally:
+            close(client)
+
+    def show(
+        self,
+        url: str,
+        api_key: str,
+        project: int,
+        *,
+        version: str,
+        predictions: Mapping[int, Mapping[str, Any] | None],
+        tabs: Mapping[str, Iterable[int]] | None = None,
+    ) -> None:
+        """Instant feedback: re-point ``tabs`` (title -> annotation ids) when given, then
+        make each task show its prediction (task id -> a /predict answer of ``version``;
+        None: no prediction of ours)."""
+        from backend.labelstudio.client import close, connect
+        from backend.labelstudio.push import point_tabs, replace_task_prediction
+
+        client = connect(url, api_key)
+        try:
+            if tabs:
+                point_tabs(client, project, tabs)
+            for task, prediction in predictions.items():
+                replace_task_prediction(client, project, task, prediction, version=version)
         finally:
             close(client)
 
@@ -127,13 +155,15 @@ def publish(
     progress: Progress = no_progress,
     keep: Callable[[str, Path], None] | None = None,
     switched: Callable[[str, dict[str, Any], list[dict[str, Any]]], None] | None = None,
+    guard: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> Published:
     """Write an audit's outputs into ``folder(version)``, then push it to ``target``.
 
     ``settings`` (redacted), ``source`` and ``title`` go into the summary; ``fetch`` and
     ``task_url`` into the report. ``keep(version, folder)`` saves more with the version
     before anything is pushed; ``switched(version, summary, pushed)`` is called once the
-    project shows the version (never without a target).
+    project shows the version (never without a target); the switch and ``switched`` run
+    inside ``guard()`` when given.
     """
     from backend import report, tasktypes
 
@@ -183,5 +213,6 @@ def publish(
         progress=progress,
         switched=shown,
         tabs=tasktypes.get(result.kind.task_type).tabs(result),
+        guard=guard,
     )
     return published

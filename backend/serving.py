@@ -96,6 +96,7 @@ def worker(args: argparse.Namespace) -> int:
     import os
     import tempfile
 
+    from backend.service.runners import instant_queue
     from backend.settings import load_settings
 
     settings = load_settings()
@@ -116,7 +117,7 @@ def worker(args: argparse.Namespace) -> int:
         "--concurrency",
         str(args.concurrency or os.cpu_count() or 1),
         "--queues",
-        settings.namespace,
+        f"{settings.namespace},{instant_queue(settings)}",
         "--hostname",
         f"labelaudit-{os.getpid()}@%h",
         "--without-mingle",

@@ -3,7 +3,9 @@
 One audit is ``audit_project`` (claim, load, prepare, split) → a chord of ``audit_fold``
 (one task per fold, on any worker) → ``finish_audit`` (finish, final model, publish). Every
 step takes ``project`` and ``ticket`` (the job id) and reads what it needs from MODEL_DIR;
-nothing but ids and small JSON goes through the broker. Claims, leases and stages are the
+nothing but ids and small JSON goes through the broker. ``instant_update`` judges one
+changed annotation again at once (its own queue, see ``backend.service.instant``). Claims,
+leases and stages are the
 service's (``backend.service.steps``); retries follow its one policy
 (``backend.service.policy.RETRY``), for transient I/O only.
 """
@@ -22,6 +24,7 @@ from backend.service.runners import (
     CHECK_TASK,
     FINISH_TASK,
     FOLD_TASK,
+    INSTANT_TASK,
     SWEEP_TASK,
 )
 
@@ -119,3 +122,17 @@ def register(app: Celery, service: Callable[[], Service]) -> None:
     def check_project(project: int) -> None:
         """Schedule an audit if the project's annotations changed since its last audit."""
         service().scheduler.check_project(project)
+
+    @app.task(
+        bind=True,
+        name=INSTANT_TASK,
+        shared=False,
+        ignore_result=True,
+        acks_late=True,
+        **RETRY_OPTIONS,
+    )
+    def instant_update(self: Task, project: int, message: dict[str, Any]) -> None:
+        """Judge a changed annotation again at once; show it in Label Studio."""
+        again = bool(self.request.retries)  # a retry: Label Studio is told even if stored
+        if not service().instant.run(project, message, again=again):
+            raise self.retry(countdown=RETRY.backoff)  # the project stayed locked

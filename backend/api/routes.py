@@ -32,7 +32,8 @@ from backend.store import OUTPUT_FILES
 
 bp = Blueprint("labelaudit", __name__)
 
-#: Annotation events that schedule a debounced re-audit.
+#: Annotation events that schedule a debounced re-audit (and, for single choice, judge the
+#: annotation again at once: backend.service.instant).
 ANNOTATION_EVENTS = frozenset(
     {"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"}
 )
@@ -135,10 +136,15 @@ def webhook() -> Any:
     action = body.get("action")
     if not isinstance(action, str) or not action:
         raise ApiError(400, "action must be a non-empty string (a Label Studio webhook action)")
-    if action == "START_TRAINING" or action in ANNOTATION_EVENTS:
+    if action in ANNOTATION_EVENTS:
         project, _ = webhook_project(body)
         connected(project)
-        job = service().trigger(project, immediate=action == "START_TRAINING", reason=action)
+        job = service().annotation_changed(project, action, body)
+        return jsonify(status="scheduled", job=job)
+    if action == "START_TRAINING":
+        project, _ = webhook_project(body)
+        connected(project)
+        job = service().trigger(project, immediate=True, reason=action)
         return jsonify(status="scheduled", job=job)
     if action == "PROJECT_UPDATED":
         return _project_updated(body)
@@ -189,7 +195,8 @@ def job(job_id: str) -> Any:
 
 @bp.get("/projects/<int:project>/audit")
 def latest_audit(project: int) -> Any:
-    """The latest audit's summary, and what is scheduled or running now."""
+    """The latest audit's summary (as of now: flags judged again at once since, verdicts),
+    and what is scheduled or running now."""
     record, activity = service().latest_audit(project)
     if record is None:
         raise ApiError(404, f"project {project} has not been audited yet", activity=activity)

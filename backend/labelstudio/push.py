@@ -19,14 +19,21 @@ takes a higher n and step 4 removes the partial one. Two pushes to the same proj
 not run at the same time (the worker serialises them per project).
 
 Tabs are written only in forms the Data Manager page itself can render (see views.py).
+
+Between audits one task's prediction is replaced at once (instant feedback,
+:func:`replace_task_prediction`, then :func:`point_tabs`): the new prediction is created
+first, then the task's older ones of labelaudit are deleted, so the task always shows one.
+``push_audit``'s ``guard`` lets the caller hold off such changes while it switches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from backend.labelstudio import views
@@ -190,6 +197,7 @@ def push_audit(
     tabs: Mapping[str, Mapping[int, int]] | None = None,
     progress: Callable[[int, int], None] | None = None,
     switched: Callable[[str], None] | None = None,
+    guard: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> str:
     """Push an audit's predictions (all of model version ``version``) and review tab.
 
@@ -198,7 +206,9 @@ def push_audit(
     tasks through their annotation ids). ``switched`` is called with the version as soon
     as the project shows it, before the older versions are deleted (which can take minutes
     on a big project). ``tabs`` are more tabs of the same form, title -> {task id:
-    annotation id} (several annotators: "Needs another annotator"). Returns ``version``.
+    annotation id} (several annotators: "Needs another annotator"). The switch (model_version,
+    tabs, ``switched``) runs inside ``guard()`` when given (the service holds its instant
+    updates off meanwhile). Returns ``version``.
     """
     tabs = dict(tabs or {})
     _check_predictions(predictions)
@@ -222,18 +232,82 @@ def push_audit(
             progress(start + len(chunk), len(items))
 
     cols = views.columns(ls, project_id)  # read before the switch, so the switch is quick
-    with translate_errors(f"setting model_version of project {project_id}"):
-        ls.projects.update(id=project_id, model_version=version)
-    for title, listed in {view_title: flagged, **tabs}.items():
-        chosen = views.annotation_filter(listed.values())
-        views.upsert_tab(ls, project_id, title, chosen, ordering=views.BY_SCORE_DESC, cols=cols)
-    if switched is not None:
-        switched(version)
+    with guard() if guard is not None else contextlib.nullcontext():
+        with translate_errors(f"setting model_version of project {project_id}"):
+            ls.projects.update(id=project_id, model_version=version)
+        for title, listed in {view_title: flagged, **tabs}.items():
+            chosen = views.annotation_filter(listed.values())
+            views.upsert_tab(ls, project_id, title, chosen, ordering=views.BY_SCORE_DESC, cols=cols)
+        if switched is not None:
+            switched(version)
 
     delete_older_versions(ls, project_id, version, version_prefix)
     state = f"{version}: {len(flagged)} of {len(items)} tasks to re-review"
     describe_backend(ls, project_id, state)
     return version
+
+
+def replace_task_prediction(
+    ls: LabelStudio,
+    project_id: int,
+    task: int,
+    prediction: Mapping[str, Any] | None,
+    *,
+    version: str,
+    prefix: str = VERSION_PREFIX,
+) -> int | None:
+    """Make ``task`` show ``prediction`` (a /predict answer of ``version``) as labelaudit's
+    only prediction, or none of labelaudit's when ``prediction`` is None.
+
+    The new prediction is created first, then the task's other ``<prefix>-<n>`` predictions
+    with n up to ``version``'s are deleted: never another model's, and never a newer
+    version's (an audit being pushed may have imported it already). A prediction already
+    equal to ``prediction`` is kept as it is. Returns the id of the prediction shown.
+    """
+    current = version_number(version, prefix)
+    if current is None:
+        raise ValueError(f"version must be {prefix}-<n>; got {version!r}")
+    found = sdk_request(ls, "GET", f"api/predictions/?task={int(task)}")
+    ours = [
+        item
+        for item in (found if isinstance(found, list) else [])
+        if isinstance(item, dict)
+        and (number := version_number(str(item.get("model_version") or ""), prefix)) is not None
+        and number <= current
+    ]
+    keep: int | None = None
+    if prediction is not None:
+        same = [
+            item
+            for item in ours
+            if item.get("model_version") == version
+            and item.get("result") == prediction.get("result")
+            and item.get("score") == prediction.get("score")
+        ]
+        if same:
+            keep = int(same[0]["id"])
+        else:
+            body = {
+                "task": int(task),
+                "result": prediction["result"],
+                "score": prediction.get("score"),
+                "model_version": version,
+            }
+            created = sdk_request(ls, "POST", "api/predictions/", json=body)
+            if not isinstance(created, dict) or not isinstance(created.get("id"), int):
+                raise ValueError(f"unexpected answer creating a prediction: {created!r:.200}")
+            keep = int(created["id"])
+    for item in ours:
+        if int(item["id"]) != keep:
+            _retried(ls, "DELETE", f"api/predictions/{int(item['id'])}/")
+    return keep
+
+
+def point_tabs(ls: LabelStudio, project_id: int, tabs: Mapping[str, Iterable[int]]) -> None:
+    """Re-point each tab (title -> the annotation ids it lists) at its tasks."""
+    for title, listed in tabs.items():
+        chosen = views.annotation_filter(listed)
+        views.upsert_tab(ls, project_id, title, chosen, ordering=views.BY_SCORE_DESC)
 
 
 def push_as_next_version(

@@ -141,6 +141,7 @@ def summary(
             ],
         },
         "notes": result.notes,
+        **({"verdicts": result.verdicts} if result.verdicts is not None else {}),
     }
 
 

@@ -114,6 +114,36 @@ def _timings_table(timings: dict[str, float]) -> str:
     )
 
 
+def _verdicts_section(verdicts: dict[str, Any] | None) -> str:
+    """What people did with the flags (backend.verdicts), in all and per annotator; "" for
+    an audit that keeps no verdicts (the CLI's)."""
+    if not verdicts:
+        return ""
+    states = ("confirmed", "fixed", "open")
+    rows = "".join(
+        f"<tr><td>{_annotator_cell(who)}</td>"
+        + "".join(f"<td>{counts.get(state, 0):,}</td>" for state in states)
+        + "</tr>"
+        for who, counts in verdicts.get("by_annotator", {}).items()
+    )
+    table = (
+        "<table><tr><th>annotator</th><th>confirmed</th><th>fixed</th><th>open</th></tr>"
+        + rows
+        + "</table>"
+        if rows
+        else ""
+    )
+    return (
+        "<h2>What people did with the flags</h2>\n"
+        f"<p><b>{verdicts.get('confirmed', 0):,}</b> confirmed (saved again with the flagged "
+        "label: trusted from then on, never flagged again while it keeps that label) · "
+        f"<b>{verdicts.get('fixed', 0):,}</b> fixed (the label changed after a flag) · "
+        f"<b>{verdicts.get('open', 0):,}</b> open (flagged, not answered yet), as this audit "
+        "left them; the backend's <code>/projects/&lt;id&gt;/audit</code> counts them as of "
+        f"now.</p>\n{table}\n"
+    )
+
+
 def render_html(
     result: AuditResult,
     summary_data: dict[str, Any],
@@ -251,7 +281,7 @@ the highest of its annotations.</dd>
 <p class="note">Most suspicious first; {top}; all in
 <a href="{files["issues"]}">{files["issues"]}</a>.{linked}</p>
 {table}
-{sections}<h2>Skipped</h2>
+{_verdicts_section(summary_data.get("verdicts"))}{sections}<h2>Skipped</h2>
 {skipped_html}
 <h2>Where the time went</h2>
 {_timings_table(timings)}

@@ -7,6 +7,8 @@ It is built from parts, each a module of this package:
 ``steps``          what one audit does: begin, fold, complete, each guarded by its claim,
                    lease and stage (:class:`AuditSteps`)
 ``predict``        /predict's answers and the final models (:class:`Predictor`)
+``instant``        a changed annotation judged again at once, between audits; the flags'
+                   verdicts (:class:`Instant`)
 ``runners``        who runs tickets: a thread here, or Celery workers by task name
 ``process_runner`` the embedded mode's audits in a child process (the web threads keep
                    the GIL)
@@ -21,12 +23,20 @@ for the web process and the workers.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials
-from backend.service.policy import RETRY, TRANSIENT, MissingCredentials, Superseded
+from backend.service.instant import Instant
+from backend.service.policy import (
+    RETRY,
+    TRANSIENT,
+    MissingCredentials,
+    Superseded,
+    describe_error,
+)
 from backend.service.predict import NO_VERSION, FinalModel, Predictor
 from backend.service.scheduling import Runner, Scheduler
 from backend.service.steps import AuditSteps, Outcome, WorkItem
@@ -51,6 +61,8 @@ __all__ = [
 
 #: Work items (prepared datasets) a process keeps loaded: the audit it works on.
 WORK_CACHED = 1
+
+logger = logging.getLogger("labelaudit.service")
 
 
 class Service:
@@ -81,8 +93,17 @@ class Service:
         work = Cache(WORK_CACHED)
         self.scheduler = Scheduler(settings, store, artifacts, self.credentials, io, work)
         self.predictor = Predictor(settings, store, artifacts, self.credentials)
+        self.instant = Instant(settings, store, artifacts, self.credentials, io, self.scheduler)
         self.steps = AuditSteps(
-            settings, store, artifacts, self.scheduler, self.credentials, self.predictor, io, work
+            settings,
+            store,
+            artifacts,
+            self.scheduler,
+            self.credentials,
+            self.predictor,
+            io,
+            work,
+            self.instant,
         )
         delays = RETRY.delays() if retry_delays is None else retry_delays
         self.runner = runner if runner is not None else ThreadRunner(self, retry_delays=delays)
@@ -136,6 +157,17 @@ class Service:
         """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id."""
         return self.scheduler.trigger(project, immediate=immediate, reason=reason)
 
+    def annotation_changed(self, project: int, action: str, body: dict[str, Any]) -> str:
+        """An annotation webhook: judge the annotation again at once where its project's
+        audit allows (off this thread), and schedule the debounced audit; return its job id."""
+        try:
+            self.instant.enqueue(project, action, body)
+        except Exception as err:  # the debounced audit still follows: never fail the webhook
+            logger.warning(
+                "project %s: no instant update (%s)", project, self.scrub(describe_error(err))
+            )
+        return self.trigger(project, immediate=False, reason=action)
+
     def start_audit(self, project: int) -> str:
         """Audit ``project`` now (after the running one); MissingCredentials if it cannot."""
         self.credentials.of(project)
@@ -165,8 +197,44 @@ class Service:
         return self.store.get_job(job_id)
 
     def latest_audit(self, project: int) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        """Return the latest audit's record (or None) and what is scheduled or running."""
-        return self.store.latest_audit(project), self.store.activity(project)
+        """Return the latest audit's record (or None) and what is scheduled or running.
+
+        For a project judged at once between audits, the summary's flagged tasks and counts
+        are those of now, with the verdicts (``verdicts``), and ``live`` says how many
+        instant updates there were since the audit.
+        """
+        record = self.store.latest_audit(project)
+        live = self.store.live(project)
+        if record is not None and live and live.get("instant"):
+            if live.get("version") == record.get("model_version"):
+                record = self._with_live(project, record, live)
+        return record, self.store.activity(project)
+
+    def _with_live(
+        self, project: int, record: dict[str, Any], live: dict[str, Any]
+    ) -> dict[str, Any]:
+        from backend import verdicts
+
+        flags = self.store.flags(project)
+        order = sorted(
+            flags,
+            key=lambda t: (
+                -float(flags[t]["suspicion"]),
+                flags[t].get("rank") is None,
+                flags[t].get("rank") or 0,
+                t,
+            ),
+        )
+        summary = dict(record.get("summary") or {})
+        counts = dict(summary.get("counts") or {})
+        counts["flagged_tasks"] = counts["flagged_annotations"] = len(flags)
+        summary.update(
+            flagged_task_ids=order,
+            counts=counts,
+            verdicts=verdicts.counts(self.store.verdicts(project)),
+        )
+        updates = {"instant_updates": int(live.get("updates") or 0)}
+        return {**record, "summary": summary, "live": updates | {"at": live.get("updated_at")}}
 
     def audit_file(self, project: int, name: str) -> tuple[Path, str] | None:
         """Return the path and version of a file of the project's current audit, or None."""

@@ -7,7 +7,8 @@ keeps the embedded runner's queue, debounce and sweep in its thread, and hands e
 one spawned child process, which runs the same steps (:meth:`ThreadRunner.run_ticket`) on
 the parent's in-memory store, reached through a ``multiprocessing`` manager on 127.0.0.1
 (an authenticated socket: claims, leases, job records and the saved audit go through it).
-The child starts on first use and is kept for the next audits.
+The child starts on first use and is kept for the next audits. Instant updates stay in the
+parent (the runner's instant thread): they are short, and must not wait for an audit.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class _NoRunner:
 
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         raise RuntimeError("an audit process does not schedule audits")
+
+    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
+        raise RuntimeError("an audit process gets no webhooks")
 
     def queue_depth(self) -> int:
         return 0

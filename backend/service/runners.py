@@ -11,6 +11,7 @@ import functools
 import heapq
 import itertools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ FOLD_TASK = "labelaudit.audit_fold"
 FINISH_TASK = "labelaudit.finish_audit"
 SWEEP_TASK = "labelaudit.sweep"
 CHECK_TASK = "labelaudit.check_project"
+INSTANT_TASK = "labelaudit.instant_update"
 #: How long Celery keeps task results (the chord's fold results) in Redis.
 RESULT_EXPIRES_SECONDS = 24 * 3600
 
@@ -72,6 +74,13 @@ def celery_app(settings: Settings) -> Celery:
     return app
 
 
+def instant_queue(settings: Settings) -> str:
+    """The Celery queue of instant updates: beside the audits' queue, so an instant update
+    never waits behind queued audit steps (workers consume both; more can be added that
+    consume this one only)."""
+    return f"{settings.namespace}.instant"
+
+
 def _transport_options(settings: Settings) -> dict[str, Any]:
     """Redis transport options: how soon a task whose worker died is handed out again.
 
@@ -93,6 +102,7 @@ class CeleryRunner:
     def __init__(self, app: Celery, settings: Settings) -> None:
         self.app = app
         self.queue = settings.namespace
+        self.instant_queue = instant_queue(settings)
         self._redis: Any = None
         self._url = settings.redis_url
 
@@ -103,6 +113,14 @@ class CeleryRunner:
             kwargs={"project": project, "ticket": ticket},
             countdown=countdown if countdown > 0 else None,
             queue=self.queue,
+        )
+
+    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
+        """Send ``instant_update(project, message)`` to the instant queue."""
+        self.app.send_task(
+            INSTANT_TASK,
+            kwargs={"project": project, "message": message},
+            queue=self.instant_queue,
         )
 
     def queue_depth(self) -> int:
@@ -120,8 +138,9 @@ class CeleryRunner:
 class ThreadRunner:
     """The embedded mode's job runner: one background thread, audits one at a time.
 
-    It also runs the sweep every ``sweep_seconds``. The thread starts on first use, so an
-    app factory that builds the service starts nothing.
+    It also runs the sweep every ``sweep_seconds``. Instant updates have a thread of their
+    own, so they never wait for an audit. The threads start on first use, so an app
+    factory that builds the service starts nothing.
     """
 
     def __init__(
@@ -134,6 +153,8 @@ class ThreadRunner:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._instant: queue.Queue[tuple[int, dict[str, Any]] | None] = queue.Queue()
+        self._instant_thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the thread (and the sweep) unless running."""
@@ -149,12 +170,49 @@ class ThreadRunner:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread after the item it runs."""
+        """Stop the threads after the items they run."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+        if self._instant_thread is not None:
+            self._instant.put(None)
+            self._instant_thread.join(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
+        """Judge a changed annotation at once, in the instant thread."""
+        with self._cond:
+            if self._instant_thread is None or not self._instant_thread.is_alive():
+                self._instant_thread = threading.Thread(
+                    target=self._instant_loop, name="labelaudit-instant", daemon=True
+                )
+                self._instant_thread.start()
+        self._instant.put((project, message))
+
+    def _instant_loop(self) -> None:
+        while (item := self._instant.get()) is not None:
+            project, message = item
+            try:
+                self.run_instant(project, message)
+            except Exception:
+                logger.exception("embedded runner: instant update of project %s failed", project)
+
+    def run_instant(self, project: int, message: dict[str, Any]) -> None:
+        """Apply one instant update, retrying as RETRY says while Label Studio is away."""
+        again = False
+        for delay in (*self.retry_delays, None):
+            try:
+                if self.service.instant.run(project, message, again=again):
+                    return
+                reason = "its project stayed locked"
+            except TRANSIENT as err:
+                reason = type(err).__name__
+            if delay is None:
+                logger.warning("instant update of project %s given up (%s)", project, reason)
+                return
+            time.sleep(delay)
+            again = True
 
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         """Run the ticket in ``countdown`` seconds."""

@@ -55,6 +55,10 @@ class Runner(Protocol):
         """Start the ticket's audit in ``countdown`` seconds."""
         ...
 
+    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
+        """Judge a changed annotation at once (``message``: backend.service.instant's)."""
+        ...
+
     def queue_depth(self) -> int:
         """Return how many tasks wait to run."""
         ...

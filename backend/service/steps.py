@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from backend import verdicts as verdict_rules
 from backend.progress import Progress, no_progress
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials
 from backend.service.fingerprint import dataset_fingerprint
+from backend.service.instant import INSTANT_FILE, Instant, InstantData
 from backend.service.policy import Superseded, new_id
 from backend.service.predict import FinalModel, Predictor
 from backend.service.scheduling import Scheduler
@@ -32,7 +34,8 @@ from backend.settings import Settings
 from backend.store import VERSIONS_ON_DISK, Artifacts, SavedAudit, Store
 
 if TYPE_CHECKING:
-    from backend.pipeline import Prepared
+    from backend.labelstudio.dataset import AuditDataset
+    from backend.pipeline import AuditResult, Prepared
     from backend.publish import LabelStudioIO
 
 
@@ -42,12 +45,16 @@ class WorkItem:
 
     ``prepared.timings`` holds the seconds of begin's steps (reading the tasks, features);
     ``complete`` adds the folds' and its own, so the report shows the whole audit.
+    ``loaded_at`` is when begin started reading the project; ``confirmed`` marks the
+    dataset rows trusted because a person confirmed their flag (backend.verdicts).
     """
 
     prepared: Prepared
     splits: list[tuple[np.ndarray, np.ndarray]]
     source: str
     fingerprint: str
+    loaded_at: float = 0.0
+    confirmed: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class AuditSteps:
         predictor: Predictor,
         io: LabelStudioIO,
         work_cache: Cache,
+        instant: Instant,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -82,6 +90,7 @@ class AuditSteps:
         self.predictor = predictor
         self.io = io
         self.work_cache = work_cache
+        self.instant = instant
 
     # ------------------------------------------------------------------ guarded steps
 
@@ -147,15 +156,18 @@ class AuditSteps:
         url, key = self.credentials.of(project)
         self.artifacts.clear_work(project, keep=ticket)
         timings: dict[str, float] = {}
+        loaded_at = time.time()
         with timed(timings, "read_tasks"):
             dataset = self.io.load(url, key, project, progress)
         fingerprint = dataset_fingerprint(dataset)
         self.store.set_fingerprint(project, fingerprint)
+        confirmed = self._trust_confirmed(project, dataset)  # after the fingerprint: ours
         fetch = self.credentials.fetcher(url, key)
         prepared = prepare(dataset, self.settings, fetch=fetch, progress=progress)
         prepared.timings = timings | prepared.timings
         splits = fold_splits(prepared, folds=self.settings.folds, seed=self.settings.seed)
-        work = WorkItem(prepared, splits, dataset.source or f"project:{project}", fingerprint)
+        source = dataset.source or f"project:{project}"
+        work = WorkItem(prepared, splits, source, fingerprint, loaded_at, confirmed)
         self.artifacts.write_pickle(self.artifacts.work_dir(project, ticket) / "prepared.pkl", work)
         return len(splits)
 
@@ -192,8 +204,16 @@ class AuditSteps:
         timings = work.prepared.timings | {"cross_validation": round(fold_seconds, 3)}
         result = finish(replace(work.prepared, timings=timings), probs, self.settings)
         kind = work.prepared.dataset.kind
+        task_type = tasktypes.get(kind.task_type)
         with timed(result.timings, "final_model"):
-            model = tasktypes.get(kind.task_type).final_model(work.prepared, result, self.settings)
+            model = task_type.final_model(work.prepared, result, self.settings)
+        instant = self._instant_data(work, result) if task_type.instant else None
+        if instant is not None:  # the verdicts as this audit leaves them, for its summary
+            verdicts: dict[int, dict[str, Any] | None] = dict(self.store.verdicts(project))
+            verdicts.update(
+                self._verdict_changes(project, work, result, self.store.verdicts(project))
+            )
+            result.verdicts = verdict_rules.counts({a: v for a, v in verdicts.items() if v})
         url, key = self.credentials.of(project)
         fetch = self.credentials.fetcher(url, key)
         if superseded():
@@ -201,8 +221,11 @@ class AuditSteps:
         saved: list[SavedAudit] = []
 
         def keep(version: str, folder: Path) -> None:
-            """Save the final model with the version's outputs, before anything is pushed."""
+            """Save the final model (and what instant updates need) with the version's
+            outputs, before anything is pushed."""
             self.artifacts.write_pickle(folder / "model.pkl", FinalModel(kind, model, version))
+            if instant is not None:
+                self.artifacts.write_pickle(folder / INSTANT_FILE, instant)
 
         def switched(version: str, summary: dict[str, Any], pushed: list[dict[str, Any]]) -> None:
             """Make the results current the moment Label Studio shows them."""
@@ -223,9 +246,18 @@ class AuditSteps:
                     fingerprint=work.fingerprint,
                     flagged=len(result.flagged_task_ids()),
                     duration=max(duration, time.perf_counter() - started),
+                    flags=_flags(result),
+                    loaded_at=work.loaded_at,
+                    instant=instant is not None,
                 )
             )
             self.store.save_audit(project, saved[0])
+            if instant is not None:
+                # Verdicts follow this audit; changes made since it read the project are
+                # applied again on its results (it could not see them).
+                changes = self._verdict_changes(project, work, result, self.store.verdicts(project))
+                self.store.update_live(project, version, verdicts=changes)
+                self.instant.reconcile(project, version, instant)
             self.artifacts.prune_versions(project, self.store.versions(project)[:VERSIONS_ON_DISK])
 
         published = publish(
@@ -241,12 +273,75 @@ class AuditSteps:
             progress=progress,
             keep=keep,
             switched=switched,
+            guard=lambda: self.instant.guard(project),
         )
         if not saved or saved[0].version != published.version:
             raise RuntimeError(f"the push of project {project} never reported its switch")
         return saved[0]
 
     # ------------------------------------------------------------------ helpers
+
+    def _trust_confirmed(self, project: int, dataset: AuditDataset) -> np.ndarray:
+        """Mark the rows whose flag a person confirmed (and whose label is still the one
+        confirmed) as trusted, like ground truth; return which rows were marked."""
+        from backend import tasktypes
+
+        marked = np.zeros(len(dataset), dtype=bool)
+        if not tasktypes.get(dataset.kind.task_type).instant:
+            return marked
+        confirmed = verdict_rules.confirmed_labels(self.store.verdicts(project))
+        if not confirmed:
+            return marked
+        for row, annotation in enumerate(dataset.annotation_ids.tolist()):
+            label = confirmed.get(int(annotation))
+            if label is not None and int(dataset.labels[row]) == label:
+                marked[row] = not dataset.ground_truth[row]
+        dataset.ground_truth = dataset.ground_truth | marked
+        return marked
+
+    def _instant_data(self, work: WorkItem, result: AuditResult) -> InstantData | None:
+        """What instant updates need of this audit (None: its task type has nothing)."""
+        from backend import tasktypes
+
+        state = tasktypes.get(result.kind.task_type).instant_state(result)
+        if state is None:
+            return None
+        rows = work.prepared.rows
+        confirmed = (
+            work.confirmed[rows] if work.confirmed is not None else np.zeros(len(rows), bool)
+        )
+        return InstantData.of(result, state, work.loaded_at, confirmed)
+
+    def _verdict_changes(
+        self,
+        project: int,
+        work: WorkItem,
+        result: AuditResult,
+        verdicts: dict[int, dict[str, Any]],
+    ) -> dict[int, dict[str, Any] | None]:
+        """The verdict changes this audit makes (annotations changed at once after it read
+        the project are left as they are: :meth:`Instant.reconcile` judges them)."""
+        fresh = self.instant.fresh_annotations(project, work.loaded_at)
+        rows = [
+            verdict_rules.AuditRow(
+                annotation=int(a),
+                task=int(t),
+                label=int(label),
+                annotator=who,
+                flagged=bool(flagged),
+            )
+            for a, t, label, who, flagged in zip(
+                result.annotation_ids.tolist(),
+                result.task_ids.tolist(),
+                result.given.tolist(),
+                result.annotators,
+                result.is_label_issue.tolist(),
+                strict=True,
+            )
+            if int(a) not in fresh
+        ]
+        skipped = {s.annotation_id for s in result.skipped if s.annotation_id is not None}
+        return verdict_rules.after_audit(verdicts, rows, keep=skipped | fresh)
 
     def _work(self, project: int, ticket: str) -> WorkItem:
         path = self.artifacts.work_dir(project, ticket) / "prepared.pkl"
@@ -267,3 +362,13 @@ class AuditSteps:
             probs[test], took = self.artifacts.read_pickle(path)
             seconds += took
         return probs, seconds
+
+
+def _flags(result: AuditResult) -> dict[int, dict[str, Any]]:
+    """The flagged tasks of an audit for the store: task id -> its flagged annotation (the
+    one the tab lists), its suspicion and its place in the tab."""
+    suspicion = {v["task_id"]: v["suspicion"] for v in result.task_verdicts()}
+    return {
+        task: {"annotation": annotation, "suspicion": suspicion[task], "rank": rank}
+        for rank, (task, annotation) in enumerate(result.flagged_annotations().items())
+    }

@@ -8,6 +8,14 @@ under ``<namespace>:``, see :class:`Keys`); :class:`MemoryStore` keeps the same 
 process, for the embedded mode. Both implement :class:`Store`; the scheduling operations
 are atomic in both (Lua scripts in Redis, one lock in memory).
 
+**Live state** follows the current audit between audits (instant feedback, verdicts):
+the flagged tasks now (``flags``, what the review tab lists), the changes applied at once
+since the audit (``events``) and what people did with the flags (``verdicts``, kept
+across audits). :meth:`Store.update_live` changes answers, flags, events and verdicts in
+one step, and only while the audit it was computed from is current; a short per-project
+lock (:meth:`Store.try_lock`) keeps one writer at a time between an instant update and a
+full audit's switch.
+
 **Artifacts** are big and live on disk under ``MODEL_DIR`` (a shared volume when workers
 run on several machines): the prepared dataset and the out-of-fold probabilities of an
 audit in progress, and per model version the final model and the audit's output files.
@@ -32,7 +40,7 @@ RedisStore) with its Lua scripts in :mod:`backend.store.lua`, and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 __all__ = [
@@ -104,6 +112,13 @@ class SavedAudit:
     fingerprint: str
     flagged: int
     duration: float
+    #: Flagged task id -> {"annotation", "suspicion", "rank"} (rank: its place in the tab).
+    flags: Mapping[int, dict[str, Any]] = field(default_factory=dict)
+    #: When the audit began reading the project (changes applied at once after it are
+    #: newer than the audit's rows).
+    loaded_at: float = 0.0
+    #: Whether the audit's rows can be judged again at once (its task type says so).
+    instant: bool = False
 
 
 class Store(Protocol):
@@ -149,6 +164,47 @@ class Store(Protocol):
 
     def latest_audit(self, project: int) -> dict[str, Any] | None:
         """Return the latest audit's record (version, job, finished_at, summary)."""
+        ...
+
+    def live(self, project: int) -> dict[str, Any] | None:
+        """Return the current audit's live record: ``version``, ``loaded_at``, ``instant``,
+        ``updates`` (changes applied at once since the audit) and ``updated_at``."""
+        ...
+
+    def flags(self, project: int) -> dict[int, dict[str, Any]]:
+        """Return the tasks flagged now: task id -> {"annotation", "suspicion", "rank"}."""
+        ...
+
+    def verdicts(self, project: int) -> dict[int, dict[str, Any]]:
+        """Return the project's verdicts: annotation id -> verdict (backend.verdicts)."""
+        ...
+
+    def events(self, project: int) -> dict[int, dict[str, Any]]:
+        """Return the changes applied at once: annotation id -> {"label", "task", "at"}."""
+        ...
+
+    def update_live(
+        self,
+        project: int,
+        version: str,
+        *,
+        answers: Mapping[int, dict[str, Any] | None] | None = None,
+        flags: Mapping[int, dict[str, Any] | None] | None = None,
+        verdicts: Mapping[int, dict[str, Any] | None] | None = None,
+        events: Mapping[int, dict[str, Any] | None] | None = None,
+        count: bool = False,
+    ) -> bool:
+        """Set (None: delete) answers and flags by task, verdicts and events by annotation,
+        all at once, if ``version`` is still current; ``count`` one more instant update.
+        Return False, changing nothing, when another version became current."""
+        ...
+
+    def try_lock(self, project: int, name: str, owner: str, ttl: float) -> bool:
+        """Take the project's lock ``name`` for ``ttl`` seconds unless someone holds it."""
+        ...
+
+    def unlock(self, project: int, name: str, owner: str) -> None:
+        """Free the lock ``name`` if ``owner`` still holds it."""
         ...
 
     def fingerprint(self, project: int) -> str | None:

@@ -34,3 +34,13 @@ def _audit_record(saved: SavedAudit, now: float) -> dict[str, Any]:
         "duration_seconds": round(saved.duration, 3),
         "summary": saved.summary,
     }
+
+
+def _live_record(saved: SavedAudit) -> dict[str, Any]:
+    return {
+        "version": saved.version,
+        "loaded_at": saved.loaded_at,
+        "instant": saved.instant,
+        "updates": 0,
+        "updated_at": None,
+    }

@@ -125,3 +125,29 @@ end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'NX') end
 return redis.call('GET', KEYS[3])
 """
+
+# KEYS: version, predictions, flags, verdicts, events, live.
+# ARGV: version, changes (JSON: hash name -> {field: JSON text, or null to delete}), now,
+# count ('1': one more instant update). Applies the changes only while ARGV[1] is current.
+UPDATE_LIVE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local changes = cjson.decode(ARGV[2])
+local names = {'predictions', 'flags', 'verdicts', 'events'}
+for i, name in ipairs(names) do
+  local items = changes[name]
+  if type(items) == 'table' then
+    for field, value in pairs(items) do
+      if value == cjson.null then
+        redis.call('HDEL', KEYS[i + 1], field)
+      else
+        redis.call('HSET', KEYS[i + 1], field, value)
+      end
+    end
+  end
+end
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('HINCRBY', KEYS[6], 'updates', 1)
+  redis.call('HSET', KEYS[6], 'updated_at', ARGV[3])
+end
+return 1
+"""

@@ -6,7 +6,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from backend.store import (
@@ -18,7 +18,7 @@ from backend.store import (
     Stage,
     Store,
 )
-from backend.store._records import _audit_record, _bucket_hits, _empty_metrics
+from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
 
 #: Job records are looked over for expired ones every this many new records.
 JOB_PRUNE_EVERY = 256
@@ -64,7 +64,16 @@ class MemoryStore(Store):
     def _project(self, project: int) -> dict[str, Any]:
         return self._projects.setdefault(
             project,
-            {"url": "", "token": "", "config_hash": None, "versions": [], "answers": {}},
+            {
+                "url": "",
+                "token": "",
+                "config_hash": None,
+                "versions": [],
+                "answers": {},
+                "flags": {},
+                "verdicts": {},
+                "events": {},
+            },
         )
 
     # projects -------------------------------------------------------------------------
@@ -125,10 +134,73 @@ class MemoryStore(Store):
             entry["answers"] = {int(t): a for t, a in saved.answers.items()}
             entry["audit"] = _audit_record(saved, self._clock())
             entry["fingerprint"] = saved.fingerprint
+            entry["flags"] = {int(t): dict(f) for t, f in saved.flags.items()}
+            entry["live"] = _live_record(saved)
 
     def latest_audit(self, project: int) -> dict[str, Any] | None:
         with self._lock:
             return self._projects.get(project, {}).get("audit")
+
+    def live(self, project: int) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._projects.get(project, {}).get("live")
+            return None if record is None else dict(record)
+
+    def flags(self, project: int) -> dict[int, dict[str, Any]]:
+        return self._copy(project, "flags")
+
+    def verdicts(self, project: int) -> dict[int, dict[str, Any]]:
+        return self._copy(project, "verdicts")
+
+    def events(self, project: int) -> dict[int, dict[str, Any]]:
+        return self._copy(project, "events")
+
+    def _copy(self, project: int, name: str) -> dict[int, dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._projects.get(project, {}).get(name, {}))
+
+    def update_live(
+        self,
+        project: int,
+        version: str,
+        *,
+        answers: Mapping[int, dict[str, Any] | None] | None = None,
+        flags: Mapping[int, dict[str, Any] | None] | None = None,
+        verdicts: Mapping[int, dict[str, Any] | None] | None = None,
+        events: Mapping[int, dict[str, Any] | None] | None = None,
+        count: bool = False,
+    ) -> bool:
+        with self._lock:
+            entry = self._projects.get(project)
+            if entry is None or entry.get("version") != version:
+                return False
+            for name, changes in (
+                ("answers", answers),
+                ("flags", flags),
+                ("verdicts", verdicts),
+                ("events", events),
+            ):
+                for key, value in (changes or {}).items():
+                    if value is None:
+                        entry[name].pop(int(key), None)
+                    else:
+                        entry[name][int(key)] = copy.deepcopy(value)
+            if count and entry.get("live") is not None:
+                entry["live"]["updates"] += 1
+                entry["live"]["updated_at"] = self._clock()
+            return True
+
+    def try_lock(self, project: int, name: str, owner: str, ttl: float) -> bool:
+        with self._lock:
+            if self._get(project, f"lock:{name}") is not None:
+                return False
+            self._set(project, f"lock:{name}", owner, ttl)
+            return True
+
+    def unlock(self, project: int, name: str, owner: str) -> None:
+        with self._lock:
+            if self._get(project, f"lock:{name}") == owner:
+                self._delete(project, f"lock:{name}")
 
     def fingerprint(self, project: int) -> str | None:
         with self._lock:

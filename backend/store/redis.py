@@ -19,7 +19,7 @@ from backend.store import (
     Store,
     lua,
 )
-from backend.store._records import _audit_record, _bucket_hits, _empty_metrics
+from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
 
 
 def _ms(seconds: float) -> int:
@@ -78,6 +78,7 @@ class RedisStore(Store):
         self._release = register(lua.RELEASE)
         self._delete_if = register(lua.DELETE_IF)
         self._set_stage = register(lua.SET_STAGE)
+        self._update_live = register(lua.UPDATE_LIVE)
 
     def _k(self, project: int, *names: str) -> list[str]:
         return [self.keys.project(project, n) for n in names]
@@ -133,20 +134,31 @@ class RedisStore(Store):
         return [None if v is None else json.loads(v) for v in found]
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
-        key = self.keys.project(project, "predictions")  # the key keeps its first name
-        staging = f"{key}:staging:{saved.version}"
-        items = [(str(t), json.dumps(p)) for t, p in saved.answers.items()]
+        # Each hash is written under a staging name, then renamed in the transaction below.
+        hashes = {
+            self.keys.project(project, "predictions"): saved.answers,  # keeps its first name
+            self.keys.project(project, "flags"): saved.flags,
+        }
+        staged: dict[str, str | None] = {}
         pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(staging)
-        for start in range(0, len(items), SAVE_CHUNK):
-            pipe.hset(staging, mapping=dict(items[start : start + SAVE_CHUNK]))
+        for key, values in hashes.items():
+            staging = f"{key}:staging:{saved.version}"
+            items = [(str(t), json.dumps(v)) for t, v in values.items()]
+            pipe.delete(staging)
+            for start in range(0, len(items), SAVE_CHUNK):
+                pipe.hset(staging, mapping=dict(items[start : start + SAVE_CHUNK]))
+            staged[key] = staging if items else None
         pipe.execute()
         record = json.dumps(_audit_record(saved, time.time()), default=str)
+        live = self.keys.project(project, "live")
         pipe = self.redis.pipeline(transaction=True)
-        if items:
-            pipe.rename(staging, key)
-        else:
-            pipe.delete(key)
+        for key, name in staged.items():
+            if name is not None:
+                pipe.rename(name, key)
+            else:
+                pipe.delete(key)
+        pipe.delete(live)
+        pipe.hset(live, mapping={k: json.dumps(v) for k, v in _live_record(saved).items()})
         pipe.set(self.keys.project(project, "version"), saved.version)
         pipe.lpush(self.keys.project(project, "versions"), saved.version)
         pipe.ltrim(self.keys.project(project, "versions"), 0, VERSION_HISTORY - 1)
@@ -158,6 +170,59 @@ class RedisStore(Store):
     def latest_audit(self, project: int) -> dict[str, Any] | None:
         record = self.redis.get(self.keys.project(project, "audit"))
         return None if record is None else json.loads(record)
+
+    def live(self, project: int) -> dict[str, Any] | None:
+        raw = self.redis.hgetall(self.keys.project(project, "live"))
+        if not raw:
+            return None
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def flags(self, project: int) -> dict[int, dict[str, Any]]:
+        return self._hash(project, "flags")
+
+    def verdicts(self, project: int) -> dict[int, dict[str, Any]]:
+        return self._hash(project, "verdicts")
+
+    def events(self, project: int) -> dict[int, dict[str, Any]]:
+        return self._hash(project, "events")
+
+    def _hash(self, project: int, name: str) -> dict[int, dict[str, Any]]:
+        raw = self.redis.hgetall(self.keys.project(project, name))
+        return {int(k): json.loads(v) for k, v in raw.items()}
+
+    def update_live(
+        self,
+        project: int,
+        version: str,
+        *,
+        answers: Mapping[int, dict[str, Any] | None] | None = None,
+        flags: Mapping[int, dict[str, Any] | None] | None = None,
+        verdicts: Mapping[int, dict[str, Any] | None] | None = None,
+        events: Mapping[int, dict[str, Any] | None] | None = None,
+        count: bool = False,
+    ) -> bool:
+        changes = {
+            name: {str(k): None if v is None else json.dumps(v) for k, v in items.items()}
+            for name, items in (
+                ("predictions", answers),
+                ("flags", flags),
+                ("verdicts", verdicts),
+                ("events", events),
+            )
+            if items
+        }
+        keys = self._k(project, "version", "predictions", "flags", "verdicts", "events", "live")
+        done = self._update_live(
+            keys=keys, args=[version, json.dumps(changes), json.dumps(time.time()), int(count)]
+        )
+        return bool(done)
+
+    def try_lock(self, project: int, name: str, owner: str, ttl: float) -> bool:
+        key = self.keys.project(project, f"lock:{name}")
+        return bool(self.redis.set(key, owner, nx=True, px=_ms(ttl)))
+
+    def unlock(self, project: int, name: str, owner: str) -> None:
+        self._delete_if(keys=self._k(project, f"lock:{name}"), args=[owner])
 
     def fingerprint(self, project: int) -> str | None:
         value = self.redis.get(self.keys.project(project, "fingerprint"))

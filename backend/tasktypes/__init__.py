@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Judgement",
     "NothingToAudit",
+    "Rejudged",
     "ReportParts",
     "TaskType",
     "get",
@@ -58,6 +59,16 @@ class Judgement:
     notes: list[str] = field(default_factory=list)
     #: The task type's own tables (:attr:`TaskType.tables`), each a list of rows.
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejudged:
+    """One row judged again at once (instant feedback): its suspicion, whether it is
+    flagged, and the suggested label (in the task type's encoding)."""
+
+    suspicion: float
+    flagged: bool
+    suggested: Any
 
 
 @dataclass
@@ -97,6 +108,9 @@ class TaskType:
     #: Tables this type writes beside issues.csv, as ``<name>.csv``: name -> columns
     #: (:attr:`Judgement.tables` holds their rows).
     tables: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Whether a changed annotation is judged again at once (:meth:`instant_state`,
+    #: :meth:`rejudge`) and its flag's verdict remembered (:mod:`backend.verdicts`).
+    instant: ClassVar[bool] = False
 
     def filter_by(self, setting: str) -> str:
         """Return the ``filter_by`` the setting means for this type (``"auto"``: its default)."""
@@ -205,6 +219,20 @@ class TaskType:
     def report(self, result: AuditResult) -> ReportParts:
         """Return this type's plots, definitions and sections of the HTML report."""
         return ReportParts()
+
+    # ------------------------------------------------------------------ instant feedback
+
+    def instant_state(self, result: AuditResult) -> Any | None:
+        """What judging one row again at once needs from this audit besides the row's own
+        out-of-fold probabilities (picklable), or None: this type is only re-audited (the
+        default; the debounced audit follows every change either way)."""
+        return None
+
+    def rejudge(self, state: Any, probs: np.ndarray, label: Any, *, trusted: bool) -> Rejudged:
+        """Judge one row again with a new ``label`` from its out-of-fold ``probs`` (one
+        column per class; they never depended on the row's own label) and ``state`` from
+        :meth:`instant_state`; a ``trusted`` row (ground truth, confirmed) is never flagged."""
+        raise NotImplementedError
 
 
 REGISTRY: dict[str, TaskType] = {}

@@ -128,6 +128,7 @@ class MultiAnnotator(SingleChoice):
     """Single choice with several annotators per task: consensus and annotator quality."""
 
     name = "multi_annotator"
+    instant = False  # a changed annotation moves its task's consensus: re-audited only
     suspicion = (
         "1 - posterior probability of the given label (the out-of-fold model and every "
         "annotator of the task, each weighed by its estimated accuracy; calibrated)"

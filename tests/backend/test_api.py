@@ -29,10 +29,14 @@ class RecordingRunner:
 
     def __init__(self) -> None:
         self.enqueued: list[tuple[int, str, float]] = []
+        self.instant: list[tuple[int, dict]] = []
         self.started = 0
 
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         self.enqueued.append((project, ticket, countdown))
+
+    def enqueue_instant(self, project: int, message: dict) -> None:
+        self.instant.append((project, message))
 
     def queue_depth(self) -> int:
         return len(self.enqueued)
@@ -457,7 +461,18 @@ def audit_app(tmp_path, runner, monkeypatch):
             return "labelaudit-1"
 
         def push(
-            self, url, key, project, predictions, flagged, *, version, progress, switched, tabs=None
+            self,
+            url,
+            key,
+            project,
+            predictions,
+            flagged,
+            *,
+            version,
+            progress,
+            switched,
+            tabs=None,
+            guard=None,
         ):
             time.sleep(0.02)
             switched(version)

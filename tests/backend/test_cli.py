@@ -58,6 +58,8 @@ def test_the_worker_becomes_celery_on_the_worker_app_with_its_log_level(monkeypa
     # The app is found by name: the backend never imports the worker package.
     assert argv[1:6] == ["-m", "celery", "--app", "worker.celery_app", "worker"]
     assert argv[argv.index("--loglevel") + 1] == "DEBUG"  # Celery's own flag
+    # The audits' queue, and the instant updates' own (never behind queued audit steps).
+    assert argv[argv.index("--queues") + 1] == "labelaudit,labelaudit.instant"
     assert "--beat" not in argv
 
 

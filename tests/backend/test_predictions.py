@@ -14,7 +14,13 @@ from label_studio_sdk.core.api_error import ApiError
 from backend.labelstudio import push as push_module
 from backend.labelstudio.dataset import TaskKind
 from backend.labelstudio.predictions import build_predict_result, build_prediction
-from backend.labelstudio.push import push_as_next_version, push_audit, version_number
+from backend.labelstudio.push import (
+    point_tabs,
+    push_as_next_version,
+    push_audit,
+    replace_task_prediction,
+    version_number,
+)
 from tests.checks import validate_prediction
 
 KIND = TaskKind("sentiment", "text", "text", ("text",), ("pos", "neg"))
@@ -214,6 +220,14 @@ class FakeLabelStudio:
             return _Response(200, {"columns": COLUMNS})
         if path.startswith("api/predictions/?project="):
             return _Response(200, [dict(p) for p in self.predictions])
+        if path.startswith("api/predictions/?task="):
+            task = int(path.split("=")[1])
+            return _Response(200, [dict(p) for p in self.predictions if p["task"] == task])
+        if path == "api/predictions/" and method == "POST":
+            self.calls.append(f"create {json['model_version']}")
+            assert json["task"] in self.task_ids
+            self.predictions.append({"id": len(self.predictions) + 2000, **json})
+            return _Response(201, self.predictions[-1])
         if path.startswith("api/predictions/"):
             assert method == "DELETE"
             if self.locked_deletes > 0:
@@ -294,6 +308,56 @@ def test_push_saves_more_tabs_of_the_same_form(fake):
     assert fake.tab("Needs another annotator") == "0"
     with pytest.raises(ValueError, match="flagged task 9 has no prediction"):
         push_as_next_version(fake, 1, _preds(scores), {}, tabs={"Other": {9: 19}})
+
+
+def test_the_switch_runs_inside_the_guard(fake):
+    import contextlib
+
+    @contextlib.contextmanager
+    def guard():
+        fake.calls.append("hold")
+        yield
+        fake.calls.append("release")
+
+    push_as_next_version(fake, 1, _preds({1: 0.5}), {1: 11}, guard=guard)
+    held = fake.calls[fake.calls.index("hold") : fake.calls.index("release") + 1]
+    assert held == ["hold", "set labelaudit-1", "create tab Default", "create tab Needs re-review",
+                    "release"]  # fmt: skip
+
+
+def test_one_task_shows_its_new_prediction_and_none_of_our_older_ones(fake):
+    push_as_next_version(fake, 1, _preds({1: 0.9, 2: 0.2}), {1: 11})
+    fake.add(1, "other-model")
+    fake.add(1, "labelaudit-7")  # a newer version being pushed now: not ours to delete
+    answer = build_predict_result(KIND, 1, 0.1, "labelaudit-1")
+    calls = len(fake.calls)
+    shown = replace_task_prediction(fake, 1, 1, answer, version="labelaudit-1")
+    assert fake.calls[calls:] == ["create labelaudit-1", "delete one"]  # created, then deleted
+    mine = [p for p in fake.predictions if p["task"] == 1]
+    assert sorted(p["model_version"] for p in mine) == [
+        "labelaudit-1",
+        "labelaudit-7",
+        "other-model",
+    ]
+    (current,) = [p for p in mine if p["model_version"] == "labelaudit-1"]
+    assert (
+        current["id"] == shown and current["score"] == 0.1 and current["result"] == answer["result"]
+    )
+    # The same answer again changes nothing; None removes ours (a deleted annotation).
+    calls = len(fake.calls)
+    assert replace_task_prediction(fake, 1, 1, answer, version="labelaudit-1") == shown
+    assert fake.calls[calls:] == []
+    assert replace_task_prediction(fake, 1, 1, None, version="labelaudit-1") is None
+    assert fake.ours(1) == ["labelaudit-7"]
+    assert fake.ours(2) == ["labelaudit-1"]
+
+
+def test_tabs_are_pointed_at_annotation_ids(fake):
+    push_as_next_version(fake, 1, _preds({1: 0.9, 2: 0.2}), {1: 11})
+    point_tabs(fake, 1, {"Needs re-review": [12, 11]})
+    assert fake.tab("Needs re-review") == "12 11"
+    point_tabs(fake, 1, {"Needs re-review": []})
+    assert fake.tab("Needs re-review") == "0"
 
 
 def test_switched_is_told_after_the_switch_and_before_the_deletes(fake):

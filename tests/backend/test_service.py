@@ -65,7 +65,18 @@ class FakeLabelStudio:
         return f"labelaudit-{self.version_base + done + 1}"
 
     def push(
-        self, url, key, project, predictions, flagged, *, version, progress, switched, tabs=None
+        self,
+        url,
+        key,
+        project,
+        predictions,
+        flagged,
+        *,
+        version,
+        progress,
+        switched,
+        tabs=None,
+        guard=None,
     ):
         if self.push_errors:
             raise self.push_errors.pop(0)
@@ -76,6 +87,9 @@ class FakeLabelStudio:
 
 class NullRunner:
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
+        pass
+
+    def enqueue_instant(self, project: int, message: dict) -> None:
         pass
 
     def queue_depth(self) -> int:
@@ -226,7 +240,19 @@ def test_transient_failures_are_retried_then_reported_without_the_secret(service
 def test_the_audit_is_current_as_soon_as_label_studio_shows_it(service, ls, monkeypatch):
     seen: dict[str, object] = {}
 
-    def push(url, key, project, predictions, flagged, *, version, progress, switched, tabs=None):
+    def push(
+        url,
+        key,
+        project,
+        predictions,
+        flagged,
+        *,
+        version,
+        progress,
+        switched,
+        tabs=None,
+        guard=None,
+    ):
         switched(version)
         # Older versions are being deleted now (minutes on a big project): the backend
         # already answers with the new version.

@@ -217,3 +217,91 @@ def test_artifacts_write_atomically_and_prune(tmp_path):
     assert [p.name for p in path.parent.parent.iterdir()] == ["labelaudit-2"]
     with pytest.raises(ValueError, match="plain name"):
         artifacts.work_dir(1, "../escape")
+
+
+# --------------------------------------------------------------------------- live state
+
+
+def saved(version: str, *, flags=None, instant=True, loaded_at=100.0) -> SavedAudit:
+    return SavedAudit(
+        version=version,
+        job="job",
+        answers={10: {"result": [], "score": 0.9}, 11: {"result": [], "score": 0.1}},
+        summary={},
+        fingerprint="fp",
+        flagged=1,
+        duration=1.0,
+        flags={10: {"annotation": 110, "suspicion": 0.9, "rank": 0}} if flags is None else flags,
+        loaded_at=loaded_at,
+        instant=instant,
+    )
+
+
+def test_an_audit_saves_its_flags_and_live_record(store):
+    assert store.live(5) is None and store.flags(5) == {}
+    store.save_audit(5, saved("labelaudit-1"))
+    assert store.flags(5) == {10: {"annotation": 110, "suspicion": 0.9, "rank": 0}}
+    assert store.live(5) == {
+        "version": "labelaudit-1",
+        "loaded_at": 100.0,
+        "instant": True,
+        "updates": 0,
+        "updated_at": None,
+    }
+    store.save_audit(5, saved("labelaudit-2", flags={}, instant=False))
+    assert store.flags(5) == {} and store.live(5)["instant"] is False
+
+
+def test_live_updates_land_only_on_the_current_version(store):
+    store.save_audit(5, saved("labelaudit-1"))
+    verdict = {"state": "confirmed", "label": 0, "task": 10, "annotator": "a", "flagged_label": 0}
+    assert store.update_live(
+        5,
+        "labelaudit-1",
+        answers={10: {"result": [], "score": 0.2}, 11: None},
+        flags={10: None, 11: {"annotation": 111, "suspicion": 0.5, "rank": None}},
+        verdicts={110: verdict},
+        events={110: {"label": 0, "task": 10, "at": 101.0}},
+        count=True,
+    )
+    assert store.answers(5, [10, 11]) == [{"result": [], "score": 0.2}, None]
+    assert store.flags(5) == {11: {"annotation": 111, "suspicion": 0.5, "rank": None}}
+    assert store.verdicts(5) == {110: verdict}
+    assert store.events(5) == {110: {"label": 0, "task": 10, "at": 101.0}}
+    live = store.live(5)
+    assert live["updates"] == 1 and live["updated_at"] > 0
+    # Computed from a version that is no longer current: nothing changes.
+    store.save_audit(5, saved("labelaudit-2"))
+    assert not store.update_live(5, "labelaudit-1", flags={10: None}, verdicts={110: None})
+    assert 10 in store.flags(5) and store.verdicts(5) == {110: verdict}
+    # Verdicts and events outlive audits (the audit's own switch decides what to forget).
+    assert store.events(5) == {110: {"label": 0, "task": 10, "at": 101.0}}
+    assert store.update_live(5, "labelaudit-2", verdicts={110: None}, events={110: None})
+    assert store.verdicts(5) == {} and store.events(5) == {} and store.live(5)["updates"] == 0
+
+
+def test_the_live_lock_has_one_holder_and_expires(store):
+    assert store.try_lock(6, "live", "one", LONG)
+    assert not store.try_lock(6, "live", "two", LONG)
+    store.unlock(6, "live", "two")  # not its lock: nothing happens
+    assert not store.try_lock(6, "live", "two", LONG)
+    store.unlock(6, "live", "one")
+    assert store.try_lock(6, "live", "two", 0.05)
+    time.sleep(0.1)
+    assert store.try_lock(6, "live", "three", LONG)  # the holder died: its lock ran out
+
+
+def test_verdicts_survive_a_restart(redis_url):
+    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
+    first = RedisStore(redis_url, namespace=namespace)
+    try:
+        first.save_audit(7, saved("labelaudit-1"))
+        verdict = {"state": "fixed", "label": 1, "task": 10, "annotator": "a", "flagged_label": 0}
+        first.update_live(7, "labelaudit-1", verdicts={110: verdict})
+        first.redis.close()
+        again = RedisStore(redis_url, namespace=namespace)  # a new process
+        assert again.verdicts(7) == {110: verdict}
+        assert again.flags(7) == {10: {"annotation": 110, "suspicion": 0.9, "rank": 0}}
+        again.redis.close()
+    finally:
+        drop_namespace(redis_url, namespace)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from backend.service import Service
-from backend.service.runners import AUDIT_TASK, FINISH_TASK
+from backend.service.runners import AUDIT_TASK, FINISH_TASK, INSTANT_TASK
 from backend.settings import load_settings
 from backend.store import Artifacts, MemoryStore
 from tests.backend.test_service import FakeLabelStudio, NullRunner
@@ -156,6 +156,36 @@ def test_other_errors_fail_the_job_at_once(app, ls, chords):
     assert job["state"] == "failed" and "HTTP 401" in job["error"]
     assert "retries" not in job
     assert service.store.activity(1)["running"] is None
+
+
+def test_an_instant_update_is_applied_and_shown_again_after_a_transient_failure(
+    app, ls, chords, monkeypatch
+):
+    from backend.service.instant import event_message
+    from tests.worker.support import annotation
+
+    service = service_of(app)
+    run_audit(app, chords, 1, service.trigger(1, immediate=True, reason="test"))
+    record, _ = service.latest_audit(1)
+    task = record["summary"]["flagged_task_ids"][0]
+    (answer,) = service.store.answers(1, [task])
+    better = answer["result"][0]["value"]["choices"][0]
+    shown: list[dict] = []
+    failures = [ConnectionError("HTTP 502")]
+
+    def show(url, key, project, **what):
+        if failures:
+            raise failures.pop()
+        shown.append(what)
+
+    monkeypatch.setattr(ls, "show", show, raising=False)
+    body = {"annotation": {**annotation(10_000 + task, better), "task": task}}
+    message = event_message("ANNOTATION_UPDATED", body, 1e12)
+    app.tasks[INSTANT_TASK].apply(kwargs={"project": 1, "message": message})
+    # The store took the change once; the retry showed it (the tab too) all the same.
+    assert task not in service.store.flags(1)
+    ((what,),) = [shown]
+    assert list(what["predictions"]) == [task] and what["tabs"] is not None
 
 
 def test_the_celery_app_follows_the_settings(app):

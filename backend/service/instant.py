@@ -1,0 +1,507 @@
+"""Instant feedback: a changed annotation judged again at once, between full audits.
+
+When Label Studio says an annotation of the current audit was created, updated or
+deleted, its task is judged again right away from what the audit kept
+(:class:`InstantData`, the version's ``instant.pkl``): the row's out-of-fold
+probabilities never depended on its own label, so the new label's suspicion is exact and
+the task type's one-row rule (:meth:`backend.tasktypes.TaskType.rejudge`) stands in for
+confident learning's flag. Then, in this order:
+
+1. the store: the task's /predict answer, whether it is flagged (the review tab's list),
+   the annotation's verdict (:mod:`backend.verdicts`: a flagged label kept is
+   *confirmed*, a changed one *fixed*) and the change itself (``events``), in one step
+   that only lands while the audit it was computed from is current;
+2. Label Studio: the task's prediction replaced (same model version; the new one created
+   before the old one is deleted) and the review tab re-pointed when its list changed.
+
+The debounced full audit still follows every change (the webhook schedules it as
+before) and its results win. Instant updates and a full audit's switch (model version,
+tabs, saving the audit) take turns on one per-project lock (:meth:`Instant.guard`), so a
+tab is never written from a superseded state; a change applied after a full audit began
+reading the project is applied again on top of that audit's results when it switches
+(:meth:`Instant.reconcile`), since the audit could not have seen it.
+
+The web request only hands a small message to the runner (:meth:`Instant.enqueue`); the
+work runs in a Celery worker (its own queue, ``<namespace>.instant``) or in the embedded
+runner's instant thread. Only task types that say so (``TaskType.instant``: single choice)
+are judged at once; the others keep the debounced re-audit alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backend import verdicts as verdict_rules
+from backend.service.cache import Cache
+from backend.service.credentials import Credentials, MissingCredentials
+from backend.service.policy import new_id
+from backend.settings import Settings
+from backend.store import Artifacts, Store
+
+if TYPE_CHECKING:
+    from backend.labelstudio.dataset import TaskKind
+    from backend.pipeline import AuditResult
+    from backend.publish import LabelStudioIO
+    from backend.service.scheduling import Scheduler
+
+logger = logging.getLogger("labelaudit.service")
+
+#: Webhook actions judged at once (ANNOTATIONS_CREATED, a bulk import, is left to the audit).
+INSTANT_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"})
+#: What an audit keeps for instant updates, in its version's directory.
+INSTANT_FILE = "instant.pkl"
+#: The per-project lock instant updates and a full audit's switch share.
+LOCK = "live"
+#: How long the lock lives unless released (a holder that died frees it then), seconds.
+LOCK_SECONDS = 60.0
+#: How long an instant update or a switch waits for the lock before going on without it
+#: (a switch) or trying again later (an instant update), seconds; and how often it looks.
+LOCK_WAIT_SECONDS = 60.0
+LOCK_POLL_SECONDS = 0.02
+#: Audits' instant data a process keeps loaded.
+INSTANT_CACHED = 4
+#: Annotations deleted in one webhook that are judged again at once (more: the audit).
+MAX_DELETED = 100
+#: How many audits a change is judged on when newer ones keep becoming current under it.
+APPLY_TRIES = 3
+#: An annotation result longer than this (as JSON) is left to the audit, not sent through
+#: the broker (a single choice takes ~150 bytes).
+MAX_RESULT_BYTES = 64 * 1024
+
+
+@dataclass
+class InstantData:
+    """What an audit keeps for judging its rows again at once (rows as in AuditResult)."""
+
+    kind: TaskKind
+    state: Any  # the task type's instant_state
+    task_ids: np.ndarray
+    annotation_ids: np.ndarray
+    labels: np.ndarray  # the labels the audit read
+    ground_truth: np.ndarray  # ground truth in Label Studio (confirmed flags are not)
+    probs: np.ndarray  # out-of-fold, one column per class
+    annotators: list[str]
+    loaded_at: float  # when the audit began reading the project
+    _by_annotation: dict[int, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(
+        cls, result: AuditResult, state: Any, loaded_at: float, confirmed: np.ndarray
+    ) -> InstantData:
+        """The instant data of an audit's result (``confirmed``: rows it trusted because a
+        person confirmed their flag, not because Label Studio calls them ground truth)."""
+        trusted = np.asarray(result.ground_truth, dtype=bool)
+        return cls(
+            kind=result.kind,
+            state=state,
+            task_ids=np.asarray(result.task_ids),
+            annotation_ids=np.asarray(result.annotation_ids),
+            labels=np.asarray(result.given),
+            ground_truth=trusted & ~np.asarray(confirmed, dtype=bool),
+            probs=np.asarray(result.pred_probs),
+            annotators=list(result.annotators),
+            loaded_at=loaded_at,
+        )
+
+    def row_of_annotation(self, annotation: int) -> int | None:
+        """The row of an annotation that is its task's only one, or None.
+
+        A single-choice project may have a few tasks labelled by several people (too few
+        to audit it as several annotators per task): a task's suspicion and flag then
+        come from all its annotations, so such tasks are left to the re-audit.
+        """
+        if not self._by_annotation:
+            ids = self.annotation_ids.tolist()
+            tasks, counts = np.unique(self.task_ids, return_counts=True)
+            shared = set(tasks[counts > 1].tolist())
+            self._by_annotation = {
+                int(a): i
+                for i, a in enumerate(ids)
+                if a >= 0 and int(self.task_ids[i]) not in shared
+            }
+        return self._by_annotation.get(int(annotation))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One annotation event as the webhook hands it over (small JSON through the broker)."""
+
+    annotation: int
+    task: int | None
+    result: Any  # the annotation's result (a list), None when deleted
+    ground_truth: bool = False
+    deleted: bool = False
+
+
+def event_message(action: str, body: Mapping[str, Any], at: float) -> dict[str, Any] | None:
+    """The message an annotation webhook becomes (None: nothing to judge at once)."""
+    if action not in INSTANT_ACTIONS:
+        return None
+    changes: list[dict[str, Any]] = []
+    if action == "ANNOTATIONS_DELETED":
+        listed = body.get("annotations")
+        for item in listed if isinstance(listed, list) else []:
+            ident = item.get("id") if isinstance(item, dict) else None
+            if _is_id(ident):
+                changes.append({"annotation": ident, "task": None, "deleted": True})
+        changes = changes[:MAX_DELETED]
+    else:
+        annotation = body.get("annotation")
+        if not isinstance(annotation, dict) or not _is_id(annotation.get("id")):
+            return None
+        task = annotation.get("task")
+        if isinstance(task, dict):
+            task = task.get("id")
+        if not _is_id(task):
+            payload_task = body.get("task")
+            task = payload_task.get("id") if isinstance(payload_task, dict) else None
+        cancelled = bool(annotation.get("was_cancelled"))
+        if len(json.dumps(annotation.get("result"), default=str)) > MAX_RESULT_BYTES:
+            return None
+        changes.append(
+            {
+                "annotation": annotation["id"],
+                "task": task if _is_id(task) else None,
+                "result": None if cancelled else annotation.get("result"),
+                "ground_truth": bool(annotation.get("ground_truth")),
+                "deleted": cancelled,  # a cancelled (skipped) annotation is not audited
+            }
+        )
+    if not changes:
+        return None
+    return {"action": action, "at": at, "changes": changes}
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def changes_of(message: Mapping[str, Any]) -> tuple[float, list[Change]]:
+    """The time and changes of a message from :func:`event_message`."""
+    at = float(message.get("at") or 0.0)
+    changes = [
+        Change(
+            annotation=int(item["annotation"]),
+            task=item.get("task"),
+            result=item.get("result"),
+            ground_truth=bool(item.get("ground_truth")),
+            deleted=bool(item.get("deleted")),
+        )
+        for item in message.get("changes") or []
+    ]
+    return at, changes
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What Label Studio must show after a change: the task's prediction (None: none of
+    ours) and, when the flagged list changed, the review tab's annotation ids."""
+
+    version: str
+    task: int
+    prediction: dict[str, Any] | None
+    tab_changed: bool
+
+
+class Instant:
+    """Judges changed annotations at once and shows the result (see the module doc)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        artifacts: Artifacts,
+        credentials: Credentials,
+        io: LabelStudioIO,
+        scheduler: Scheduler,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.artifacts = artifacts
+        self.credentials = credentials
+        self.io = io
+        self.scheduler = scheduler  # its runner sends the messages
+        self.cache = Cache(INSTANT_CACHED)
+
+    # ------------------------------------------------------------------ the web side
+
+    def enqueue(self, project: int, action: str, body: Mapping[str, Any]) -> bool:
+        """Hand an annotation webhook to the runner if its project is judged at once."""
+        live = self.store.live(project)
+        if not live or not live.get("instant"):
+            return False
+        message = event_message(action, body, time.time())
+        if message is None:
+            return False
+        runner = self.scheduler.runner
+        if runner is None:
+            raise RuntimeError("the scheduler has no runner (the service sets one)")
+        runner.enqueue_instant(project, message)
+        return True
+
+    # ------------------------------------------------------------------ the worker side
+
+    def run(self, project: int, message: Mapping[str, Any], *, again: bool = False) -> bool:
+        """Apply one message under the project's lock; False if the lock stayed busy (try
+        later). ``again``: a retry, so Label Studio is told even if the store had it."""
+        owner = new_id()
+        started = time.perf_counter()
+        if not self._acquire(project, owner):
+            return False
+        locked = time.perf_counter()
+        try:
+            at, changes = changes_of(message)
+            shown = [self._apply(project, change, at, push_always=again) for change in changes]
+            judged = time.perf_counter()
+            self._show(project, [s for s in shown if s is not None])
+        finally:
+            self.store.unlock(project, LOCK, owner)
+        logger.info(
+            "project %s: %d change(s) judged at once in %.0f ms (%.0f ms waiting for the "
+            "lock), Label Studio told in %.0f ms",
+            project,
+            len(changes),
+            (judged - started) * 1000,
+            (locked - started) * 1000,
+            (time.perf_counter() - judged) * 1000,
+        )
+        return True
+
+    @contextlib.contextmanager
+    def guard(self, project: int) -> Iterator[None]:
+        """Hold the project's lock while a full audit switches (instant updates wait)."""
+        owner = new_id()
+        held = self._acquire(project, owner)
+        if not held:
+            logger.warning("project %s: switching without the instant lock (busy)", project)
+        try:
+            yield
+        finally:
+            if held:
+                self.store.unlock(project, LOCK, owner)
+
+    def _acquire(self, project: int, owner: str) -> bool:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while not self.store.try_lock(project, LOCK, owner, LOCK_SECONDS):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(LOCK_POLL_SECONDS)
+        return True
+
+    def data(self, project: int, version: str) -> InstantData | None:
+        """The instant data of a version (cached per process), or None if it has none."""
+        path = self.artifacts.version_dir(project, version) / INSTANT_FILE
+
+        def load() -> InstantData | None:
+            return self.artifacts.read_pickle(path) if path.exists() else None
+
+        return self.cache.get((project, version), load)
+
+    # ------------------------------------------------------------------ judging
+
+    def _apply(self, project: int, change: Change, at: float, *, push_always: bool) -> Shown | None:
+        """Judge one change against the current audit; save it; return what to show.
+
+        Judged again on a newer audit if one became current meanwhile (possible only once
+        the lock ran out: a switch waits for it otherwise).
+        """
+        for _ in range(APPLY_TRIES):
+            landed, shown = self._apply_once(project, change, at, push_always=push_always)
+            if landed:
+                return shown
+        return None
+
+    def _apply_once(
+        self, project: int, change: Change, at: float, *, push_always: bool
+    ) -> tuple[bool, Shown | None]:
+        from backend import tasktypes
+
+        live = self.store.live(project)
+        if not live or not live.get("instant"):
+            return True, None
+        version = str(live["version"])
+        data = self.data(project, version)
+        if data is None:
+            return True, None
+        row = data.row_of_annotation(change.annotation)
+        if row is None or (change.task is not None and data.task_ids[row] != change.task):
+            return True, None  # not an annotation of the audit (a new one): the audit sees it
+        seen = self.store.events(project).get(change.annotation)
+        if seen is not None and float(seen["at"]) >= at:
+            # This change (a redelivery) or a newer one is applied: only show it again.
+            return True, self._current(project, version, data, row) if push_always else None
+        label: int | None = None
+        if not change.deleted:
+            try:
+                label = tasktypes.get(data.kind.task_type).read_label(change.result, data.kind)
+            except ValueError:
+                label = None  # unusable now (no choice, several): not audited, as if deleted
+        if at < float(live.get("loaded_at") or 0.0) and label != data.labels[row]:
+            return True, None  # the audit read the project after this change: a newer label
+        event = {"label": label, "task": int(data.task_ids[row]), "at": at}
+        return self._settle(
+            project,
+            version,
+            data,
+            row,
+            label,
+            ground_truth=change.ground_truth,
+            event=event,
+            saved=True,
+            push_always=push_always,
+        )
+
+    def _settle(
+        self,
+        project: int,
+        version: str,
+        data: InstantData,
+        row: int,
+        label: int | None,
+        *,
+        ground_truth: bool,
+        event: dict[str, Any] | None,
+        saved: bool,
+        push_always: bool = False,
+    ) -> tuple[bool, Shown | None]:
+        """Judge row ``row`` with ``label`` (None: gone), save; return whether it landed
+        (False: ``version`` is no longer current, nothing changed) and what to show.
+
+        ``saved``: a person saved the annotation (a confirmation is possible); otherwise the
+        change is re-applied on a newer audit's results (reconcile), and the verdict only
+        follows the flag.
+        """
+        from backend import tasktypes
+        from backend.labelstudio.predictions import build_predict_result
+
+        task = int(data.task_ids[row])
+        annotation = int(data.annotation_ids[row])
+        annotator = data.annotators[row]
+        (old_answer,) = self.store.answers(project, [task])
+        flags = self.store.flags(project)
+        old_flag = flags.get(task)
+        previous = self.store.verdicts(project).get(annotation)
+        answer: dict[str, Any] | None = None
+        flag: dict[str, Any] | None = None
+        new_verdict: dict[str, Any] | None = None
+        if label is not None:
+            if saved:
+                trusted = verdict_rules.trusted(previous, label)
+            else:
+                trusted = bool(
+                    previous
+                    and previous["state"] == verdict_rules.CONFIRMED
+                    and previous["label"] == label
+                )
+            trusted = trusted or ground_truth
+            task_type = tasktypes.get(data.kind.task_type)
+            judged = task_type.rejudge(data.state, data.probs[row], label, trusted=trusted)
+            answer = build_predict_result(
+                data.kind, judged.suggested, judged.suspicion, version, mislabeling=judged.suspicion
+            )
+            if judged.flagged:
+                rank = old_flag.get("rank") if old_flag else None
+                flag = {"annotation": annotation, "suspicion": judged.suspicion, "rank": rank}
+            if saved:
+                new_verdict = verdict_rules.after_save(
+                    previous, label, flagged=judged.flagged, task=task, annotator=annotator
+                )
+            else:
+                row_now = verdict_rules.AuditRow(annotation, task, label, annotator, judged.flagged)
+                new_verdict = verdict_rules.after_audit(
+                    {annotation: previous} if previous else {}, [row_now]
+                ).get(annotation, previous)
+        changed = answer != old_answer or flag != old_flag
+        done = self.store.update_live(
+            project,
+            version,
+            answers={task: answer} if answer != old_answer else None,
+            flags={task: flag} if flag != old_flag else None,
+            verdicts={annotation: new_verdict} if new_verdict != previous else None,
+            events={annotation: event} if event is not None else None,
+            count=changed,
+        )
+        if not done:
+            return False, None  # a newer audit became current meanwhile
+        if not changed and not push_always:
+            return True, None
+        tab_changed = (flag is None) != (old_flag is None) or push_always
+        return True, Shown(version, task, answer, tab_changed)
+
+    def _current(self, project: int, version: str, data: InstantData, row: int) -> Shown:
+        """What the store says a task shows now (for a retry of an applied change)."""
+        task = int(data.task_ids[row])
+        (answer,) = self.store.answers(project, [task])
+        return Shown(version, task, answer, True)
+
+    def _show(self, project: int, shown: list[Shown]) -> None:
+        """Make Label Studio show what the store says: the review tab first (what people
+        wait for), then each task's prediction."""
+        from backend.labelstudio.push import REVIEW_TITLE
+
+        if not shown:
+            return
+        try:
+            url, key = self.credentials.of(project)
+        except MissingCredentials:
+            logger.warning("project %s: no credentials to show an instant update", project)
+            return
+        tabs = None
+        if any(s.tab_changed for s in shown):
+            flagged = [int(f["annotation"]) for f in self.store.flags(project).values()]
+            tabs = {REVIEW_TITLE: sorted(flagged)}
+        for version in dict.fromkeys(s.version for s in shown):
+            self.io.show(
+                url,
+                key,
+                project,
+                version=version,
+                predictions={s.task: s.prediction for s in shown if s.version == version},
+                tabs=tabs,
+            )
+            tabs = None
+
+    # ------------------------------------------------------------------ full audits
+
+    def reconcile(self, project: int, version: str, data: InstantData) -> int:
+        """Re-apply, on a full audit that just switched (under :meth:`guard`), the changes
+        made after it began reading the project; forget the older ones. Returns how many
+        tasks changed."""
+        events = self.store.events(project)
+        stale = {a: None for a, e in events.items() if float(e["at"]) < data.loaded_at}
+        if stale:
+            self.store.update_live(project, version, events=stale)
+        shown: list[Shown] = []
+        for annotation, event in events.items():
+            if annotation in stale:
+                continue
+            row = data.row_of_annotation(annotation)
+            if row is None:
+                continue  # made after the audit read the project: the next audit has it
+            label = event.get("label")
+            _, result = self._settle(
+                project,
+                version,
+                data,
+                row,
+                None if label is None else int(label),
+                ground_truth=bool(data.ground_truth[row]),
+                event=None,
+                saved=False,
+            )
+            if result is not None:
+                shown.append(result)
+        self._show(project, shown)
+        return len(shown)
+
+    def fresh_annotations(self, project: int, loaded_at: float) -> set[int]:
+        """Annotations changed at once after an audit began reading the project."""
+        return {a for a, e in self.store.events(project).items() if float(e["at"]) >= loaded_at}

@@ -1,0 +1,365 @@
+"""Instant feedback and remembered verdicts, in one process (backend.service.instant).
+
+Label Studio is the fake of test_service.py (datasets built here), which also records what
+an instant update shows (``show``); audits run the real pipeline. Memory and Redis
+stores alike.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backend.api import create_app
+from backend.service import Service
+from backend.service import instant as instant_module
+from backend.service.instant import event_message
+from backend.service.runners import ThreadRunner
+from backend.settings import load_settings
+from backend.store import Artifacts, MemoryStore, RedisStore, SavedAudit
+from tests.backend.test_service import TOKEN, FakeLabelStudio, NullRunner, audit
+from tests.worker.support import CLASSES, annotation, drop_namespace, numeric_tasks, redis_server
+
+REVIEW = "Needs re-review"
+
+
+class ShowingLabelStudio(FakeLabelStudio):
+    """The fake Label Studio, also recording instant updates (and able to change labels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[dict[str, Any]] = []
+        self.on_load: list[Any] = []
+
+    def load(self, url: str, key: str, project: int, progress: Any) -> Any:
+        dataset = super().load(url, key, project, progress)
+        while self.on_load:
+            self.on_load.pop(0)()  # a person saves while the audit reads the project
+        return dataset
+
+    def show(self, url, key, project, *, version, predictions, tabs=None) -> None:
+        for task, prediction in predictions.items():
+            self.shown.append(
+                {"project": project, "version": version, "task": task, "prediction": prediction}
+                | ({"tab": sorted(tabs[REVIEW])} if tabs else {})
+            )
+
+    def relabel(self, project: int, task: int, label: str) -> dict[str, Any]:
+        """Change a task's label in the fake (as Label Studio stores a save)."""
+        (entry,) = [t for t in self.tasks[project] if t["id"] == task]
+        (old,) = entry["annotations"]
+        entry["annotations"] = [annotation(old["id"], label)]
+        return entry["annotations"][0]
+
+
+class RecordingRunner(NullRunner):
+    def __init__(self) -> None:
+        self.instant: list[tuple[int, dict[str, Any]]] = []
+
+    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
+        self.instant.append((project, message))
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request, redis_url):
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
+    redis_store = RedisStore(redis_url, namespace=namespace)
+    yield redis_store
+    drop_namespace(redis_url, namespace)
+    redis_store.redis.close()
+
+
+@pytest.fixture
+def ls():
+    fake = ShowingLabelStudio()
+    fake.tasks[1] = numeric_tasks(150, seed=4, flip=0.15)
+    return fake
+
+
+@pytest.fixture
+def service(tmp_path, ls, store):
+    settings = load_settings(
+        {
+            "model_dir": str(tmp_path),
+            "folds": 3,
+            "label_studio_url": "http://ls:8080",
+            "label_studio_api_key": TOKEN,
+            "sweep_seconds": 0,
+        },
+        environ={},
+    )
+    runner = RecordingRunner()
+    return Service(settings, store, Artifacts(tmp_path), runner, io=ls, retry_delays=(0.0, 0.0))
+
+
+def saved(ls, task: int, label: str, *, action="ANNOTATION_UPDATED", at=None) -> dict[str, Any]:
+    """The instant message of a person saving ``task`` with ``label`` in the fake."""
+    stored = ls.relabel(1, task, label)
+    body = {"action": action, "annotation": {**stored, "task": task}, "project": {"id": 1}}
+    message = event_message(action, body, time.time() if at is None else at)
+    assert message is not None
+    return message
+
+
+def label_of(ls, task: int) -> str:
+    (entry,) = [t for t in ls.tasks[1] if t["id"] == task]
+    return entry["annotations"][0]["result"][0]["value"]["choices"][0]
+
+
+def flagged_tasks(service: Service) -> list[int]:
+    record, _ = service.latest_audit(1)
+    return record["summary"]["flagged_task_ids"]
+
+
+def suggestion(service: Service, task: int) -> str:
+    (answer,) = service.store.answers(1, [task])
+    return answer["result"][0]["value"]["choices"][0]
+
+
+def test_a_fix_leaves_the_tab_at_once_and_is_counted(service, ls):
+    assert audit(service)["state"] == "succeeded"
+    flagged = flagged_tasks(service)
+    assert len(flagged) >= 5
+    assert service.store.live(1)["instant"] is True
+    task = flagged[0]
+    better = suggestion(service, task)
+    assert service.instant.run(1, saved(ls, task, better))
+    assert task not in flagged_tasks(service)
+    assert task not in service.store.flags(1)
+    (answer,) = service.store.answers(1, [task])
+    assert answer["model_version"] == "labelaudit-1" and answer["score"] < 0.5
+    # Label Studio is shown the same: the new prediction, the tab without the task.
+    (shown,) = ls.shown
+    assert shown["task"] == task and shown["prediction"] == answer
+    annotations = {f["annotation"] for f in service.store.flags(1).values()}
+    assert shown["tab"] == sorted(annotations) and 10_000 + task not in annotations
+    record, _ = service.latest_audit(1)
+    assert record["summary"]["verdicts"]["fixed"] == 1
+    assert record["summary"]["verdicts"]["open"] == len(flagged) - 1
+    assert record["summary"]["counts"]["flagged_tasks"] == len(flagged) - 1
+    assert record["live"]["instant_updates"] == 1
+    # The same message again (a redelivery) changes and shows nothing.
+    assert service.instant.run(1, saved(ls, task, better, at=0.0))
+    assert len(ls.shown) == 1
+
+
+def test_a_kept_label_is_confirmed_and_never_flagged_again(service, ls):
+    audit(service)
+    task = flagged_tasks(service)[0]
+    kept = label_of(ls, task)
+    assert service.instant.run(1, saved(ls, task, kept))  # pressed Update, unchanged
+    assert task not in flagged_tasks(service)
+    verdict = service.store.verdicts(1)[10_000 + task]
+    assert verdict["state"] == "confirmed" and verdict["label"] == CLASSES.index(kept)
+    for _ in range(2):  # two more full audits: trusted, so never flagged
+        job = audit(service)
+        assert job["state"] == "succeeded"
+        assert task not in flagged_tasks(service)
+        assert task not in ls.pushes[-1][2]  # nor in the tab pushed to Label Studio
+        summary = service.store.latest_audit(1)["summary"]
+        assert summary["verdicts"]["confirmed"] == 1  # summary.json counts it too
+        assert summary["counts"]["ground_truth_annotations"] == 1  # trusted like it
+        folder = service.artifacts.version_dir(1, summary["model_version"])
+        report = (folder / "report.html").read_text()
+        assert "What people did with the flags" in report and "<b>1</b> confirmed" in report
+    # Changed later (to the suggestion): a fix, and no longer trusted.
+    other = suggestion(service, task)
+    assert other != kept
+    assert service.instant.run(1, saved(ls, task, other))
+    assert service.store.verdicts(1)[10_000 + task]["state"] == "fixed"
+    audit(service)
+    assert service.store.latest_audit(1)["summary"]["counts"]["ground_truth_annotations"] == 0
+
+
+def test_a_new_wrong_label_is_flagged_at_once(service, ls):
+    audit(service)
+    unflagged = [t["id"] for t in ls.tasks[1] if t["id"] not in flagged_tasks(service)]
+    # The task the model is surest of: change its label to another one.
+    task = min(unflagged, key=lambda t: service.store.answers(1, [t])[0]["score"])
+    wrong = next(c for c in CLASSES if c != suggestion(service, task))
+    assert service.instant.run(1, saved(ls, task, wrong))
+    assert task in flagged_tasks(service)
+    assert service.store.answers(1, [task])[0]["score"] > 0.5
+    assert service.store.verdicts(1)[10_000 + task]["state"] == "open"
+    assert 10_000 + task in ls.shown[-1]["tab"]
+
+
+def test_a_deleted_annotation_leaves_the_tab_and_its_score(service, ls):
+    audit(service)
+    task = flagged_tasks(service)[0]
+    body = {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 10_000 + task}]}
+    assert service.instant.run(1, event_message("ANNOTATIONS_DELETED", body, time.time()))
+    assert task not in flagged_tasks(service)
+    assert service.store.answers(1, [task]) == [None]  # /predict asks the final model now
+    assert ls.shown[-1]["prediction"] is None and ls.shown[-1]["task"] == task
+    assert 10_000 + task not in service.store.verdicts(1)
+
+
+def test_a_fix_made_while_an_audit_reads_the_project_is_applied_on_its_results(service, ls):
+    audit(service)
+    task = flagged_tasks(service)[0]
+    better = suggestion(service, task)
+    (entry,) = [t for t in ls.tasks[1] if t["id"] == task]
+    old = dict(entry["annotations"][0])
+
+    def save_meanwhile() -> None:
+        message = saved(ls, task, better)
+        entry["annotations"] = [old]  # the audit already read the old label
+        assert service.instant.run(1, message)
+
+    ls.on_load.append(save_meanwhile)
+    audit(service)  # reads the old label, so flags the task again, then switches
+    assert task in ls.pushes[-1][2]  # what the audit itself pushed
+    assert task not in flagged_tasks(service)  # the switch applied the fix again
+    assert ls.shown[-1]["task"] == task and ls.shown[-1]["version"] == "labelaudit-2"
+    assert service.store.answers(1, [task])[0]["model_version"] == "labelaudit-2"
+    assert service.store.verdicts(1)[10_000 + task]["state"] == "fixed"
+
+
+def test_an_update_computed_on_a_superseded_audit_lands_nowhere(service, ls, monkeypatch):
+    audit(service)
+    task = flagged_tasks(service)[0]
+    message = saved(ls, task, suggestion(service, task))
+    real = service.store.update_live
+    newer = SavedAudit("labelaudit-2", "job-2", {}, {}, "fp", 1, 1.0, flags={task: {}})
+
+    def newer_audit_first(project, version, **changes):
+        # A full audit switched between the judging and the saving (its lock ran out).
+        if version == "labelaudit-1":
+            service.store.save_audit(project, newer)
+        return real(project, version, **changes)
+
+    monkeypatch.setattr(service.store, "update_live", newer_audit_first)
+    assert service.instant.run(1, message)
+    # Nothing landed on the audit that was superseded; the newer one has no rows to judge
+    # again (no instant data here), so its flags stay as it saved them.
+    assert service.store.flags(1) == {task: {}}
+    assert service.store.events(1) == {} and ls.shown == []
+
+
+def test_webhooks_become_small_messages_or_none():
+    body = {"annotation": {**annotation(5, "a"), "task": 3}, "task": {"id": 3}}
+    message = event_message("ANNOTATION_UPDATED", body, 12.5)
+    assert message == {
+        "action": "ANNOTATION_UPDATED",
+        "at": 12.5,
+        "changes": [
+            {
+                "annotation": 5,
+                "task": 3,
+                "result": body["annotation"]["result"],
+                "ground_truth": False,
+                "deleted": False,
+            }
+        ],
+    }
+    cancelled = {"annotation": {**annotation(5, "a"), "was_cancelled": True, "task": 3}}
+    assert event_message("ANNOTATION_UPDATED", cancelled, 1)["changes"][0]["deleted"]
+    deleted = {"annotations": [{"id": 5}, {"id": "x"}, {"id": 6}]}
+    assert [
+        c["annotation"] for c in event_message("ANNOTATIONS_DELETED", deleted, 1)["changes"]
+    ] == [5, 6]
+    huge = {"annotation": {**annotation(5, "a"), "result": [{"x": "y" * 70_000}], "task": 3}}
+    assert event_message("ANNOTATION_UPDATED", huge, 1) is None  # left to the audit
+    assert event_message("ANNOTATIONS_CREATED", body, 1) is None  # a bulk import: the audit
+    assert event_message("ANNOTATION_UPDATED", {"annotation": {"id": "7"}}, 1) is None
+
+
+def test_only_annotations_of_the_audit_are_judged_at_once(service, ls):
+    audit(service)
+    body = {
+        "action": "ANNOTATION_CREATED",
+        "annotation": {**annotation(99_999, "a"), "task": 1},
+        "project": {"id": 1},
+    }
+    assert service.instant.run(1, event_message("ANNOTATION_CREATED", body, time.time()))
+    assert ls.shown == []  # a second annotation of task 1: the next audit judges it
+
+
+def test_a_task_labelled_by_two_people_is_left_to_the_audit(service, ls):
+    (first,) = [t for t in ls.tasks[1] if t["id"] == 1]
+    first["annotations"].append(annotation(20_001, "a", user=2))  # one shared task of 150
+    audit(service)
+    assert service.store.latest_audit(1)["summary"]["task_kind"]["task_type"] == "single_choice"
+    body = {"annotation": {**annotation(20_001, "c", user=2), "task": 1}}
+    assert service.instant.run(1, event_message("ANNOTATION_UPDATED", body, time.time()))
+    assert ls.shown == [] and service.store.events(1) == {}
+
+
+def test_the_webhook_hands_the_change_over_and_still_schedules_the_audit(service, ls):
+    app = create_app({"SERVICE": service, "TESTING": True})
+    client = app.test_client()
+    service.store.remember_project(1)
+    body = {
+        "action": "ANNOTATION_UPDATED",
+        "annotation": {**annotation(10_001, "b"), "task": 1},
+        "project": {"id": 1},
+    }
+    answer = client.post("/webhook", json=body)
+    assert answer.status_code == 200 and answer.json["status"] == "scheduled"
+    assert service.runner.instant == []  # never audited: nothing to judge at once
+    audit(service)
+    answer = client.post("/webhook", json=body)
+    assert answer.status_code == 200 and answer.json["status"] == "scheduled"
+    ((project, message),) = service.runner.instant
+    assert project == 1 and message["changes"][0]["annotation"] == 10_001
+    audit_view = client.get("/projects/1/audit").json
+    assert set(audit_view["summary"]["verdicts"]) == {"confirmed", "fixed", "open", "by_annotator"}
+
+
+def test_the_embedded_runner_applies_changes_in_its_own_thread(tmp_path, ls):
+    settings = load_settings(
+        {
+            "model_dir": str(tmp_path),
+            "folds": 3,
+            "label_studio_url": "http://ls:8080",
+            "label_studio_api_key": TOKEN,
+            "sweep_seconds": 0,
+        },
+        environ={},
+    )
+    service = Service(settings, MemoryStore(), Artifacts(tmp_path), io=ls, retry_delays=(0.0,))
+    assert isinstance(service.runner, ThreadRunner)
+    try:
+        audit(service)
+        task = flagged_tasks(service)[0]
+        service.runner.enqueue_instant(1, saved(ls, task, suggestion(service, task)))
+        deadline = time.monotonic() + 10
+        while task in service.store.flags(1):
+            assert time.monotonic() < deadline, "the instant thread did not apply the change"
+            time.sleep(0.01)
+    finally:
+        service.runner.stop()  # type: ignore[attr-defined]
+
+
+def test_a_busy_project_makes_the_update_wait_then_try_later(service, ls, monkeypatch):
+    audit(service)
+    monkeypatch.setattr(instant_module, "LOCK_WAIT_SECONDS", 0.1)
+    task = flagged_tasks(service)[0]
+    message = saved(ls, task, suggestion(service, task))
+    assert service.store.try_lock(1, instant_module.LOCK, "an audit switching", 60)
+    assert not service.instant.run(1, message)
+    assert task in service.store.flags(1)
+    service.store.unlock(1, instant_module.LOCK, "an audit switching")
+    assert service.instant.run(1, message)
+    assert task not in service.store.flags(1)
+
+
+def test_instant_state_is_saved_with_the_version(service, ls):
+    audit(service)
+    data = service.instant.data(1, "labelaudit-1")
+    assert data is not None and len(data.task_ids) == 150
+    assert data.probs.shape == (150, 3) and np.all(data.loaded_at > 0)
