@@ -191,6 +191,9 @@ def _audit(args: argparse.Namespace) -> int:
 
         result = run_audit(dataset, settings, fetch=fetch, progress=bars)
         result.timings = timings | result.timings
+        if args.clean:
+            with timed(result.timings, "clean"):
+                result.cleaned = _write_cleaned(args, settings, result)
         published = publish(
             result,
             folder=lambda version: Path(args.out),
@@ -220,8 +223,42 @@ def _audit(args: argparse.Namespace) -> int:
         f"flagged on {counts['flagged_tasks']} tasks, {counts['skipped']} skipped"
         + (f"; pushed as {published.version}" if args.push else "")
     )
+    if result.cleaned is not None:
+        done = result.cleaned
+        print(
+            f"cleaned ({args.clean}): {done['left_out']} annotations left out, "
+            f"{done['relabelled']} relabelled: {Path(args.out) / done['file']}"
+        )
     print(f"report: {published.paths['report']}")
     return 0
+
+
+def _write_cleaned(args: argparse.Namespace, settings: Any, result: Any) -> dict[str, Any]:
+    """Write ``--out``/cleaned.json: the audited tasks, read again (the export file, or the
+    project page by page), cleaned in mode ``--clean``; return what summary.json says of it."""
+    from pathlib import Path
+
+    from backend import cleaning
+    from backend.labelstudio.export import read_export
+    from backend.publish import LabelStudioIO
+
+    made = cleaning.plan(result, settings.relabel_min_confidence)
+    tasks = (
+        read_export(args.export)
+        if args.export is not None
+        else LabelStudioIO().tasks(
+            settings.label_studio_url, settings.label_studio_api_key, args.project
+        )
+    )
+    cleaned, counts = cleaning.clean(tasks, made, args.clean)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cleaning.write_json_list(out / cleaning.CLEANED_FILE, cleaned)
+    return {
+        **counts.summary(),
+        "file": cleaning.CLEANED_FILE,
+        "relabel_min_confidence": made.min_confidence,
+    }
 
 
 #: The levels --log-level takes (any case), as gunicorn, Celery and logging all know them.
@@ -297,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--filter-by", help=FILTER_BY_HELP)
     audit.add_argument("--model", help="'auto' or a dotted path to a scikit-learn classifier")
     audit.add_argument("--model-params", help="JSON object of parameters for --model")
+    audit.add_argument(
+        "--clean",
+        choices=("remove", "relabel"),
+        help="also write cleaned.json, a Label Studio export with the flagged annotations left "
+        "out (remove), or relabelled to the suggestion where it is confident, else left out "
+        "(relabel; threshold LABELAUDIT_RELABEL_MIN_CONFIDENCE)",
+    )
     audit.set_defaults(run=_audit)
 
     serve = commands.add_parser(

@@ -75,6 +75,10 @@ class AuditResult:
     #: What people did with the flags, as the service counts them (backend.verdicts.counts);
     #: None for an audit that keeps no verdicts (the CLI's).
     verdicts: dict[str, Any] | None = None
+    #: Per row, P(the suggestion is the true label); NaN where the task type cannot say.
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: What ``--clean`` wrote (backend.cleaning.Cleaned.summary); None when not asked.
+    cleaned: dict[str, Any] | None = None
 
     def label_text(self, label: Any) -> str:
         """Return how issues.csv and the report write a label of this result."""
@@ -298,6 +302,9 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         notes=judged.notes,
         tables=judged.tables,
         evidence=evidence,
+        confidence=(
+            judged.confidence if judged.confidence is not None else np.full(len(rows), np.nan)
+        ),
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,12 @@ class LabelStudioIO:
             project,
             progress=lambda done, total: progress("export", done, total or done),
         )
+
+    def tasks(self, url: str, api_key: str, project: int) -> Iterator[dict[str, Any]]:
+        """Every task of a project as an export has it (id, data, annotations), page by page."""
+        from backend.labelstudio.client import iter_project_tasks
+
+        return iter_project_tasks(url, api_key, project)
 
     def next_version(self, url: str, api_key: str, project: int) -> str:
         """Return the name the project's next audit is pushed under."""

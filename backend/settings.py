@@ -48,6 +48,9 @@ class Settings:
     # Several annotators per task: a task whose consensus is right with a probability below
     # this needs another annotator (bench/multiannotator.py measured the default).
     consensus_min_probability: float = 0.9
+    # --clean relabel: a flagged label is replaced by the suggestion when the suggestion is
+    # the true label with at least this probability, else left out (bench/cleaning.py).
+    relabel_min_confidence: float = 0.9
     image_size: int = 32
     image_timeout: float = 10.0
     #: Hosts (host or host:port, comma-separated) media may be fetched from besides Label
@@ -152,9 +155,8 @@ def load_settings(
             f"setting filter_by must be 'auto' or one of {list(FILTER_BY)}; "
             f"got {settings.filter_by!r}"
         )
-    if not 0.0 <= settings.consensus_min_probability <= 1.0:
-        raise ValueError(
-            "setting consensus_min_probability must be between 0 and 1; "
-            f"got {settings.consensus_min_probability}"
-        )
+    for name in ("consensus_min_probability", "relabel_min_confidence"):
+        value = getattr(settings, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"setting {name} must be between 0 and 1; got {value}")
     return settings

@@ -231,6 +231,37 @@ def start_audit(project: int) -> Any:
     return jsonify(status="scheduled", job=job_id), 202
 
 
+@bp.get("/projects/<int:project>/cleaned")
+def cleaned(project: int) -> Response:
+    """The project's tasks now, as a Label Studio JSON export, with the latest audit's open
+    flags left out (``?mode=remove``, the default) or relabelled to a confident suggestion
+    (``?mode=relabel``): backend.cleaning."""
+    import json
+
+    connected(project)
+    mode = request.args.get("mode", "remove")
+    if mode not in ("remove", "relabel"):
+        raise ApiError(400, f"mode must be 'remove' or 'relabel'; got {mode[:40]!r}")
+    try:
+        found = service().cleaned(project, mode)
+    except MissingCredentials as err:
+        raise ApiError(409, str(err)) from None
+    except (ValueError, PermissionError, ConnectionError, TimeoutError) as err:
+        message = service().scrub(str(err), project)
+        raise ApiError(
+            502, f"could not read project {project} from Label Studio: {message}"
+        ) from None
+    if found is None:
+        raise ApiError(404, f"project {project} has no audit to clean with yet")
+    tasks, counts, version = found
+    filename = {"filename": f"project-{project}-{version}-cleaned-{mode}.json"}
+    headers = {
+        "Content-Disposition": dump_options_header("attachment", filename),
+        "X-Labelaudit-Cleaned": json.dumps(counts, separators=(",", ":")),
+    }
+    return Response(json.dumps(tasks), mimetype="application/json", headers=headers)
+
+
 #: The latest audit's files, served at /projects/<id>/<route>: route -> (file name in the
 #: version's directory, media type, sent as a download). Only these are ever served; no part
 #: of a request becomes a path. The report links the others by bare name ("issues.csv"),

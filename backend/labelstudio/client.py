@@ -227,6 +227,16 @@ def iter_task_pages(
         page += 1
 
 
+def iter_project_tasks(url: str, api_key: str, project_id: int) -> Iterator[dict[str, Any]]:
+    """Yield every task of a project as exported (id, data, annotations), page by page."""
+    ls = connect(url, api_key)
+    try:
+        for page, _ in iter_task_pages(ls, project_id):
+            yield from page
+    finally:
+        close(ls)
+
+
 def load_project(
     url: str, api_key: str, project_id: int, *, progress: PageProgress | None = None
 ) -> AuditDataset:

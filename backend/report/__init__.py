@@ -1,4 +1,5 @@
-"""Write an audit's outputs: issues.csv, predictions.json, summary.json, report.html.
+"""Write an audit's outputs: issues.csv, predictions.json, summary.json, report.html,
+and cleaning.json (what cleaning would do to each flagged annotation, backend.cleaning).
 
 The HTML page is :mod:`backend.report.page`.
 """
@@ -15,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backend import tasktypes
+from backend import cleaning, tasktypes
 from backend.labelstudio.predictions import build_prediction
 from backend.pipeline import AuditResult
 from backend.report.page import FILTER_BY_WORDS, STEPS, TOP_ITEMS, render_html
+from backend.settings import Settings
 from backend.store import OUTPUT_FILES
 
 __all__ = [
@@ -142,7 +144,15 @@ def summary(
         },
         "notes": result.notes,
         **({"verdicts": result.verdicts} if result.verdicts is not None else {}),
+        "cleaning": cleaning_plan(result, settings).preview(),
+        **({"cleaned": result.cleaned} if result.cleaned is not None else {}),
     }
+
+
+def cleaning_plan(result: AuditResult, settings: dict[str, Any]) -> cleaning.Plan:
+    """The audit's cleaning plan with the (redacted) settings' relabel threshold."""
+    threshold = settings.get("relabel_min_confidence", Settings.relabel_min_confidence)
+    return cleaning.plan(result, float(threshold))
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -170,7 +180,7 @@ def write_outputs(
     fetch: Callable[[str], bytes] | None = None,
     task_url: Callable[[int], str] | None = None,
 ) -> dict[str, Path]:
-    """Write the four OUTPUT_FILES into ``out_dir``, and the task type's tables as
+    """Write the OUTPUT_FILES into ``out_dir``, and the task type's tables as
     ``<name>.csv`` (several annotators: tasks.csv, annotators.csv); return their paths.
 
     ``summary_data`` is :func:`summary`'s answer; ``fetch`` and ``task_url`` are passed to
@@ -183,6 +193,7 @@ def write_outputs(
         "predictions": json.dumps(predictions(result, model_version), indent=1),
         "summary": json.dumps(summary_data, indent=2, default=str),
         "report": render_html(result, summary_data, fetch=fetch, task_url=task_url),
+        "cleaning": cleaning_plan(result, summary_data["settings"]).to_json(),
     }
     names = dict(OUTPUT_FILES)
     for name, columns in tasktypes.get(result.kind.task_type).tables.items():

@@ -24,6 +24,7 @@ STEPS = {
     "cross_validation": "cross-validation: out-of-fold probabilities",
     "confident_learning": "confident learning: finding the wrong labels",
     "evidence": "evidence for each flag: the model's top labels, the most similar tasks",
+    "clean": "writing cleaned.json (the export without the flagged labels, --clean)",
     "final_model": "training the model that labels new tasks",
     "push": "pushing predictions and the review tab to Label Studio",
 }

@@ -90,6 +90,7 @@ class Service:
             int(p) for p in settings.projects.split(",") if p.strip().isdigit()
         }
         io = io if io is not None else LabelStudioIO()
+        self.io = io
         work = Cache(WORK_CACHED)
         self.scheduler = Scheduler(settings, store, artifacts, self.credentials, io, work)
         self.predictor = Predictor(settings, store, artifacts, self.credentials)
@@ -235,6 +236,29 @@ class Service:
         )
         updates = {"instant_updates": int(live.get("updates") or 0)}
         return {**record, "summary": summary, "live": updates | {"at": live.get("updated_at")}}
+
+    def cleaned(self, project: int, mode: str) -> tuple[list[Any], dict[str, Any], str] | None:
+        """The project's tasks as Label Studio has them now, cleaned by the current audit's
+        plan in ``mode`` (backend.cleaning), with only the flags still open applied; what
+        was done; the version. None before any audit. Raises MissingCredentials, and the
+        client's errors when Label Studio cannot be read."""
+        from backend import cleaning
+
+        found = self.audit_file(project, cleaning.PLAN_FILE)
+        if found is None:
+            return None
+        path, version = found
+        made = cleaning.Plan.from_json(path.read_text(encoding="utf-8"))
+        url, key = self.credentials.of(project)
+        verdicts = self.store.verdicts(project)
+
+        def still_open(annotation: int) -> bool:
+            return verdicts.get(annotation, {}).get("state", "open") == "open"
+
+        tasks, counts = cleaning.clean(
+            self.io.tasks(url, key, project), made, mode, still_open=still_open
+        )
+        return list(tasks), counts.summary(), version
 
     def audit_file(self, project: int, name: str) -> tuple[Path, str] | None:
         """Return the path and version of a file of the project's current audit, or None."""

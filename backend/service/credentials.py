@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from backend.labelstudio.client import same_origin
 from backend.service.policy import MissingCredentials
 from backend.settings import Settings
 from backend.store import Store
+
+#: The user:password@ part of any URL in a message.
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 __all__ = ["Credentials", "MissingCredentials"]
 
@@ -63,10 +67,11 @@ class Credentials:
         return [s for s in found if s]
 
     def scrub(self, text: str, project: int | None = None) -> str:
-        """Return ``text`` with every known secret replaced by ``***``."""
+        """Return ``text`` with every known secret, and the credentials inside any URL,
+        replaced by ``***``."""
         for secret in self.secrets(project):
             text = text.replace(secret, "***")
-        return text
+        return _USERINFO.sub("***@", text)
 
     def fetcher(self, url: str, key: str) -> Callable[[str], bytes]:
         """Return fetch(ref) -> bytes for the media of tasks of that Label Studio."""

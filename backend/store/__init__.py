@@ -78,6 +78,8 @@ OUTPUT_FILES = {
     "predictions": "predictions.json",
     "summary": "summary.json",
     "report": "report.html",
+    # What --clean and /projects/<id>/cleaned do to each flagged annotation (cleaning.py).
+    "cleaning": "cleaning.json",
 }
 
 Action = Literal["run", "wait", "defer", "stale"]

@@ -59,6 +59,9 @@ class Judgement:
     notes: list[str] = field(default_factory=list)
     #: The task type's own tables (:attr:`TaskType.tables`), each a list of rows.
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Per row, the probability that ``suggested`` is the true label (NaN where the task
+    #: type cannot say); ``--clean relabel`` relabels only confident suggestions.
+    confidence: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -179,10 +179,23 @@ def label_error_probability(
     The temperature is fitted through the noise (:func:`fit_temperature` with
     ``noise_matrix``), then ``1 - posterior[row, label]`` (:func:`posterior`).
     """
-    temperature = fit_temperature(probs, labels, noise_matrix=noise_matrix, trusted=trusted)
-    post = posterior(probs, labels, noise_matrix, temperature=temperature, trusted=trusted)
+    post, temperature = fitted_posterior(probs, labels, noise_matrix, trusted=trusted)
     rows = np.arange(len(post))
     return 1.0 - post[rows, np.asarray(labels, dtype=np.intp)], temperature
+
+
+def fitted_posterior(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    noise_matrix: np.ndarray,
+    *,
+    trusted: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """:func:`posterior` with the temperature fitted through the noise
+    (:func:`fit_temperature`), and that temperature."""
+    temperature = fit_temperature(probs, labels, noise_matrix=noise_matrix, trusted=trusted)
+    post = posterior(probs, labels, noise_matrix, temperature=temperature, trusted=trusted)
+    return post, temperature
 
 
 def reliability(

@@ -298,6 +298,7 @@ class MultiAnnotator(SingleChoice):
             noise_matrix=noise,
             health=health,
             notes=found["notes"],
+            confidence=probability[tasks.pos],
             tables={"tasks": table_tasks, "annotators": table_annotators},
         )
 

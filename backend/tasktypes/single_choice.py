@@ -154,7 +154,7 @@ class SingleChoice(TaskType):
     # ------------------------------------------------------------------ confident learning
 
     def judge(self, prepared: Prepared, probs: np.ndarray, settings: Settings) -> Judgement:
-        from backend.tasktypes.calibration import label_error_probability
+        from backend.tasktypes.calibration import fitted_posterior
         from core.count import compute_confident_joint, estimate_latent
         from core.dataset import health_summary
         from core.filter import find_label_issues
@@ -182,21 +182,24 @@ class SingleChoice(TaskType):
                 confident_joint=joint,
                 verbose=False,
             )
-        # The probability each label is wrong (calibration.py derives it).
-        suspicion, temperature = label_error_probability(
-            local_probs, local, noise_local, trusted=trusted
-        )
+        # The probability each label is wrong, and that the suggestion is right
+        # (calibration.py derives the posterior).
+        post, temperature = fitted_posterior(local_probs, local, noise_local, trusted=trusted)
+        rows = np.arange(len(local))
+        suggested = local_probs.argmax(axis=1)
+        suspicion = 1.0 - post[rows, local]
         health["model_temperature"] = round(temperature, 6)
         noise_matrix = np.zeros((num_classes, num_classes))
         noise_matrix[np.ix_(present, present)] = noise_local
         return Judgement(
             given=labels,
-            suggested=present[local_probs.argmax(axis=1)],
+            suggested=present[suggested],
             suspicion=suspicion,
             is_label_issue=issues,
             noise_matrix=noise_matrix,
             health=health,
             notes=sorted({str(w.message) for w in caught}),
+            confidence=post[rows, suggested],
         )
 
     def final_model(self, prepared: Prepared, result: AuditResult, settings: Settings) -> Any:

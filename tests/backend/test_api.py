@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import io
+import json
 import logging
 import time
 from urllib.parse import urljoin
@@ -457,6 +459,13 @@ def audit_app(tmp_path, runner, monkeypatch):
                 tasks, parse_label_config(CONFIG), source="ls", title="Points <&> clusters"
             )
 
+        def tasks(self, url, key, project):
+            if self.unreachable:
+                raise ConnectionError(f"reading tasks of project {project} failed ({url})")
+            return iter(copy.deepcopy(tasks))
+
+        unreachable = False
+
         def next_version(self, url, key, project):
             return "labelaudit-1"
 
@@ -531,6 +540,66 @@ def test_every_file_of_the_audit_is_served(audit_app):
     for answer in answers.values():
         body = answer.get_data(as_text=True)
         assert "hunter2" not in body and "lsuser" not in body and TOKEN not in body
+
+
+def test_the_cleaned_export_leaves_out_or_relabels_the_open_flags(audit_app):
+    from backend.verdicts import CONFIRMED, verdict
+
+    client = audit_app.test_client()
+    assert client.get("/projects/1/cleaned").status_code == 404
+    run_audit(audit_app)
+    bad = client.get("/projects/1/cleaned?mode=fix")
+    assert bad.status_code == 400 and "mode must be 'remove' or 'relabel'" in bad.json["error"]
+    rows = list(csv.DictReader(io.StringIO(client.get("/projects/1/issues.csv").get_data(True))))
+    flagged = {int(r["annotation_id"]): r for r in rows if r["is_label_issue"] == "True"}
+    assert flagged
+
+    removed = client.get("/projects/1/cleaned")
+    assert removed.status_code == 200 and len(removed.json) == 60
+    kept = {a["id"] for t in removed.json for a in t["annotations"]}
+    assert kept == {int(r["annotation_id"]) for r in rows} - set(flagged)
+    counts = json.loads(removed.headers["X-Labelaudit-Cleaned"])
+    assert counts["left_out"] == len(flagged) and counts["relabelled"] == 0
+    disposition = parse_options_header(removed.headers["Content-Disposition"])
+    assert disposition[1] == {"filename": "project-1-labelaudit-1-cleaned-remove.json"}
+
+    relabelled = client.get("/projects/1/cleaned?mode=relabel")
+    summary = client.get("/projects/1/summary.json").json
+    preview = summary["cleaning"]["modes"]["relabel"]
+    assert (
+        json.loads(relabelled.headers["X-Labelaudit-Cleaned"])["relabelled"]
+        == preview["relabelled"]
+    )
+    changed = 0
+    for task in relabelled.json:
+        for annotation in task["annotations"]:
+            if annotation["id"] in flagged:
+                choice = annotation["result"][0]["value"]["choices"]
+                assert choice == [flagged[annotation["id"]]["suggested_label"]]
+                changed += 1
+    assert changed == preview["relabelled"]
+
+    # A reviewer kept one flagged label: it is confirmed, and stays in every cleaned export.
+    svc = audit_app.extensions["labelaudit"]
+    kept_id, row = next(iter(flagged.items()))
+    labels = summary["task_kind"]["classes"]
+    confirmed = verdict(
+        CONFIRMED,
+        labels.index(row["given_label"]),
+        task=int(row["task_id"]),
+        annotator="5",
+        flagged_label=labels.index(row["given_label"]),
+    )
+    assert svc.store.update_live(1, "labelaudit-1", verdicts={kept_id: confirmed})
+    again = client.get("/projects/1/cleaned")
+    assert kept_id in {a["id"] for t in again.json for a in t["annotations"]}
+    assert json.loads(again.headers["X-Labelaudit-Cleaned"])["closed"] == 1
+
+    svc.io.unreachable = True
+    failed = client.get("/projects/1/cleaned")
+    assert failed.status_code == 502 and failed.mimetype == "application/json"
+    assert "could not read project 1" in failed.json["error"]
+    assert "hunter2" not in failed.get_data(as_text=True)
 
 
 def test_the_summary_and_report_time_the_whole_audit(audit_app):

@@ -114,9 +114,16 @@ def test_audit_and_push_a_live_project(label_studio, tmp_path: Path):
         assert scores == sorted(scores, reverse=True)
 
         # A second audit replaces the first: new version, old predictions gone.
-        again = run_cli(*args)
+        # (with --clean: the project read again, page by page, into cleaned.json)
+        again = run_cli(*args, "--clean", "remove")
         assert again.returncode == 0, again.stderr
-        assert json.loads((out / "summary.json").read_text())["model_version"] == "labelaudit-2"
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["model_version"] == "labelaudit-2"
+        cleaned = json.loads((out / "cleaned.json").read_text())
+        assert sorted(t["id"] for t in cleaned) == sorted(task_ids)
+        left = {t["id"] for t in cleaned if not t["annotations"]}
+        assert left == set(summary["flagged_task_ids"])
+        assert summary["cleaned"]["left_out"] == summary["counts"]["flagged_annotations"]
         for task in ls.tasks.list(project=project.id, fields="all"):
             versions = [field(p, "model_version") for p in task.predictions]
             assert versions == ["labelaudit-2"], (task.id, versions)
