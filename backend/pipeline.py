@@ -92,7 +92,7 @@ class AuditResult:
         """One verdict per audited task: suggested label, suspicion, flagged; most suspicious first.
 
         The task's suspicion is the highest of its annotations'; its suggestion comes from
-        its most suspicious flagged annotation (else its most suspicious one);
+        its most suspicious flagged annotation (else its most suspicious one), ``row``;
         ``suggested`` is the label as the task type encodes it, ``suggested_label`` its text.
         """
         verdicts: dict[int, dict[str, Any]] = {}
@@ -102,6 +102,7 @@ class AuditResult:
             if entry is None:
                 verdicts[task] = {
                     "task_id": task,
+                    "row": int(row),  # the annotation the suggestion comes from
                     "suggested": self.suggested[row],
                     "suggested_label": self.label_text(self.suggested[row]),
                     "suspicion": float(self.suspicion[row]),

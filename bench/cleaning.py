@@ -83,15 +83,31 @@ def main(argv: list[str] | None = None) -> int:
         "| relabel precision |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    by_split: dict[tuple[str, str], list[tuple[int, float, int, float]]] = {}
     for seed in args.seed:
         for case in cases(seed):
             given = noisy_labels(case.labels, seed=seed)
             for name, (kept, wrong, lost, precision) in strategies(case, given, seed):
+                by_split.setdefault((case.split, name), []).append((kept, wrong, lost, precision))
                 print(
                     f"| {case.name} | {case.split} | {seed} | {name} | {kept} | {wrong:.3f} "
                     f"| {lost} | {precision:.3f} |",
                     flush=True,
                 )
+    print("\nMeans over the datasets and seeds of each split:\n")
+    print(
+        "| split | strategy | kept | correct kept | wrong among kept | correct lost "
+        "| relabel precision |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for (split, name), runs in by_split.items():
+        table = np.asarray(runs, dtype=float)
+        correct = (table[:, 0] * (1 - table[:, 1])).mean()
+        precision = np.nanmean(table[:, 3]) if not np.isnan(table[:, 3]).all() else float("nan")
+        print(
+            f"| {split} | {name} | {table[:, 0].mean():.1f} | {correct:.1f} "
+            f"| {table[:, 1].mean():.4f} | {table[:, 2].mean():.1f} | {precision:.3f} |"
+        )
     return 0
 
 

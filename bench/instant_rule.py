@@ -1,7 +1,7 @@
 """How well one row judged again at once stands in for confident learning (single choice).
 
 Instant feedback (``backend.service.instant``) judges a changed label from the audit's
-out-of-fold probabilities with :func:`backend.tasktypes.single_choice.rejudge_row`, not by
+out-of-fold probabilities with :func:`backend.tasktypes.one_row.rejudge_row`, not by
 running confident learning again. On the datasets of ``bench/detection.py`` (labels
 flipped with its seeded noise, the whole audit with labelaudit's defaults), this prints:
 
@@ -27,7 +27,7 @@ import numpy as np
 from detection import audit, cases, noisy_labels
 
 from backend import tasktypes
-from backend.tasktypes.single_choice import OneRowRule, over_present, rejudge_row
+from backend.tasktypes.one_row import OneRowRule, over_present, rejudge_row
 from core.filter import find_label_issues
 
 

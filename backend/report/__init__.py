@@ -87,9 +87,12 @@ def issue_rows(result: AuditResult) -> list[dict[str, Any]]:
 
 
 def predictions(result: AuditResult, model_version: str) -> list[dict[str, Any]]:
-    """One Label Studio prediction per audited task: suggested label, score = suspicion."""
-    return [
-        build_prediction(
+    """One Label Studio prediction per audited task: suggested label, score = suspicion; a
+    flagged task's regions carry the evidence as region ``meta`` text (Label Studio shows a
+    region's meta in the labeling view)."""
+    out = []
+    for verdict in result.task_verdicts():
+        prediction = build_prediction(
             result.kind,
             verdict["task_id"],
             verdict["suggested"],
@@ -97,8 +100,12 @@ def predictions(result: AuditResult, model_version: str) -> list[dict[str, Any]]
             model_version,
             mislabeling=verdict["suspicion"],
         )
-        for verdict in result.task_verdicts()
-    ]
+        evidence = result.evidence[verdict["row"]] if result.evidence else ""
+        if verdict["is_label_issue"] and evidence:
+            for region in prediction["result"]:
+                region["meta"] = {"text": [f"labelaudit: {evidence}"]}
+        out.append(prediction)
+    return out
 
 
 def summary(

@@ -215,11 +215,13 @@ def render_html(
             f"<td class='sugg'>{_label_cell(result.label_text(result.suggested[i]))}</td>"
             f"<td>{result.suspicion[i]:.3f}</td>"
             f"<td>{cell}</td>"
+            f"<td class='why'>{html.escape(result.evidence[i] if result.evidence else '')}</td>"
             "</tr>"
         )
     table = (
         "<table><tr><th>task</th><th>annotator</th><th>given</th><th>suggested</th>"
-        "<th>suspicion</th><th>content</th></tr>" + "".join(rows_html) + "</table>"
+        "<th>suspicion</th><th>content</th><th>why: the model's top labels; similar tasks</th>"
+        "</tr>" + "".join(rows_html) + "</table>"
         if rows_html
         else "<p>No annotation was flagged.</p>"
     )

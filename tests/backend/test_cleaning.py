@@ -134,3 +134,16 @@ def test_the_cli_writes_the_cleaned_export_it_counts(tmp_path, capsys):
     assert relabelled == summary["cleaned"]["relabelled"] > 0
     assert summary["cleaned"]["left_out"] == len(flagged) - relabelled > 0
     assert summary["cleaning"]["modes"]["relabel"]["relabelled"] == relabelled
+
+    # Each flag says why, in issues.csv, the report's table and the prediction's region meta.
+    flagged_tasks = set(summary["flagged_task_ids"])
+    predictions = json.loads((out / "predictions.json").read_text())
+    for prediction in predictions:
+        meta = prediction["result"][0].get("meta")
+        if prediction["task"] in flagged_tasks:
+            assert meta["text"][0].startswith("labelaudit: model: ")
+        else:
+            assert meta is None
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<th>why: the model's top labels; similar tasks</th>" in page
+    assert "<td class='why'>model: " in page

@@ -11,7 +11,7 @@ from backend.labelstudio.config import parse_label_config
 from backend.labelstudio.export import dataset_from_tasks
 from backend.pipeline import run_audit
 from backend.settings import load_settings
-from backend.tasktypes.single_choice import OneRowRule, one_row_rule, over_present, rejudge_row
+from backend.tasktypes.one_row import OneRowRule, one_row_rule, over_present, rejudge_row
 from core.filter import find_label_issues
 from tests.worker.support import CONFIG, numeric_tasks
 

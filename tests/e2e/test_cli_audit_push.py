@@ -102,7 +102,10 @@ def test_audit_and_push_a_live_project(label_studio, tmp_path: Path):
         for row in rows:
             prediction = predictions[int(row["task_id"])]
             assert 0.0 <= field(prediction, "score") <= 1.0
-            assert field(prediction, "result")[0]["value"]["choices"][0] in VOCABULARY
+            region = field(prediction, "result")[0]
+            assert region["value"]["choices"][0] in VOCABULARY
+            if int(row["task_id"]) in flagged:  # why, kept by Label Studio as region meta
+                assert region["meta"]["text"][0].startswith("labelaudit: model: ")
 
         # The tab holds exactly the flagged tasks, most suspicious first.
         (view,) = [
