@@ -252,6 +252,7 @@ def render_html(
         "Confident learning thinks the annotation's label is wrong. There is no fixed "
         f"suspicion cut-off: the method, <code>{filter_by}</code>, {how}."
     )
+    used_filter = f" · filter <code>{filter_by}</code>" if task_type.uses_filter_by else ""
     health_words = task_type.health_words or (
         "cleanlab's overall label health score: 1 &minus; the estimated fraction of wrong "
         "labels, from the out-of-fold probabilities. 0.90 means about one label in ten is "
@@ -264,7 +265,7 @@ def render_html(
 <h1>labelaudit report — {title}</h1>
 <p class="sub">{html.escape(summary_data["source"])} · model version
 <code>{html.escape(summary_data["model_version"])}</code> ·
-{len(classes)} classes · filter <code>{filter_by}</code></p>
+{len(classes)} classes{used_filter}</p>
 <div class="cards">{"".join(cards)}</div>
 <p>Files: <a href="{files["issues"]}">{files["issues"]}</a> (every audited annotation,
 most suspicious first) · <a href="{files["predictions"]}">{files["predictions"]}</a>

@@ -103,6 +103,8 @@ class TaskType:
     flagged_words: ClassVar[str] = ""
     #: What the label health score is, as HTML for the report ("": cleanlab's).
     health_words: ClassVar[str] = ""
+    #: Whether its flags come from a ``filter_by`` (the report's header names it).
+    uses_filter_by: ClassVar[bool] = True
     #: The ``filter_by`` the setting ``"auto"`` means: the best measured for this type
     #: (bench/detection.py, bench/detection_multilabel.py).
     default_filter_by: ClassVar[str]

@@ -139,6 +139,7 @@ class MultiAnnotator(SingleChoice):
         "It is calibrated: of the annotations scored about 0.8, about 80% are wrong "
         "(bench/multiannotator.py measures it)."
     )
+    uses_filter_by = False  # flagged: suspicion above 0.5, from the calibrated posterior
     flagged_words = (
         "The annotation's label is probably wrong: its suspicion is above 0.5 (such a label "
         "is never the task's consensus)."

@@ -252,6 +252,7 @@ def test_outputs_hold_tasks_and_annotators_tables(audited, tmp_path):
     page = paths["report"].read_text()
     assert "Agreement between annotators" not in page  # a plot title, drawn as an image
     assert "annotator5@example.com" in page and 'href="annotators.csv"' in page
+    assert "filter <code>" not in page  # its flags come from the posterior, not a filter_by
 
 
 def test_pairwise_agreement_counts_shared_tasks():

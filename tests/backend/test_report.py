@@ -197,6 +197,7 @@ def test_the_report_explains_its_figures_and_method(text_result, method):
     result, _ = text_result
     page = render_html(result, _summary(result, filter_by=method))
     assert f"the method, <code>{method}</code>, {html.escape(FILTER_BY_WORDS[method])}" in page
+    assert f"classes · filter <code>{method}</code></p>" in page
     for term in ("suspicion", "flagged", "label health score", "noise matrix"):
         assert f"<dt>{term}</dt><dd>" in page
     assert "1 &minus; the estimated fraction of wrong labels" in page
