@@ -246,7 +246,7 @@ def _write_cleaned(args: argparse.Namespace, settings: Any, result: Any) -> dict
     tasks = (
         read_export(args.export)
         if args.export is not None
-        else LabelStudioIO().tasks(
+        else LabelStudioIO().export_tasks(
             settings.label_studio_url, settings.label_studio_api_key, args.project
         )
     )

@@ -51,7 +51,7 @@ class LabelStudioIO:
             progress=lambda done, total: progress("export", done, total or done),
         )
 
-    def tasks(self, url: str, api_key: str, project: int) -> Iterator[dict[str, Any]]:
+    def export_tasks(self, url: str, api_key: str, project: int) -> Iterator[dict[str, Any]]:
         """Every task of a project as an export has it (id, data, annotations), page by page."""
         from backend.labelstudio.client import iter_project_tasks
 

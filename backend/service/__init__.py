@@ -256,7 +256,7 @@ class Service:
             return verdicts.get(annotation, {}).get("state", "open") == "open"
 
         tasks, counts = cleaning.clean(
-            self.io.tasks(url, key, project), made, mode, still_open=still_open
+            self.io.export_tasks(url, key, project), made, mode, still_open=still_open
         )
         return list(tasks), counts.summary(), version
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import csv
 import io
 import json
@@ -442,9 +441,8 @@ LS_URL = "http://lsuser:hunter2@ls.example:8080/"  # credentials in the URL: nev
 @pytest.fixture
 def audit_app(tmp_path, runner, monkeypatch):
     """An app whose service audits 60 numeric tasks read by a fake loader (a bit slow)."""
-    from backend.labelstudio.config import parse_label_config
-    from backend.labelstudio.export import dataset_from_tasks
-    from tests.worker.support import CONFIG, numeric_tasks
+    from tests.backend.test_service import FakeLabelStudio as ServiceFake
+    from tests.worker.support import numeric_tasks
 
     for name in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "BASIC_AUTH_USER", "BASIC_AUTH_PASS"):
         monkeypatch.delenv(name, raising=False)
@@ -452,40 +450,19 @@ def audit_app(tmp_path, runner, monkeypatch):
     for task in tasks:
         task["annotations"][0]["completed_by"] = {"id": 5, "email": "five@example.com"}
 
-    class FakeLabelStudio:
+    class FakeLabelStudio(ServiceFake):
         def load(self, url, key, project, progress):
             time.sleep(0.05)
-            return dataset_from_tasks(
-                tasks, parse_label_config(CONFIG), source="ls", title="Points <&> clusters"
-            )
+            dataset = super().load(url, key, project, progress)
+            dataset.title = "Points <&> clusters"
+            return dataset
 
-        def tasks(self, url, key, project):
-            if self.unreachable:
-                raise ConnectionError(f"reading tasks of project {project} failed ({url})")
-            return iter(copy.deepcopy(tasks))
-
-        unreachable = False
-
-        def next_version(self, url, key, project):
-            return "labelaudit-1"
-
-        def push(
-            self,
-            url,
-            key,
-            project,
-            predictions,
-            flagged,
-            *,
-            version,
-            progress,
-            switched,
-            tabs=None,
-            guard=None,
-        ):
+        def push(self, *args, **kwargs):
             time.sleep(0.02)
-            switched(version)
+            super().push(*args, **kwargs)
 
+    fake = FakeLabelStudio()
+    fake.tasks[1] = tasks
     settings = {
         "model_dir": str(tmp_path),
         "redis_url": "",
@@ -494,7 +471,7 @@ def audit_app(tmp_path, runner, monkeypatch):
         "label_studio_url": LS_URL,
         "label_studio_api_key": TOKEN,
     }
-    config = {"SETTINGS": settings, "RUNNER": runner, "IO": FakeLabelStudio()}
+    config = {"SETTINGS": settings, "RUNNER": runner, "IO": fake}
     return create_app(config | {"STORE": MemoryStore(), "TESTING": True})
 
 

@@ -6,6 +6,7 @@ worker uses), so these tests run the real pipeline on datasets built here.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -42,6 +43,7 @@ class FakeLabelStudio:
         self.lock = threading.Lock()
         self.version_base = 0
         self.config = CONFIG  # the projects' label config
+        self.unreachable = False  # export_tasks fails as an unreachable Label Studio would
 
     def load(self, url: str, key: str, project: int, progress: Any) -> Any:
         with self.lock:
@@ -59,6 +61,11 @@ class FakeLabelStudio:
         finally:
             with self.lock:
                 self.active -= 1
+
+    def export_tasks(self, url, key, project):
+        if self.unreachable:
+            raise ConnectionError(f"reading tasks of project {project} failed ({url})")
+        return iter(copy.deepcopy(self.tasks[project]))
 
     def next_version(self, url, key, project) -> str:
         done = sum(1 for p in self.pushes if p[0] == project)
