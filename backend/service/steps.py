@@ -26,7 +26,8 @@ from backend.progress import Progress, no_progress
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials
 from backend.service.fingerprint import dataset_fingerprint
-from backend.service.instant import INSTANT_FILE, Instant, InstantData
+from backend.service.instant import Instant
+from backend.service.instant_data import INSTANT_FILE, InstantData
 from backend.service.policy import Superseded, new_id
 from backend.service.predict import FinalModel, Predictor
 from backend.service.scheduling import Scheduler

@@ -17,7 +17,7 @@ import pytest
 from backend.api import create_app
 from backend.service import Service
 from backend.service import instant as instant_module
-from backend.service.instant import event_message
+from backend.service.instant_data import event_message
 from backend.service.runners import ThreadRunner
 from backend.settings import load_settings
 from backend.store import Artifacts, MemoryStore, RedisStore, SavedAudit

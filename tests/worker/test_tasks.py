@@ -161,7 +161,7 @@ def test_other_errors_fail_the_job_at_once(app, ls, chords):
 def test_an_instant_update_is_applied_and_shown_again_after_a_transient_failure(
     app, ls, chords, monkeypatch
 ):
-    from backend.service.instant import event_message
+    from backend.service.instant_data import event_message
     from tests.worker.support import annotation
 
     service = service_of(app)
