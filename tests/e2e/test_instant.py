@@ -20,6 +20,7 @@ Uses the e2e fixtures (a Label Studio in .e2e/venv); skipped with LABELAUDIT_SKI
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +187,14 @@ def test_a_kept_label_is_never_flagged_again(ls, backend, project):
     print(f"\n[result] confirmed task off the tab in {time.perf_counter() - started:.2f} s")
     project.kept.add(task_id)
     assert live(backend, project)["summary"]["verdicts"]["confirmed"] == before + 1
+    # The cleaned export (read from Label Studio now) keeps it: its flag is closed.
+    cleaned = backend.get(f"/projects/{project.id}/cleaned")
+    assert cleaned.status_code == 200, cleaned.text
+    by_id = {t["id"]: t for t in cleaned.json()}
+    assert [a["id"] for a in by_id[task_id]["annotations"]] == [annotation["id"]]
+    counts = json.loads(cleaned.headers["X-Labelaudit-Cleaned"])
+    assert counts["closed"] >= 1 and counts["left_out"] >= 1, counts
+    assert sum(not t["annotations"] for t in by_id.values()) == counts["left_out"]
     for n in range(2):  # two more full audits
         version = settle(backend, project)["model_version"]
         assert backend.post(f"/projects/{project.id}/audit").status_code == 202
