@@ -8,12 +8,35 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backend.tasktypes import Judgement
-from backend.tasktypes.tokens import Span, Suggested, TokenProbs, decode, token_classes, token_range
+from backend.tasktypes.tokens import (
+    OVERLAPS,
+    PAST_THE_END,
+    Span,
+    Suggested,
+    TokenProbs,
+    decode,
+    token_classes,
+    token_range,
+    usable_spans,
+)
 
 if TYPE_CHECKING:
     from backend.pipeline import Prepared
 
 OUTSIDE = "O"
+#: Task ids a note names before "...".
+NOTE_TASKS = 5
+#: Columns of skipped_spans.csv (spans left out of the audit, with why).
+SKIPPED_COLUMNS = (
+    "task_id",
+    "annotation_id",
+    "annotator",
+    "start",
+    "end",
+    "text",
+    "given_label",
+    "reason",
+)
 
 
 def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgement:
@@ -24,10 +47,15 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
     dataset, kind = prepared.dataset, prepared.dataset.kind
     n = len(prepared.labels)
     token_labels: list[np.ndarray] = []
+    audited: list[tuple[Span, ...]] = []
+    skipped: list[tuple[int, Span, str]] = []
     snapped = 0
     for r in range(n):
-        classes, moved = token_classes(probs[r].offsets, prepared.labels[r])
+        kept, dropped = usable_spans(probs[r].text, prepared.labels[r])
+        classes, moved = token_classes(probs[r].offsets, kept)
         token_labels.append(classes)
+        audited.append(kept)
+        skipped.extend((r, span, why) for span, why in dropped)
         snapped += moved
     all_labels = np.concatenate(token_labels) if n else np.zeros(0, dtype=np.int64)
     present = np.unique(all_labels)
@@ -48,10 +76,11 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
     suggested = np.empty(n, dtype=object)
     suspicion = np.zeros(n)
     is_issue = np.zeros(n, dtype=bool)
+    bases: dict[int, dict[str, Any]] = {}
     for r in range(n):
         row = int(prepared.rows[r])
         who = dataset.annotators[row]
-        base = {
+        base = bases[r] = {
             "task_id": int(prepared.groups[r]),
             "annotation_id": int(dataset.annotation_ids[row])
             if dataset.annotation_ids[row] >= 0
@@ -59,7 +88,7 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
             "annotator": annotators.get(who, who),
         }
         found = _judge_row(
-            probs[r], token_labels[r], prepared.labels[r], flagged.get(r, set()), kind.classes
+            probs[r], token_labels[r], audited[r], flagged.get(r, set()), kind.classes
         )
         suggested[r] = decode(probs[r].text, probs[r].offsets, probs[r].probs)
         worst_token = 1.0 - probs[r].probs[np.arange(len(token_labels[r])), token_labels[r]]
@@ -69,6 +98,17 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         is_issue[r] = any(v["is_label_issue"] for v in found)
         spans_table.extend({**base, **v} for v in found)
     spans_table.sort(key=lambda v: (not v["is_label_issue"], -v["suspicion"]))
+    skipped_table = [
+        {
+            **bases[r],
+            "start": span.start,
+            "end": span.end,
+            "text": probs[r].text[span.start : span.end],
+            "given_label": kind.classes[span.label],
+            "reason": why,
+        }
+        for r, span, why in skipped
+    ]
 
     notes = sorted({str(w.message) for w in caught})
     if snapped:
@@ -76,6 +116,8 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
             f"{snapped} span(s) did not fall on token boundaries (or covered no token) and "
             "were widened to the tokens they touch"
         )
+    if skipped_table:
+        notes.append(_skipped_note(skipped_table))
     labelled = [v for v in spans_table if v["given_label"] != OUTSIDE]
     health = {
         "overall_label_health_score": round(
@@ -86,6 +128,7 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         "spans": len(labelled),
         "flagged_spans": sum(v["is_label_issue"] for v in spans_table),
         "snapped_spans": snapped,
+        "skipped_spans": len(skipped_table),
     }
     return Judgement(
         given=prepared.labels,
@@ -95,7 +138,23 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         noise_matrix=_token_confusion(token_labels, probs, 1 + len(kind.classes)),
         health=health,
         notes=notes,
-        tables={"spans": spans_table},
+        tables={"spans": spans_table, "skipped_spans": skipped_table},
+    )
+
+
+def _skipped_note(rows: list[dict[str, Any]]) -> str:
+    """One line on the spans left out of the audit, by reason, with a few task ids."""
+    parts = []
+    for reason in (PAST_THE_END, OVERLAPS):
+        tasks = sorted({int(v["task_id"]) for v in rows if v["reason"].startswith(reason)})
+        count = sum(v["reason"].startswith(reason) for v in rows)
+        if count:
+            more = ", ..." if len(tasks) > NOTE_TASKS else ""
+            shown = ", ".join(map(str, tasks[:NOTE_TASKS])) + more
+            parts.append(f"{count} {reason} (tasks {shown})")
+    return (
+        f"{len(rows)} span(s) were not audited: " + "; ".join(parts) + ". Of overlapping "
+        "spans the first (the longer at equal starts) is audited; see skipped_spans.csv"
     )
 
 

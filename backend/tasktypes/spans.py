@@ -26,7 +26,9 @@ import numpy as np
 from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig, type_name
 from backend.tasktypes import Judgement, NothingToAudit, TaskType, register
 from backend.tasktypes.single_choice import task_folds
-from backend.tasktypes.tokens import Span, Suggested, TokenModel, decode
+from backend.tasktypes.span_verdicts import SKIPPED_COLUMNS
+from backend.tasktypes.token_model import TokenFeatures, TokenModel
+from backend.tasktypes.tokens import Span, Suggested, decode
 
 if TYPE_CHECKING:
     from backend.pipeline import AuditResult, Prepared
@@ -72,7 +74,7 @@ class Spans(TaskType):
         "labelled one is flagged as missing when its tokens are flagged."
     )
     health_words = "1 &minus; the share of given spans flagged (1.00: none)."
-    tables: ClassVar[dict[str, tuple[str, ...]]] = {}
+    tables: ClassVar[dict[str, tuple[str, ...]]] = {"skipped_spans": SKIPPED_COLUMNS}
 
     # ------------------------------------------------------------------ label config
 
@@ -136,7 +138,11 @@ class Spans(TaskType):
     # ------------------------------------------------------------------ cross-validation
 
     def model(self, kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
-        return TokenModel(1 + len(kind.classes), seed=settings.seed)
+        """Token features (built once by ``pipeline.prepare``), then the token classifier."""
+        from sklearn.pipeline import Pipeline
+
+        classifier = TokenModel(1 + len(kind.classes), seed=settings.seed)
+        return Pipeline([("tokens", TokenFeatures()), ("model", classifier)])
 
     def empty_probs(self, n_rows: int, num_classes: int) -> np.ndarray:
         return np.empty(n_rows, dtype=object)
@@ -168,8 +174,11 @@ class Spans(TaskType):
         keep = ~np.asarray(result.is_label_issue, dtype=bool)
         if not any(len(s) for s in prepared.labels[keep]):
             keep[:] = True
+        from backend.models import Featurized
+
         model = self.classifier(prepared, settings, n_samples=int(keep.sum()))
-        return model.fit(list(prepared.X[keep]), list(prepared.labels[keep]))
+        model.fit(list(prepared.X[keep]), list(prepared.labels[keep]))
+        return Featurized(prepared.features, model)
 
     # ------------------------------------------------------------------ what is written back
 
