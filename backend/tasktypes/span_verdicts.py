@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from backend.pipeline import Prepared
 
 OUTSIDE = "O"
+#: The ``filter_by`` (spans only, what "auto" means) that flags a token when its
+#: calibrated probability of being wrong is above FLAG_ABOVE.
+CALIBRATED = "calibrated"
+FLAG_ABOVE = 0.5
 #: Task ids a note names before "...".
 NOTE_TASKS = 5
 #: Columns of skipped_spans.csv (spans left out of the audit, with why).
@@ -40,8 +44,13 @@ SKIPPED_COLUMNS = (
 
 
 def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgement:
-    """Flag tokens with confident learning, then judge every given span and every span the
-    model finds where nobody labelled one; one issues.csv row per span."""
+    """Flag tokens, then judge every given span and every span the model finds where nobody
+    labelled one; one issues.csv row per span.
+
+    Each token's probability of being wrong comes from :func:`token_error_probability`;
+    with ``filter_by`` CALIBRATED a token is flagged when it exceeds 1/2, with any of
+    core's names by ``core.token_classification.find_label_issues``.
+    """
     from core.token_classification import find_label_issues
 
     dataset, kind = prepared.dataset, prepared.dataset.kind
@@ -62,11 +71,18 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
     # core works over the classes present (cleanlab's rule); "O" is always among them.
     local = [np.searchsorted(present, labels).tolist() for labels in token_labels]
     local_probs = [_renormalised(p.probs[:, present]) for p in probs]
+    trusted = dataset.ground_truth[prepared.rows]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        flagged_tokens = find_label_issues(
-            local, local_probs, filter_by=filter_by, return_indices_ranked_by=None
-        )
+        errors, temperature = token_error_probability(local, local_probs, trusted)
+        if filter_by == CALIBRATED:
+            flagged_tokens = [
+                (r, int(t)) for r, e in enumerate(errors) for t in np.flatnonzero(e > FLAG_ABOVE)
+            ]
+        else:
+            flagged_tokens = find_label_issues(
+                local, local_probs, filter_by=filter_by, return_indices_ranked_by=None
+            )
     flagged: dict[int, set[int]] = {}
     for sentence, token in flagged_tokens:
         flagged.setdefault(int(sentence), set()).add(int(token))
@@ -88,12 +104,11 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
             "annotator": annotators.get(who, who),
         }
         found = _judge_row(
-            probs[r], token_labels[r], audited[r], flagged.get(r, set()), kind.classes
+            probs[r], token_labels[r], errors[r], audited[r], flagged.get(r, set()), kind.classes
         )
         suggested[r] = decode(probs[r].text, probs[r].offsets, probs[r].probs)
-        worst_token = 1.0 - probs[r].probs[np.arange(len(token_labels[r])), token_labels[r]]
         suspicion[r] = max(
-            [v["suspicion"] for v in found], default=float(worst_token.max(initial=0.0))
+            [v["suspicion"] for v in found], default=float(errors[r].max(initial=0.0))
         )
         is_issue[r] = any(v["is_label_issue"] for v in found)
         spans_table.extend({**base, **v} for v in found)
@@ -129,6 +144,7 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         "flagged_spans": sum(v["is_label_issue"] for v in spans_table),
         "snapped_spans": snapped,
         "skipped_spans": len(skipped_table),
+        "model_temperature": round(temperature, 6),
     }
     return Judgement(
         given=prepared.labels,
@@ -158,6 +174,29 @@ def _skipped_note(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def token_error_probability(
+    labels: list[np.ndarray], probs: list[np.ndarray], trusted: np.ndarray
+) -> tuple[list[np.ndarray], float]:
+    """Each token's probability that its given class is wrong, per text, and the model's
+    fitted temperature: single choice's calibrated suspicion
+    (:mod:`backend.tasktypes.calibration`) over every token, with the token noise matrix
+    that confident learning estimates (``core.count``). Tokens of a ``trusted`` row (ground
+    truth) are certain."""
+    from backend.tasktypes.calibration import label_error_probability
+    from core.count import compute_confident_joint, estimate_latent
+
+    lengths = [len(labels_) for labels_ in labels]
+    flat_labels = np.concatenate([np.asarray(x, dtype=np.intp) for x in labels])
+    flat_probs = np.concatenate(probs)
+    flat_trusted = np.repeat(np.asarray(trusted, dtype=bool), lengths)
+    joint = compute_confident_joint(flat_labels, flat_probs)
+    _, noise, _ = estimate_latent(joint, flat_labels)
+    error, temperature = label_error_probability(
+        flat_probs, flat_labels, noise, trusted=flat_trusted
+    )
+    return np.split(error, np.cumsum(lengths)[:-1]), temperature
+
+
 def _renormalised(probs: np.ndarray) -> np.ndarray:
     return probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)
 
@@ -165,6 +204,7 @@ def _renormalised(probs: np.ndarray) -> np.ndarray:
 def _judge_row(
     probs: TokenProbs,
     given_tokens: np.ndarray,
+    wrongness: np.ndarray,
     given: tuple[Span, ...],
     flagged: set[int],
     classes: tuple[str, ...],
@@ -172,7 +212,6 @@ def _judge_row(
     """The span rows of one annotation: each given span, then each missing one."""
     text, offsets, p = probs.text, probs.offsets, probs.probs
     best = p.argmax(axis=1) if len(p) else np.zeros(0, dtype=np.int64)
-    wrongness = 1.0 - p[np.arange(len(given_tokens)), given_tokens] if len(p) else np.zeros(0)
     rows = []
     covered = np.zeros(len(given_tokens), dtype=bool)
     for span in given:

@@ -37,6 +37,9 @@ CHAR_NGRAMS: tuple[int, ...] = (3,)
 C = 1.0
 #: L-BFGS iterations.
 MAX_ITER = 300
+#: A hashed feature column is used when at least this many training tokens have it (one
+#: token's own word pair or rare n-gram says little and costs L-BFGS a coefficient per class).
+MIN_TOKENS = 2
 
 
 @dataclass
@@ -168,9 +171,12 @@ class TokenModel:
     spans, predict TokenProbs. ``num_classes`` counts "O" (column 0) and every entity class.
     """
 
-    def __init__(self, num_classes: int, *, C: float = C, seed: int = 0) -> None:
+    def __init__(
+        self, num_classes: int, *, C: float = C, min_tokens: int = MIN_TOKENS, seed: int = 0
+    ) -> None:
         self.num_classes = num_classes
         self.C = C
+        self.min_tokens = min_tokens
         self.seed = seed
         self.features = TokenFeatures()
         self.columns: np.ndarray = np.zeros(0, dtype=np.int64)
@@ -191,7 +197,6 @@ class TokenModel:
 
     def fit(self, X: Sequence[Any], spans: Sequence[Sequence[Span]]) -> TokenModel:
         """Fit on texts (or TokenRows) and their given spans."""
-        from scipy.sparse import csr_matrix
         from sklearn.linear_model import LogisticRegression
         from threadpoolctl import threadpool_limits
 
@@ -201,16 +206,15 @@ class TokenModel:
             for r, given in zip(rows, spans, strict=True)
         ]
         y = np.concatenate(classes) if classes else np.zeros(0, dtype=np.int64)
-        indices, indptr = _stack(rows)
-        # Only the hashed columns the training tokens use: L-BFGS's cost grows with the
-        # number of coefficients, and a column no training token has stays 0 anyway.
-        self.columns, inverse = np.unique(indices, return_inverse=True)
+        indices, _ = _stack(rows)
+        # Only the hashed columns MIN_TOKENS training tokens use: L-BFGS's cost grows with
+        # the number of coefficients, and a column no training token has stays 0 anyway.
+        columns, counts = np.unique(indices, return_counts=True)
+        self.columns = columns[counts >= min(self.min_tokens, int(counts.max(initial=1)))]
         if len(np.unique(y)) < 2:  # one class only: every token is it
             self.clf = _Constant(int(y[0]) if len(y) else 0)
             return self
-        X_train = csr_matrix(
-            (np.ones(len(indices)), inverse.ravel(), indptr), shape=(len(y), len(self.columns))
-        )
+        X_train = self._matrix(rows)
         self.clf = LogisticRegression(C=self.C, max_iter=MAX_ITER, random_state=self.seed)
         with threadpool_limits(limits=1, user_api="blas"):
             self.clf.fit(X_train, y)
