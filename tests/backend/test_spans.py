@@ -242,6 +242,14 @@ def test_issue_rows_are_spans_and_a_task_scores_its_worst_span(audited):
         assert verdict["suspicion"] == pytest.approx(worst[verdict["task_id"]], abs=1e-6)
 
 
+def test_a_span_is_flagged_exactly_when_its_probability_of_being_wrong_is_above_half(audited):
+    rows = issue_rows(audited)
+    assert {r["is_label_issue"] for r in rows} == {True, False}
+    for r in rows:
+        assert r["is_label_issue"] == (r["suspicion"] > 0.5), r
+    assert audited.health["model_temperature"] > 0
+
+
 def test_predictions_are_regions_with_scores(audited):
     pushed = predictions(audited, "labelaudit-1")
     assert len(pushed) == 300
