@@ -2,15 +2,18 @@
 
 The named-entity sibling of ``bench/detection.py``. Datasets and noise come from
 ``bench/ner_data.py``: template sentences and free sentences (random filler words with
-entities inserted) with five entity types; each task, with probability 10%, gets one
-change: a span's type flipped to a confusable one, a span dropped, a span's boundary
-shifted by one word, or a spurious span put on a word outside every entity. Then, from
+entities inserted) with five entity types (``--kinds lower``: the template sentences
+lower-cased, a shape added after the defaults were tuned, for checking only); each
+task, with probability 10%, gets one change: a span's type flipped to a confusable one,
+a span dropped, a span's boundary shifted by one word, or a spurious span put on a word
+outside every entity. Then, from
 the same Label Studio tasks:
 
 * **labelaudit**: ``dataset_from_tasks`` and ``run_audit`` with the ``spans`` task type
   and ``load_settings({"seed": seed, "folds": 5})`` (its defaults otherwise: the token
   model of ``backend.tasktypes.tokens``, its default ``filter_by`` unless ``--filter-by``
-  names one); a task is flagged when any of its rows in the ``spans`` table (issues.csv)
+  names one; for spans "auto" flags a token whose calibrated probability of being wrong is
+  above 1/2); a task is flagged when any of its rows in the ``spans`` table (issues.csv)
   is flagged;
 * **cleanlab**: the recipe a cleanlab user writes: the same tokens
   (``backend.tasktypes.tokens.tokenize``), one class per token (IO scheme: "O" or the
