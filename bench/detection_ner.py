@@ -2,15 +2,18 @@
 
 The named-entity sibling of ``bench/detection.py``. Datasets and noise come from
 ``bench/ner_data.py``: template sentences and free sentences (random filler words with
-entities inserted) with five entity types; each task, with probability 10%, gets one
-change: a span's type flipped to a confusable one, a span dropped, a span's boundary
-shifted by one word, or a spurious span put on a word outside every entity. Then, from
+entities inserted) with five entity types (``--kinds lower``: the template sentences
+lower-cased, a shape added after the defaults were tuned, for checking only); each
+task, with probability 10%, gets one change: a span's type flipped to a confusable one,
+a span dropped, a span's boundary shifted by one word, or a spurious span put on a word
+outside every entity. Then, from
 the same Label Studio tasks:
 
 * **labelaudit**: ``dataset_from_tasks`` and ``run_audit`` with the ``spans`` task type
   and ``load_settings({"seed": seed, "folds": 5})`` (its defaults otherwise: the token
   model of ``backend.tasktypes.tokens``, its default ``filter_by`` unless ``--filter-by``
-  names one); a task is flagged when any of its rows in the ``spans`` table (issues.csv)
+  names one; for spans "auto" flags a token whose calibrated probability of being wrong is
+  above 1/2); a task is flagged when any of its rows in the ``spans`` table (issues.csv)
   is flagged;
 * **cleanlab**: the recipe a cleanlab user writes: the same tokens
   (``backend.tasktypes.tokens.tokenize``), one class per token (IO scheme: "O" or the
@@ -406,6 +409,27 @@ def recipe_ranges(case: NerCase, issues: list[tuple[int, int]]) -> dict[int, lis
     return out
 
 
+def span_truth(case: NerCase, rows: list[dict[str, Any]]) -> np.ndarray:
+    """Whether each span row is wrong: a given span not among its task's true spans (same
+    characters and type); a missing span (given O) over characters some true span covers."""
+    out = []
+    for row in rows:
+        true = case.true[int(row["task_id"]) - 1]
+        start, end = int(row["start"]), int(row["end"])
+        if row["given_label"] == "O":
+            out.append(any(a < end and start < b for a, b, _ in true))
+        else:
+            out.append((start, end, row["given_label"]) not in true)
+    return np.array(out, dtype=bool)
+
+
+def ece(scores_: np.ndarray, outcomes: np.ndarray) -> float:
+    """Expected calibration error over 10 equal-width bins (backend.tasktypes.calibration)."""
+    from backend.tasktypes.calibration import expected_calibration_error
+
+    return expected_calibration_error(np.asarray(scores_, dtype=float), outcomes)
+
+
 def kind_named(case: NerCase, rows: list[dict[str, Any]]) -> float:
     """Of the changed tasks labelaudit flags, the share whose flagged rows name the change
     (flipped: "wrong label", dropped: "missing", shifted: "boundaries", spurious: "spurious")."""
@@ -481,7 +505,9 @@ def run_case(case: NerCase, args: argparse.Namespace, tables: dict[str, list[str
         f"| {located(case, recipe_ranges(case, theirs['issues'])):.2f} "
         f"| {kind_named(case, ours['rows']):.2f} "
         f"| {scores(ours['cleanlab_on_ours'], wrong)[2]:.3f} "
-        f"| {scores(swapped, wrong)[2]:.3f} |"
+        f"| {scores(swapped, wrong)[2]:.3f} "
+        f"| {ece([r['suspicion'] for r in ours['rows']], span_truth(case, ours['rows'])):.3f} "
+        f"| {ece(ours['suspicion'], wrong):.3f} |"
     )
     if alternatives:
         tables.setdefault("filter_by", []).append(
@@ -519,14 +545,17 @@ def report(tables: dict[str, list[str]], alternatives: bool) -> None:
         print(
             "\nRanking (average precision of the task ranking), where the flags point (share of"
             " flagged changed tasks with a flag over the changed text), whether labelaudit"
-            " names the change, and the swaps (F1):\n"
+            " names the change, the swaps (F1), and the calibration of labelaudit's suspicion"
+            " (expected calibration error, 10 bins: of every row of its spans table against"
+            " whether the span is wrong; of the task suspicion against the changed tasks):\n"
         )
         print(
             table(
                 "| data | tasks | seed | labelaudit AP | cleanlab AP | labelaudit located "
                 "| cleanlab located | labelaudit names the kind "
                 "| cleanlab filter on labelaudit probs F1 "
-                "| labelaudit judging on recipe probs F1 |",
+                "| labelaudit judging on recipe probs F1 "
+                "| labelaudit span ECE | labelaudit task ECE |",
                 tables[f"where {split}"],
             )
         )
@@ -585,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS),
                         help=f"data, noise and folds; below {HELD_OUT_FROM}: tuning")  # fmt: skip
     parser.add_argument("--tasks", type=int, nargs="+", default=list(DEFAULT_TASKS))
-    parser.add_argument("--kinds", nargs="+", choices=list(MAKERS), default=list(MAKERS))
+    parser.add_argument("--kinds", nargs="+", choices=list(MAKERS), default=["template", "free"])
     parser.add_argument("--quick", action="store_true", help="seeds 0 and 10, 600 tasks")
     parser.add_argument(
         "--repeat", type=int, default=1, help="time each side this many times, keep the best"

@@ -16,6 +16,8 @@ spans of each task and what the noise changed. Five entity types, CLASSES.
   entities inserted at random places; FREE_EMPTY of the sentences have none. No context
   helps here: a model has only the words themselves.
 
+* **lower** (:func:`lower_case`): the template sentences lower-cased (held-out shape).
+
 **Noise** (:func:`inject_noise`): each task, with probability NOISE_RATE, gets exactly
 one change, drawn uniformly among those possible for it:
 
@@ -361,7 +363,21 @@ def free_case(n_tasks: int, *, seed: int) -> NerCase:
     return inject_noise(case, seed=seed)
 
 
-MAKERS = {"template": template_case, "free": free_case}
+def lower_case(n_tasks: int, *, seed: int) -> NerCase:
+    """:func:`template_case` with every text lower-cased (offsets unchanged): no capital
+    letter tells a name from a word. Added after the token model was tuned, to check it on a
+    shape the tuning never saw."""
+    case = template_case(n_tasks, seed=seed)
+    case.name, case.kind = f"lower {n_tasks}", "lower"
+    case.texts = [text.lower() for text in case.texts]
+    for change in case.changes:
+        for key in ("true_span", "given_span"):
+            if change[key]:
+                change[key]["text"] = change[key]["text"].lower()
+    return case
+
+
+MAKERS = {"template": template_case, "free": free_case, "lower": lower_case}
 
 
 def _word_tokens(text: str) -> list[tuple[int, int]]:

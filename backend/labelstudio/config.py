@@ -208,8 +208,9 @@ def _value_kind(value: Any) -> str | None:
     return None
 
 
-def _choices_results(tasks: Iterable[Any]) -> tuple[set[tuple[str, str]], set[str], bool]:
-    """Collect (from_name, to_name) pairs and choice values from choices results."""
+def _results(tasks: Iterable[Any], result_type: str) -> tuple[set[tuple[str, str]], set[str], bool]:
+    """Collect (from_name, to_name) pairs and values of ``result_type`` results (``choices``
+    or ``labels``: ``value[result_type]`` lists them), and whether one region held several."""
     pairs: set[tuple[str, str]] = set()
     seen: set[str] = set()
     multi = False
@@ -221,11 +222,13 @@ def _choices_results(tasks: Iterable[Any]) -> tuple[set[tuple[str, str]], set[st
                 continue
             result = annotation.get("result")
             for region in result if isinstance(result, list) else ():
-                if not isinstance(region, dict) or str(region.get("type", "")).lower() != "choices":
+                if not isinstance(region, dict):
+                    continue
+                if str(region.get("type", "")).lower() != result_type:
                     continue
                 from_name, to_name = region.get("from_name"), region.get("to_name")
                 value = region.get("value")
-                picked = value.get("choices") if isinstance(value, dict) else None
+                picked = value.get(result_type) if isinstance(value, dict) else None
                 if not isinstance(from_name, str) or not isinstance(to_name, str):
                     continue
                 if not isinstance(picked, list):
@@ -238,29 +241,47 @@ def _choices_results(tasks: Iterable[Any]) -> tuple[set[tuple[str, str]], set[st
 
 
 def infer_task_kind(tasks: list[dict]) -> TaskKind:
-    """Guess the TaskKind of a Label Studio JSON export that came without its config."""
+    """Guess the TaskKind of a Label Studio JSON export that came without its config:
+    choices results make a (multi-)choice project, labels results (spans) a span project;
+    the classes are the values the annotations use, sorted."""
     if not isinstance(tasks, list):
         raise TypeError(f"tasks must be a list of task dicts; got {type(tasks).__name__}")
-    pairs, seen, multi = _choices_results(tasks)
+    choices, choice_values, multi = _results(tasks, "choices")
+    spans, span_values, _ = _results(tasks, "labels")
+    pairs = choices | spans
     if not pairs:
         raise UnsupportedConfig(
-            "the export has no choices annotations to audit; pass the project's label "
-            f"config (--config FILE) if it has some. {SUPPORTED}"
+            "the export has no choices or labels (spans) annotations to audit; pass the "
+            f"project's label config (--config FILE) if it has some. {SUPPORTED}"
         )
     if len(pairs) > 1:
         named = ", ".join(f"{f!r}->{t!r}" for f, t in sorted(pairs))
         raise UnsupportedConfig(
-            f"the export has choices results from {len(pairs)} controls ({named}); "
+            f"the export has choices or labels results from {len(pairs)} controls ({named}); "
             f"pass --config FILE to say which to audit. {SUPPORTED}"
         )
     ((control, object_name),) = pairs
     input_type, data_keys = _infer_input(tasks, object_name)
+    if spans:
+        if input_type != "text":
+            raise UnsupportedConfig(
+                f"the export's labels (spans) point at {object_name!r}, whose data is not "
+                f"text; pass --config FILE. {SUPPORTED}"
+            )
+        return TaskKind(
+            control=control,
+            object_name=object_name,
+            input_type="text",
+            data_keys=data_keys,
+            classes=tuple(sorted(span_values)),
+            task_type="spans",
+        )
     return TaskKind(
         control=control,
         object_name=object_name,
         input_type=input_type,
         data_keys=data_keys,
-        classes=tuple(sorted(seen)),
+        classes=tuple(sorted(choice_values)),
         # An annotation picking several choices at once makes the project multi-label.
         task_type="multi_choice" if multi else "single_choice",
     )

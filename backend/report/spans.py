@@ -121,10 +121,26 @@ def report_parts(result: AuditResult) -> ReportParts:
                 ),
             )
         )
-    return ReportParts(
-        plots=plots,
-        definitions=list(DEFINITIONS),
-        sections=[("Flagged spans in their text", _in_context(result))],
+    sections = [("Flagged spans in their text", _in_context(result))]
+    if result.tables.get("skipped_spans"):
+        sections.append(("Spans not audited", _skipped(result)))
+    return ReportParts(plots=plots, definitions=list(DEFINITIONS), sections=sections)
+
+
+def _skipped(result: AuditResult) -> str:
+    rows = result.tables["skipped_spans"]
+    cells = "".join(
+        f"<tr><td>{s['task_id']}</td><td>{html.escape(str(s['annotator']))}</td>"
+        f"<td>{s['start']}-{s['end']}</td><td class='given'>{html.escape(s['given_label'])}</td>"
+        f"<td>{html.escape(s['text'])}</td><td>{html.escape(s['reason'])}</td></tr>"
+        for s in rows[:TOP_SPANS]
+    )
+    return (
+        f"<p class='note'>{len(rows)} given span(s) could not be audited: a span that ends "
+        "past its text, or one that overlaps another span of the same annotation (the span "
+        "that starts first is audited, the longer at equal starts). All in "
+        "skipped_spans.csv.</p><table><tr><th>task</th><th>annotator</th><th>characters</th>"
+        "<th>given</th><th>text</th><th>why</th></tr>" + cells + "</table>"
     )
 
 

@@ -8,37 +8,81 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backend.tasktypes import Judgement
-from backend.tasktypes.tokens import Span, Suggested, TokenProbs, decode, token_classes, token_range
+from backend.tasktypes.tokens import (
+    OVERLAPS,
+    PAST_THE_END,
+    Span,
+    Suggested,
+    TokenProbs,
+    decode,
+    token_classes,
+    token_range,
+    usable_spans,
+)
 
 if TYPE_CHECKING:
     from backend.pipeline import Prepared
 
 OUTSIDE = "O"
+#: The ``filter_by`` (spans only, what "auto" means) that flags a token when its
+#: calibrated probability of being wrong is above FLAG_ABOVE.
+CALIBRATED = "calibrated"
+FLAG_ABOVE = 0.5
+#: Task ids a note names before "...".
+NOTE_TASKS = 5
+#: Columns of skipped_spans.csv (spans left out of the audit, with why).
+SKIPPED_COLUMNS = (
+    "task_id",
+    "annotation_id",
+    "annotator",
+    "start",
+    "end",
+    "text",
+    "given_label",
+    "reason",
+)
 
 
 def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgement:
-    """Flag tokens with confident learning, then judge every given span and every span the
-    model finds where nobody labelled one; one issues.csv row per span."""
+    """Flag tokens, then judge every given span and every span the model finds where nobody
+    labelled one; one issues.csv row per span.
+
+    Each token's probability of being wrong comes from :func:`token_error_probability`;
+    with ``filter_by`` CALIBRATED a token is flagged when it exceeds 1/2, with any of
+    core's names by ``core.token_classification.find_label_issues``.
+    """
     from core.token_classification import find_label_issues
 
     dataset, kind = prepared.dataset, prepared.dataset.kind
     n = len(prepared.labels)
     token_labels: list[np.ndarray] = []
+    audited: list[tuple[Span, ...]] = []
+    skipped: list[tuple[int, Span, str]] = []
     snapped = 0
     for r in range(n):
-        classes, moved = token_classes(probs[r].offsets, prepared.labels[r])
+        kept, dropped = usable_spans(probs[r].text, prepared.labels[r])
+        classes, moved = token_classes(probs[r].offsets, kept)
         token_labels.append(classes)
+        audited.append(kept)
+        skipped.extend((r, span, why) for span, why in dropped)
         snapped += moved
     all_labels = np.concatenate(token_labels) if n else np.zeros(0, dtype=np.int64)
     present = np.unique(all_labels)
     # core works over the classes present (cleanlab's rule); "O" is always among them.
     local = [np.searchsorted(present, labels).tolist() for labels in token_labels]
     local_probs = [_renormalised(p.probs[:, present]) for p in probs]
+    trusted = dataset.ground_truth[prepared.rows]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        flagged_tokens = find_label_issues(
-            local, local_probs, filter_by=filter_by, return_indices_ranked_by=None
-        )
+        errors, temperature = token_error_probability(local, local_probs, trusted)
+        if filter_by == CALIBRATED:
+            flagged_tokens = [
+                (r, int(t)) for r, e in enumerate(errors) for t in np.flatnonzero(e > FLAG_ABOVE)
+            ]
+        else:
+            flagged_tokens = find_label_issues(
+                local, local_probs, filter_by=filter_by, return_indices_ranked_by=None
+            )
     flagged: dict[int, set[int]] = {}
     for sentence, token in flagged_tokens:
         flagged.setdefault(int(sentence), set()).add(int(token))
@@ -48,10 +92,11 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
     suggested = np.empty(n, dtype=object)
     suspicion = np.zeros(n)
     is_issue = np.zeros(n, dtype=bool)
+    bases: dict[int, dict[str, Any]] = {}
     for r in range(n):
         row = int(prepared.rows[r])
         who = dataset.annotators[row]
-        base = {
+        base = bases[r] = {
             "task_id": int(prepared.groups[r]),
             "annotation_id": int(dataset.annotation_ids[row])
             if dataset.annotation_ids[row] >= 0
@@ -59,16 +104,26 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
             "annotator": annotators.get(who, who),
         }
         found = _judge_row(
-            probs[r], token_labels[r], prepared.labels[r], flagged.get(r, set()), kind.classes
+            probs[r], token_labels[r], errors[r], audited[r], flagged.get(r, set()), kind.classes
         )
         suggested[r] = decode(probs[r].text, probs[r].offsets, probs[r].probs)
-        worst_token = 1.0 - probs[r].probs[np.arange(len(token_labels[r])), token_labels[r]]
         suspicion[r] = max(
-            [v["suspicion"] for v in found], default=float(worst_token.max(initial=0.0))
+            [v["suspicion"] for v in found], default=float(errors[r].max(initial=0.0))
         )
         is_issue[r] = any(v["is_label_issue"] for v in found)
         spans_table.extend({**base, **v} for v in found)
     spans_table.sort(key=lambda v: (not v["is_label_issue"], -v["suspicion"]))
+    skipped_table = [
+        {
+            **bases[r],
+            "start": span.start,
+            "end": span.end,
+            "text": probs[r].text[span.start : span.end],
+            "given_label": kind.classes[span.label],
+            "reason": why,
+        }
+        for r, span, why in skipped
+    ]
 
     notes = sorted({str(w.message) for w in caught})
     if snapped:
@@ -76,6 +131,8 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
             f"{snapped} span(s) did not fall on token boundaries (or covered no token) and "
             "were widened to the tokens they touch"
         )
+    if skipped_table:
+        notes.append(_skipped_note(skipped_table))
     labelled = [v for v in spans_table if v["given_label"] != OUTSIDE]
     health = {
         "overall_label_health_score": round(
@@ -86,6 +143,8 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         "spans": len(labelled),
         "flagged_spans": sum(v["is_label_issue"] for v in spans_table),
         "snapped_spans": snapped,
+        "skipped_spans": len(skipped_table),
+        "model_temperature": round(temperature, 6),
     }
     return Judgement(
         given=prepared.labels,
@@ -95,8 +154,47 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         noise_matrix=_token_confusion(token_labels, probs, 1 + len(kind.classes)),
         health=health,
         notes=notes,
-        tables={"spans": spans_table},
+        tables={"spans": spans_table, "skipped_spans": skipped_table},
     )
+
+
+def _skipped_note(rows: list[dict[str, Any]]) -> str:
+    """One line on the spans left out of the audit, by reason, with a few task ids."""
+    parts = []
+    for reason in (PAST_THE_END, OVERLAPS):
+        tasks = sorted({int(v["task_id"]) for v in rows if v["reason"].startswith(reason)})
+        count = sum(v["reason"].startswith(reason) for v in rows)
+        if count:
+            more = ", ..." if len(tasks) > NOTE_TASKS else ""
+            shown = ", ".join(map(str, tasks[:NOTE_TASKS])) + more
+            parts.append(f"{count} {reason} (tasks {shown})")
+    return (
+        f"{len(rows)} span(s) were not audited: " + "; ".join(parts) + ". Of overlapping "
+        "spans the first (the longer at equal starts) is audited; see skipped_spans.csv"
+    )
+
+
+def token_error_probability(
+    labels: list[np.ndarray], probs: list[np.ndarray], trusted: np.ndarray
+) -> tuple[list[np.ndarray], float]:
+    """Each token's probability that its given class is wrong, per text, and the model's
+    fitted temperature: single choice's calibrated suspicion
+    (:mod:`backend.tasktypes.calibration`) over every token, with the token noise matrix
+    that confident learning estimates (``core.count``). Tokens of a ``trusted`` row (ground
+    truth) are certain."""
+    from backend.tasktypes.calibration import label_error_probability
+    from core.count import compute_confident_joint, estimate_latent
+
+    lengths = [len(labels_) for labels_ in labels]
+    flat_labels = np.concatenate([np.asarray(x, dtype=np.intp) for x in labels])
+    flat_probs = np.concatenate(probs)
+    flat_trusted = np.repeat(np.asarray(trusted, dtype=bool), lengths)
+    joint = compute_confident_joint(flat_labels, flat_probs)
+    _, noise, _ = estimate_latent(joint, flat_labels)
+    error, temperature = label_error_probability(
+        flat_probs, flat_labels, noise, trusted=flat_trusted
+    )
+    return np.split(error, np.cumsum(lengths)[:-1]), temperature
 
 
 def _renormalised(probs: np.ndarray) -> np.ndarray:
@@ -106,6 +204,7 @@ def _renormalised(probs: np.ndarray) -> np.ndarray:
 def _judge_row(
     probs: TokenProbs,
     given_tokens: np.ndarray,
+    wrongness: np.ndarray,
     given: tuple[Span, ...],
     flagged: set[int],
     classes: tuple[str, ...],
@@ -113,7 +212,6 @@ def _judge_row(
     """The span rows of one annotation: each given span, then each missing one."""
     text, offsets, p = probs.text, probs.offsets, probs.probs
     best = p.argmax(axis=1) if len(p) else np.zeros(0, dtype=np.int64)
-    wrongness = 1.0 - p[np.arange(len(given_tokens)), given_tokens] if len(p) else np.zeros(0)
     rows = []
     covered = np.zeros(len(given_tokens), dtype=bool)
     for span in given:

@@ -7,14 +7,22 @@ or its span's class; a token model is cross-validated over tasks and
 ``core.token_classification.find_label_issues`` flags the tokens whose given class looks
 wrong. Spans are then judged from their tokens (:mod:`backend.tasktypes.span_verdicts`):
 
+* every token gets a **probability that its given class is wrong**: single choice's
+  calibrated suspicion (:mod:`backend.tasktypes.calibration`: the token noise matrix
+  confident learning estimates, a temperature fitted through it, Bayes' rule) over every
+  token; with ``filter_by`` "auto" a token is flagged when it is above 1/2 (an explicit
+  core ``filter_by`` uses ``core.token_classification.find_label_issues`` instead);
 * a given span is flagged when a flagged token lies inside it or just outside its ends
   (a boundary); its issue is ``wrong label``, ``spurious`` (the model sees no entity),
   or ``boundaries``;
 * a span the model finds where no annotation has one is a **missing** span (given "O").
 
-**Suspicion** of a span is ``1 - p(given class)`` of its worst token (its own tokens and
-an "O" token just outside either end); an annotation's and a task's suspicion is that of
-their worst span. issues.csv has one row per span.
+**Suspicion** of a span is the largest probability of being wrong among its tokens (its
+own, and an "O" token just outside either end); an annotation's and a task's suspicion is
+that of their worst span. So with "auto", a span is flagged exactly when its suspicion is
+above 1/2. issues.csv has one row per span; spans the audit cannot use (past the end of
+the text, overlapping another) are in skipped_spans.csv
+(:func:`backend.tasktypes.tokens.usable_spans`).
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import numpy as np
 from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig, type_name
 from backend.tasktypes import Judgement, NothingToAudit, TaskType, register
 from backend.tasktypes.single_choice import task_folds
-from backend.tasktypes.tokens import Span, Suggested, TokenModel, decode
+from backend.tasktypes.span_verdicts import CALIBRATED, SKIPPED_COLUMNS
+from backend.tasktypes.token_model import TokenFeatures, TokenModel
+from backend.tasktypes.tokens import Span, Suggested, decode
 
 if TYPE_CHECKING:
     from backend.pipeline import AuditResult, Prepared
@@ -57,22 +67,26 @@ class Spans(TaskType):
 
     name = "spans"
     control_tag = "labels"
-    default_filter_by = "prune_by_noise_rate"
-    suspicion = "1 - out-of-fold probability of the given class of the span's worst token"
+    #: "auto": a token is flagged when its calibrated probability of being wrong is above
+    #: 1/2 (bench/detection_ner.py measured it against core's filter_by names).
+    default_filter_by = CALIBRATED
+    suspicion = "P(the given class of the span's worst token is wrong), calibrated"
     suspicion_words = (
-        "For a span: 1 - the probability a token model that never saw the task gives to "
-        "the span's class, at its worst token (its own tokens, and an unlabelled token just "
-        "outside either end, for boundaries). For a missing span (given O), the same with "
+        "For a span: the probability that its worst token's given class is wrong (its own "
+        "tokens, and an unlabelled token just outside either end, for boundaries), from "
+        "a token model that never saw the task, corrected for the label noise confident "
+        "learning estimates and calibrated. For a missing span (given O), the same with "
         "class O."
     )
     flagged_words = (
-        "Confident learning (<code>core.token_classification.find_label_issues</code>) "
-        "flags tokens whose given class looks wrong; a span is flagged when such a token is "
-        "inside it or just outside its ends, and a span the model finds where nobody "
-        "labelled one is flagged as missing when its tokens are flagged."
+        "A token is flagged when its probability of being wrong is above 1/2 (or, with an "
+        "explicit <code>filter_by</code>, by "
+        "<code>core.token_classification.find_label_issues</code>); a span is flagged when "
+        "such a token is inside it or just outside its ends, and a span the model finds "
+        "where nobody labelled one is flagged as missing when its tokens are flagged."
     )
     health_words = "1 &minus; the share of given spans flagged (1.00: none)."
-    tables: ClassVar[dict[str, tuple[str, ...]]] = {}
+    tables: ClassVar[dict[str, tuple[str, ...]]] = {"skipped_spans": SKIPPED_COLUMNS}
 
     # ------------------------------------------------------------------ label config
 
@@ -136,7 +150,11 @@ class Spans(TaskType):
     # ------------------------------------------------------------------ cross-validation
 
     def model(self, kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
-        return TokenModel(1 + len(kind.classes), seed=settings.seed)
+        """Token features (built once by ``pipeline.prepare``), then the token classifier."""
+        from sklearn.pipeline import Pipeline
+
+        classifier = TokenModel(1 + len(kind.classes), seed=settings.seed)
+        return Pipeline([("tokens", TokenFeatures()), ("model", classifier)])
 
     def empty_probs(self, n_rows: int, num_classes: int) -> np.ndarray:
         return np.empty(n_rows, dtype=object)
@@ -168,8 +186,11 @@ class Spans(TaskType):
         keep = ~np.asarray(result.is_label_issue, dtype=bool)
         if not any(len(s) for s in prepared.labels[keep]):
             keep[:] = True
+        from backend.models import Featurized
+
         model = self.classifier(prepared, settings, n_samples=int(keep.sum()))
-        return model.fit(list(prepared.X[keep]), list(prepared.labels[keep]))
+        model.fit(list(prepared.X[keep]), list(prepared.labels[keep]))
+        return Featurized(prepared.features, model)
 
     # ------------------------------------------------------------------ what is written back
 

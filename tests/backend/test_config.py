@@ -397,8 +397,8 @@ def test_infer_ignores_cancelled_and_non_choices_results():
 @pytest.mark.parametrize(
     ("tasks", "match"),
     [
-        ([], "no choices annotations"),
-        ([{"id": 1, "data": {"text": "x"}, "annotations": []}], "no choices annotations"),
+        ([], "no choices or labels"),
+        ([{"id": 1, "data": {"text": "x"}, "annotations": []}], "no choices or labels"),
         (
             [task(1, {"text": "x"}, "a", control="c1"), task(2, {"text": "y"}, "b", control="c2")],
             r"2 controls \('c1'->'text', 'c2'->'text'\)",

@@ -371,7 +371,7 @@ def test_missing_and_binary_export_files(tmp_path):
 
 def test_export_with_an_unsupported_config_or_nothing_to_infer(export_file):
     path = export_file([task(1, {"text": "x"})])
-    with pytest.raises(UnsupportedConfig, match="no choices annotations"):
+    with pytest.raises(UnsupportedConfig, match="no choices or labels"):
         load_export(path)
     with pytest.raises(UnsupportedConfig, match="choice='several'"):
         load_export(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 from typing import Any
@@ -9,14 +10,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backend.labelstudio.config import parse_label_config
-from backend.labelstudio.dataset import Malformed, UnsupportedConfig
-from backend.labelstudio.export import dataset_from_tasks
+from backend.labelstudio.config import infer_task_kind, parse_label_config
+from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig
+from backend.labelstudio.export import dataset_from_tasks, load_export
 from backend.pipeline import AuditResult, NothingToAudit, run_audit
 from backend.report import issue_rows, predictions, summary, write_outputs
 from backend.settings import load_settings
 from backend.tasktypes import get
-from backend.tasktypes.tokens import Span, TokenModel, decode, token_classes, tokenize
+from backend.tasktypes.token_model import TokenModel
+from backend.tasktypes.tokens import Span, decode, token_classes, tokenize, usable_spans
 
 CLASSES = ("PER", "LOC", "ORG")
 CONFIG = (
@@ -84,8 +86,50 @@ def project() -> tuple[list[dict[str, Any]], dict[int, str]]:
 
 @pytest.fixture(scope="module")
 def audited(project) -> AuditResult:
-    tasks, _ = project
+    """The project audited, with two spans it cannot use added to unchanged tasks: one
+    past the end of its text, one overlapping a span of the same annotation."""
+    tasks, errors = project
+    tasks = copy.deepcopy(tasks)
+    past, overlapping = [t for t in tasks if t["id"] not in errors][:2]
+    n = len(past["data"]["text"])
+    past["annotations"][0]["result"].append(region(n - 2, n + 5, "LOC"))
+    first = overlapping["annotations"][0]["result"][0]["value"]
+    overlapping["annotations"][0]["result"].append(region(first["start"] + 1, first["end"], "ORG"))
     return run_audit(dataset_from_tasks(tasks, parse_label_config(CONFIG), source="t"), SETTINGS)
+
+
+def test_spans_past_the_text_or_overlapping_are_set_apart_by_one_rule():
+    text = "Wei Chen flew to New York ."
+    kept, skipped = usable_spans(
+        text, [Span(17, 25, 1), Span(0, 3, 0), Span(0, 8, 0), Span(20, 30, 2), Span(26, 40, 1)]
+    )
+    assert kept == (Span(0, 8, 0), Span(17, 25, 1))
+    assert [(s, why.split(" (")[0]) for s, why in skipped] == [
+        (Span(0, 3, 0), "overlaps another span"),
+        (Span(20, 30, 2), "ends past the text"),
+        (Span(26, 40, 1), "ends past the text"),
+    ]
+    assert skipped[0][1] == "overlaps another span (0-8, kept)"
+
+
+def test_the_audit_reports_and_skips_the_spans_it_cannot_use(project, audited):
+    tasks, errors = project
+    past, overlapping = [t["id"] for t in tasks if t["id"] not in errors][:2]
+    skipped = audited.tables["skipped_spans"]
+    assert [(r["task_id"], r["reason"].split(" (")[0]) for r in skipped] == [
+        (past, "ends past the text"),
+        (overlapping, "overlaps another span"),
+    ]
+    assert all(r["annotation_id"] == 100 + r["task_id"] for r in skipped)
+    assert audited.health["skipped_spans"] == 2
+    assert any("2 span(s) were not audited" in note for note in audited.notes)
+    # Never judged: no issues.csv row for either.
+    for r in skipped:
+        assert not [
+            row
+            for row in issue_rows(audited)
+            if (row["task_id"], row["start"], row["end"]) == (r["task_id"], r["start"], r["end"])
+        ]
 
 
 def test_tokens_are_words_and_single_marks_with_offsets():
@@ -198,6 +242,14 @@ def test_issue_rows_are_spans_and_a_task_scores_its_worst_span(audited):
         assert verdict["suspicion"] == pytest.approx(worst[verdict["task_id"]], abs=1e-6)
 
 
+def test_a_span_is_flagged_exactly_when_its_probability_of_being_wrong_is_above_half(audited):
+    rows = issue_rows(audited)
+    assert {r["is_label_issue"] for r in rows} == {True, False}
+    for r in rows:
+        assert r["is_label_issue"] == (r["suspicion"] > 0.5), r
+    assert audited.health["model_temperature"] > 0
+
+
 def test_predictions_are_regions_with_scores(audited):
     pushed = predictions(audited, "labelaudit-1")
     assert len(pushed) == 300
@@ -224,6 +276,9 @@ def test_outputs_and_report(audited, tmp_path):
     assert len(rows) == len(issue_rows(audited))
     page = paths["report"].read_text()
     assert "Flagged spans in their text" in page and "<mark>" in page
+    assert "Spans not audited" in page and "ends past the text" in page
+    with open(paths["skipped_spans"], newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 2
     assert json.loads(paths["summary"].read_text())["health"]["spans"] > 0
 
 
@@ -261,3 +316,18 @@ def test_the_service_audits_a_span_project_and_predicts_new_texts(tmp_path, proj
     )
     found = {(r["value"]["text"], r["value"]["labels"][0]) for r in answer["result"]}
     assert found == {("Wei Chen", "PER"), ("Hooli", "ORG"), ("Lima", "LOC")}
+
+
+def test_an_export_without_its_config_is_read_as_a_span_project(project, tmp_path):
+    tasks, _ = project
+    kind = infer_task_kind(tasks[:20])
+    assert kind == TaskKind("label", "text", "text", ("text",), ("LOC", "ORG", "PER"), "spans")
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks[:20]))
+    dataset = load_export(path)
+    assert dataset.kind == kind and len(dataset) == 20
+    mixed = [*tasks[:2], {"id": 99, "data": {"text": "x"}, "annotations": [{"result": [
+        {"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}
+    ]}]}]  # fmt: skip
+    with pytest.raises(UnsupportedConfig, match="from 2 controls"):
+        infer_task_kind(mixed)
