@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from core._util import argmax_is_given, label_counts
+from core._util import label_counts, smallest_m
 from core._validation import (
     TypeValueError,
     check_option,
@@ -296,26 +296,30 @@ class LabelInspector:
             If no thresholds were estimated yet.
         """
         labels_arr, probs = self._batch(labels, pred_probs)
-        return self._score(labels_arr, probs, update_num_issues)
+        return self._score(labels_arr, probs, update_num_issues)[0]
 
     def _score(
         self, labels_arr: np.ndarray, probs: np.ndarray, update_num_issues: bool
-    ) -> np.ndarray:
-        """:meth:`score_label_quality` on a checked chunk."""
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """:meth:`score_label_quality` on a checked chunk: (scores, argmax, max) per row,
+        the last two only when issues are counted."""
         self.get_confident_thresholds(silent=True)  # raises before any state changes
         scores = self._quality(labels_arr, probs)
+        predicted = top = None
         if update_num_issues:
-            self._count_issues(labels_arr, probs)
+            predicted, top = self._count_issues(labels_arr, probs)
         self.examples_processed_quality += len(labels_arr)
         if self.store_results:
             self._scores.append(np.asarray(scores, dtype=float))
-        return scores
+        return scores, predicted, top
 
-    def _count_issues(self, labels: np.ndarray, probs: np.ndarray) -> None:
-        """Add the chunk's off-diagonal confident counts (argmax class at its threshold)."""
+    def _count_issues(self, labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add the chunk's off-diagonal confident counts (argmax class at its threshold);
+        return each row's argmax and its probability."""
         thresholds = self.confident_thresholds - FLOATING_POINT_COMPARISON
         predicted = probs.argmax(axis=1)
-        confident = probs[np.arange(len(probs)), predicted] >= thresholds[predicted]
+        top = np.take_along_axis(probs, predicted[:, None], axis=1)[:, 0]
+        confident = top >= thresholds[predicted]
         off = confident & (predicted != labels)
         if self.off_diagonal_calibrated:
             k = self.num_class
@@ -324,6 +328,7 @@ class LabelInspector:
             self.prune_counts += label_counts(labels[off], k)
         else:
             self.prune_count += int(np.count_nonzero(off))
+        return predicted, top
 
     def get_num_issues(self, silent: bool = False) -> int:
         """Return the estimated number of label issues among the examples scored so far.
@@ -401,6 +406,18 @@ class LabelInspector:
             f"{self.examples_processed_quality}"
         )
         return find_top_issues(self.get_quality_scores(), top=self.get_num_issues(silent=True))
+
+
+def _given_is_argmax(
+    probs: np.ndarray, labels: np.ndarray, predicted: np.ndarray, top: np.ndarray
+) -> np.ndarray:
+    """Per row, whether the given label is the argmax once its probability is raised by
+    FLOATING_POINT_COMPARISON (in the array's dtype), ties going to the lower index as
+    ``argmax`` does: :func:`core._util.argmax_is_given` without copying the rows."""
+    raised = np.take_along_axis(probs, labels[:, None], axis=1)[:, 0] + probs.dtype.type(
+        FLOATING_POINT_COMPARISON
+    )
+    return (predicted == labels) | (raised > top) | ((raised == top) & (labels < predicted))
 
 
 def _load(name: str, array: Any, path: Any) -> Any:
@@ -517,18 +534,20 @@ def find_label_issues_batched(
     if verbose:
         print(f"Checking the labels of {n} examples in chunks of {batch_size}")
     # Whether each given label is (within FLOATING_POINT_COMPARISON) the argmax: such an
-    # example is never an issue. One byte per example, checked chunk by chunk.
+    # example is never an issue. One byte per example, decided chunk by chunk.
     given_is_argmax = np.zeros(n, dtype=bool)
     for start in range(0, n, batch_size):
         chunk_labels, chunk_probs = lab._batch(
             labels[start : start + batch_size], pred_probs[start : start + batch_size, :]
         )
-        lab._score(chunk_labels, chunk_probs, True)
-        rows = np.arange(len(chunk_labels))  # argmax_is_given copies the rows it changes
-        given_is_argmax[start : start + len(rows)] = argmax_is_given(
-            chunk_probs, chunk_labels, rows
+        _, predicted, top = lab._score(chunk_labels, chunk_probs, True)
+        assert predicted is not None and top is not None  # issues were counted
+        given_is_argmax[start : start + len(chunk_labels)] = _given_is_argmax(
+            chunk_probs, chunk_labels, predicted, top
         )
-    ranked = lab.get_label_issues()
+    scores = lab.get_quality_scores()
+    flagged = smallest_m(scores, lab.get_num_issues(silent=True))  # argsort's set, in O(n)
+    ranked = flagged[np.argsort(scores[flagged], kind="stable")]
     ranked = ranked[~given_is_argmax[ranked]]
     if return_mask:
         mask = np.zeros(n, dtype=bool)
