@@ -13,6 +13,7 @@ import cleanlab.token_classification.filter as cl_tc_filter
 import numpy as np
 import pytest
 
+import core.experimental._inspector as inspector
 import core.experimental.label_issues_batched as batched
 from core.classification import CleanLearning
 from core.experimental.label_issues_batched import LabelInspector, find_label_issues_batched
@@ -321,6 +322,7 @@ def test_token_classification_low_memory_as_cleanlab(seed, rank_by):
         tc_filter.find_label_issues(sentence_labels, sentence_probs, low_memory=True, n_jobs=2)
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(batched, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [batched, inspector], ids=["batched", "inspector"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
