@@ -6,12 +6,12 @@ Runs the listed test files of a cleanlab checkout twice with pytest: once as the
 with ``cleanlab.count``, ``filter``, ``rank``, ``classification``, ``dataset``,
 ``benchmarking.noise_generation``, ``multilabel_classification`` (with its ``filter``,
 ``rank`` and ``dataset``), ``token_classification`` (with its ``filter``, ``rank`` and
-``summary``), ``multiannotator`` and ``internal.multiannotator_utils`` (the helpers the
-multi-annotator tests import) replaced in ``sys.modules`` by core's modules before any test
-imports them (``-p bench.cleanlab_swap``). cleanlab's other ``internal`` and ``experimental``
-modules stay cleanlab's. Prints, per file, how many tests pass on
-cleanlab, how many of those pass on core, and the names of the difference. Nothing of
-cleanlab's is copied here: the tests are read from the checkout given.
+``summary``), ``multiannotator``, ``internal.multiannotator_utils`` (the helpers the
+multi-annotator tests import) and ``experimental.label_issues_batched`` replaced in
+``sys.modules`` by core's modules before any test imports them (``-p bench.cleanlab_swap``).
+cleanlab's other ``internal`` and ``experimental`` modules stay cleanlab's. Prints, per
+file, how many tests pass on cleanlab, how many of those pass on core, and the names of the
+difference. Nothing of cleanlab's is copied here: the tests are read from the checkout given.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ SWAPS = {
     "cleanlab.token_classification.rank": "core.token_classification.rank",
     "cleanlab.token_classification.summary": "core.token_classification.summary",
     "cleanlab.multiannotator": "core.multiannotator",
+    "cleanlab.experimental.label_issues_batched": "core.experimental.label_issues_batched",
     # the helpers cleanlab's multi-annotator tests import (input checks, label formatting)
     "cleanlab.internal.multiannotator_utils": "core.multiannotator.utils",
 }

@@ -13,7 +13,8 @@ Modules: :mod:`core.count` (confident joint, noise matrices), :mod:`core.filter`
 dataset), :mod:`core.token_classification` (token labels of sentences, for NER: filter,
 rank, summary), :mod:`core.multiannotator` (several annotators per example: consensus,
 label and annotator quality, CROWDLAB and ActiveLab), :mod:`core.benchmarking.noise`
-(synthetic noise), and the 1.x names
+(synthetic noise), :mod:`core.experimental.label_issues_batched` (label issues of data
+read in chunks, behind ``low_memory=True``), and the 1.x names
 :mod:`core.pruning` and :mod:`core.latent_estimation`.
 """
 

@@ -176,9 +176,16 @@ class TypeValueError(TypeError, ValueError):
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is one of ``allowed``."""
+    """Raise a ValueError naming ``name`` unless ``value`` is one of ``allowed``.
+
+    The message also carries cleanlab's wording ("... is not a valid estimation method",
+    "should be ...") so code that matches cleanlab's messages keeps working.
+    """
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {sorted(allowed)}; got {value!r}")
+        raise ValueError(
+            f"{name} must be one of {sorted(allowed)}; got {value!r}, which is not a valid "
+            f"{name.replace('_', ' ')} (it should be one of those)"
+        )
 
 
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
@@ -188,3 +195,22 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}")
     return int(value)
+
+
+def warn_unused(reason: str, given: dict[str, tuple[Any, Any]], *, stacklevel: int = 3) -> None:
+    """Warn (UserWarning, cleanlab's wording) for each option set away from its default
+    that ``reason`` makes meaningless: ``given`` maps a name to ``(value, default)``."""
+    for name, (value, default) in given.items():
+        if value is default:
+            continue
+        if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
+            same = False
+        else:
+            try:
+                same = bool(value == default)
+            except (TypeError, ValueError):
+                same = False
+        if not same:
+            warnings.warn(
+                f"`{name}` is not used when {reason}.", UserWarning, stacklevel=stacklevel
+            )

@@ -29,7 +29,10 @@ Differences from cleanlab:
 * it seeds no global random state, prints nothing (``verbose=True`` logs progress through
   :mod:`logging` at INFO level), does not warn that ``X`` is ignored when ``pred_probs``
   is given, and never modifies the arrays or DataFrames it is given;
-* ``low_memory=True`` (cleanlab's experimental batched search) is not implemented.
+* ``find_label_issues`` (not ``fit``, which leaves its parameters as given) shows the
+  estimated confident joint in ``find_label_issues_kwargs``, as cleanlab does, in a new
+  dict; a later call estimates afresh. ``CleanLearning().clf`` is ``LogisticRegression()``,
+  as in cleanlab (``clf=None`` still means it).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from core._validation import (
     labels_to_array,
     validate_labels_and_pred_probs,
     validate_pred_probs,
+    warn_unused,
 )
 from core.constants import (
     CLEAN_LEARNING_MIN_EXAMPLES_PER_CLASS,
@@ -73,6 +77,7 @@ from core.count import (
     estimate_py_and_noise_matrices_from_probabilities,
     estimate_py_noise_matrices_and_cv_pred_proba,
 )
+from core.experimental.label_issues_batched import find_label_issues_batched
 from core.filter import find_label_issues as _filter_label_issues
 from core.rank import get_label_quality_scores
 from core.typing import DatasetLike, LabelLike
@@ -342,8 +347,9 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
     clf : estimator, default=None
         A classifier with ``fit(X, y, sample_weight=None)``, ``predict_proba(X)`` and
         ``predict(X)``, clonable by :func:`sklearn.base.clone`. It is never fitted itself:
-        clones are. ``None`` means ``LogisticRegression()``, in which case ``X`` with more
-        than two dimensions is flattened to ``(n_samples, -1)``. The classifier is
+        clones are. ``None`` means ``LogisticRegression()``, stored as ``clf`` (as in
+        cleanlab); with a ``LogisticRegression`` ``X`` of more than two dimensions is
+        flattened to ``(n_samples, -1)``. The classifier is
         trained on the label codes ``0..K-1`` (the positions of ``classes_``).
     seed : int, optional
         ``random_state`` of the ``StratifiedKFold`` used for cross-validation. ``None``
@@ -368,9 +374,12 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
     verbose : bool, default=False
         Log progress messages (``logging`` at INFO level, logger ``core.classification``).
     low_memory : bool, default=False
-        cleanlab's batched label-issue search. Not implemented: ``True`` makes
-        ``find_label_issues`` (and ``fit`` without ``label_issues``) raise
-        ``NotImplementedError``.
+        Find label issues chunk by chunk with
+        :func:`core.experimental.label_issues_batched.find_label_issues_batched` (an
+        approximation of ``filter_by="low_self_confidence"``, for data too big for
+        memory). No noise matrices are estimated, so ``fit`` adds no automatic sample
+        weights; ``find_label_issues_kwargs``, ``thresholds`` and the noise matrices are
+        not used and warn when given.
 
     Attributes
     ----------
@@ -445,7 +454,8 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         verbose: bool = False,
         low_memory: bool = False,
     ) -> None:
-        self.clf = clf
+        # cleanlab's default, visible as the parameter (CleanLearning().clf is a classifier)
+        self.clf = LogisticRegression() if clf is None else clf
         self.seed = seed
         self.cv_n_folds = cv_n_folds
         self.converge_latent_estimates = converge_latent_estimates
@@ -512,7 +522,7 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"X must be convertible to an array: {err}") from None
         if scipy.sparse.issparse(X) and X.format not in ("csr", "csc"):
             X = X.tocsr()  # so that rows can be selected
-        if self.clf is None and X is not None:
+        if isinstance(self.clf, LogisticRegression | None) and X is not None:
             shape = getattr(X, "shape", None)
             if shape is not None and len(shape) > 2:
                 X = X.reshape((shape[0], -1))
@@ -523,8 +533,8 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         unsupported = [k for k in _UNSUPPORTED_FIND_LABEL_ISSUES_KWARGS if k in kwargs]
         if unsupported:
             raise ValueError(
-                f"find_label_issues_kwargs must not contain {unsupported}: CleanLearning "
-                "supports neither ranked indices nor multi-label data"
+                f"find_label_issues_kwargs must not contain {unsupported}: ranked indices "
+                "and multi-label data are not supported by CleanLearning"
             )
         return {"min_examples_per_class": CLEAN_LEARNING_MIN_EXAMPLES_PER_CLASS, **kwargs}
 
@@ -673,8 +683,6 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         TypeError
             If ``clf`` lacks ``fit``, ``predict`` or ``predict_proba``, or an argument has
             the wrong type.
-        NotImplementedError
-            If ``low_memory=True`` and ``label_issues`` is not given.
         """
         if labels is not None and y is not None:
             raise ValueError("give either labels or y (its alias), not both")
@@ -843,6 +851,10 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
     def score(self, X: DatasetLike, y: LabelLike, sample_weight: Any = None) -> float:
         """Score ``clf_`` on test data (its own ``score``, else accuracy).
 
+        Before ``fit``, as cleanlab, ``clf`` itself is asked (it may have been fitted
+        elsewhere): its ``score(X, y)``, returned as it answers, else the accuracy of its
+        ``predict``; an unfitted ``clf`` raises its own error.
+
         Parameters
         ----------
         X : array_like of shape (n_samples, ...)
@@ -856,7 +868,8 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         -------
         float
         """
-        self._check_fitted()
+        if getattr(self, "clf_", None) is None:
+            return self._score_unfitted(self._prepare_X(X), y, sample_weight)
         X = self._prepare_X(X)
         if hasattr(self.clf_, "score"):
             codes = self._codes_of(y)  # clf_ knows label codes; unknown labels never match
@@ -864,6 +877,15 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
                 return float(self.clf_.score(X, codes, sample_weight=sample_weight))
             return float(self.clf_.score(X, codes))
         return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+
+    def _score_unfitted(self, X: Any, y: LabelLike, sample_weight: Any) -> Any:
+        """:meth:`score` before ``fit``: ``clf`` as given, on the labels as given."""
+        clf = self._template_clf()
+        if hasattr(clf, "score"):
+            if sample_weight is not None and _accepts_sample_weight(clf.score):
+                return clf.score(X, y, sample_weight=sample_weight)
+            return clf.score(X, y)
+        return float(accuracy_score(y, clf.predict(X), sample_weight=sample_weight))
 
     # ----------------------------------------------------------- label issues
 
@@ -916,8 +938,6 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         ValueError
             On malformed inputs, a noise matrix with trace <= 1, too few examples per
             class for ``cv_n_folds``, or unsupported ``find_label_issues_kwargs``.
-        NotImplementedError
-            If ``low_memory=True``.
 
         Examples
         --------
@@ -944,6 +964,7 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
             save_space=save_space,
             clf_kwargs=_as_kwargs("clf_kwargs", clf_kwargs),
             validation_func=validation_func,
+            show_joint=True,
         )
 
     def _find_label_issues(
@@ -954,13 +975,16 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         save_space: bool,
         clf_kwargs: dict[str, Any],
         validation_func: Callable[[Any, Any], dict[str, Any]] | None,
+        show_joint: bool = False,
     ) -> pd.DataFrame:
-        if self.low_memory:
-            raise NotImplementedError(
-                "low_memory=True (cleanlab's batched label-issue search) is not implemented; "
-                "use low_memory=False"
-            )
-        filter_kwargs = self._find_label_issues_kwargs()
+        """Find label issues; with ``show_joint`` (the public :meth:`find_label_issues`, not
+        ``fit``, which leaves its parameters alone as sklearn asks) the estimated confident
+        joint is also put in ``find_label_issues_kwargs``, as cleanlab does."""
+        filter_kwargs = (
+            _as_kwargs("find_label_issues_kwargs", self.find_label_issues_kwargs)
+            if self.low_memory
+            else self._find_label_issues_kwargs()
+        )
         quality_kwargs = _as_kwargs("label_quality_scores_kwargs", self.label_quality_scores_kwargs)
         codes, pred_probs = inputs.codes, inputs.pred_probs
         num_classes = len(inputs.classes)
@@ -976,6 +1000,11 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
                     "or pass pred_probs (Need more data from each class for cross-validation)"
                 )
         user_joint = filter_kwargs.get("confident_joint")
+        if user_joint is not None and user_joint is getattr(self, "_estimated_joint", None):
+            user_joint = None  # this estimator's own estimate from an earlier call, not a given
+            del filter_kwargs["confident_joint"]
+        if self.low_memory:
+            user_joint = None
         if user_joint is not None:
             user_joint = np.array(user_joint)  # a copy: pulearning edits it in place
             if user_joint.shape != (num_classes, num_classes):
@@ -991,6 +1020,16 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
         ps = label_counts(codes, num_classes) / float(n)
         self._ps = ps
         self._clf_kwargs = clf_kwargs
+
+        if self.low_memory:
+            mask, pred_probs = self._low_memory_mask(
+                inputs,
+                cv_n_folds=cv_n_folds,
+                thresholds=thresholds,
+                clf_kwargs=clf_kwargs,
+                validation_func=validation_func,
+            )
+            return self._issues_frame(inputs, mask, pred_probs, quality_kwargs, save_space)
 
         noise_matrix, inverse_noise_matrix = inputs.noise_matrix, inputs.inverse_noise_matrix
         py: np.ndarray | None = None
@@ -1060,9 +1099,29 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
             and filter_kwargs.get("filter_by") != "confident_learning"
         ):
             filter_kwargs["confident_joint"] = confident_joint
+            if show_joint:
+                # As cleanlab, in a new dict (the one given is not changed); unlike
+                # cleanlab, a later call estimates afresh rather than reusing it.
+                self.find_label_issues_kwargs = {
+                    **_as_kwargs("find_label_issues_kwargs", self.find_label_issues_kwargs),
+                    "confident_joint": confident_joint,
+                }
+                self._estimated_joint = confident_joint
 
         self._say("Using pred_probs to identify label issues.")
         mask = _filter_label_issues(codes, pred_probs, **filter_kwargs)
+        return self._issues_frame(inputs, mask, pred_probs, quality_kwargs, save_space)
+
+    def _issues_frame(
+        self,
+        inputs: _Inputs,
+        mask: np.ndarray,
+        pred_probs: np.ndarray,
+        quality_kwargs: dict[str, Any],
+        save_space: bool,
+    ) -> pd.DataFrame:
+        """The label issues DataFrame of :meth:`find_label_issues`, kept unless ``save_space``."""
+        codes = inputs.codes
         quality = get_label_quality_scores(codes, pred_probs, **quality_kwargs)
         df = pd.DataFrame({"is_label_issue": mask, "label_quality": quality})
         df["given_label"] = _output_labels(inputs.classes, codes)
@@ -1073,6 +1132,52 @@ class CleanLearning(ClassifierMixin, BaseEstimator):
             self._label_issues_mask = df["is_label_issue"]
             self.label_issues_ = np.asarray(mask, dtype=bool)
         return df
+
+    def _low_memory_mask(
+        self,
+        inputs: _Inputs,
+        *,
+        cv_n_folds: int,
+        thresholds: Any,
+        clf_kwargs: dict[str, Any],
+        validation_func: Callable[[Any, Any], dict[str, Any]] | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``low_memory=True``: (issue mask, pred_probs) from the batched search.
+
+        No noise matrices are estimated, so ``fit`` adds no automatic sample weights.
+        """
+        if self.find_label_issues_kwargs:
+            warnings.warn(
+                "`find_label_issues_kwargs` is not used when `low_memory=True`.",
+                UserWarning,
+                stacklevel=4,
+            )
+        warn_unused(
+            "`low_memory=True`",
+            {
+                "thresholds": (thresholds, None),
+                "noise_matrix": (inputs.noise_matrix, None),
+                "inverse_noise_matrix": (inputs.inverse_noise_matrix, None),
+            },
+            stacklevel=5,
+        )
+        pred_probs = inputs.pred_probs
+        if pred_probs is None:
+            self._say(f"Computing pred_probs by {cv_n_folds}-fold cross-validation.")
+            pred_probs = estimate_cv_predicted_probabilities(
+                inputs.X,
+                inputs.codes,
+                self._template_clf(),
+                cv_n_folds=cv_n_folds,
+                seed=self.seed,
+                clf_kwargs=clf_kwargs,
+                validation_func=validation_func,
+            )
+        self._say("Using pred_probs to identify label issues in batches (low_memory=True).")
+        mask = find_label_issues_batched(
+            inputs.codes, pred_probs, return_mask=True, verbose=self.verbose
+        )
+        return mask, pred_probs
 
     def _apply_pulearning(
         self,

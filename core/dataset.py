@@ -106,11 +106,17 @@ def _resolve_joint(
 
 
 def _resolve_num_examples(
-    num_examples: Any, labels: LabelLike | None, confident_joint: np.ndarray | None
+    num_examples: Any,
+    labels: LabelLike | None,
+    confident_joint: np.ndarray | None,
+    *,
+    allow_empty: bool = False,
 ) -> int | float:
     """``num_examples`` if given, else ``len(labels)``, else the confident joint's total.
 
     Called once the inputs are known to be usable, so without these only a joint is left.
+    With ``allow_empty`` an all-zero confident joint counts 0 examples (only counts are
+    derived from it, so nothing divides by it); otherwise it is refused.
     """
     if num_examples is not None:
         if isinstance(num_examples, bool) or not isinstance(
@@ -128,6 +134,8 @@ def _resolve_num_examples(
         return len(labels_to_array(labels))
     if confident_joint is not None:
         total = np.sum(_check_matrix("confident_joint", confident_joint))
+        if total == 0 and allow_empty:
+            return 0
         if total <= 0:
             raise ValueError("confident_joint must count at least one example; got all zeros")
         return cast(int | float, total.item())
@@ -292,7 +300,8 @@ def find_overlapping_classes(
     """
     _no_multi_label(multi_label, "common_multilabel_issues")
     q = _resolve_joint(labels, pred_probs, joint, confident_joint)
-    n = _resolve_num_examples(num_examples, labels, confident_joint)
+    # an all-zero confident joint overlaps nowhere: zero counts, as cleanlab answers
+    n = _resolve_num_examples(num_examples, labels, confident_joint, allow_empty=True)
     names = _check_class_names(class_names, len(q))
     if asymmetric:
         rows, cols = np.nonzero(~np.eye(len(q), dtype=bool))  # row-major, off-diagonal

@@ -14,9 +14,10 @@ Results equal cleanlab 2.9's, except where cleanlab fails or is inconsistent:
 * degenerate data gets an answer where cleanlab raises: a single class (K = 1), no
   example with any class, a class nobody has (``predicted_neq_given``), a class everybody
   has (this one also warns);
-* class indices outside ``0..K-1`` raise ``ValueError`` (cleanlab warns and drops them);
-* ``low_memory=True`` (cleanlab's approximate batched search) raises
-  ``NotImplementedError``.
+* class indices outside ``0..K-1`` raise ``ValueError`` (cleanlab warns and drops them).
+
+``low_memory=True`` judges each class chunk by chunk
+(:mod:`core.experimental.label_issues_batched`), with cleanlab's answers.
 """
 
 from core.multilabel_classification import dataset, filter, rank

@@ -27,6 +27,8 @@ from core._multilabel import (
     warn_if_always_given,
 )
 from core._util import smallest_m
+from core._validation import warn_unused
+from core.experimental.label_issues_batched import find_label_issues_batched
 from core.filter import _LOW, _issue_mask, _validate_options
 from core.multilabel_classification.scorer import class_label_quality_scores, default_aggregator
 from core.rank import _order
@@ -49,12 +51,25 @@ def _prepare(
     n_jobs: int | None,
     low_memory: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, dict[str, Any]]:
-    """Validate everything once: (one-hot labels, pred_probs, joints, removals, kwargs)."""
+    """Validate everything once: (one-hot labels, pred_probs, joints, removals, kwargs).
+
+    With ``low_memory`` the options the batched search does not use warn when set, and
+    ``confident_joint`` is not looked at (as cleanlab).
+    """
     if low_memory:
-        raise NotImplementedError(
-            "low_memory=True (cleanlab's batched, approximate search) is not implemented; "
-            "use low_memory=False (core holds one class's columns at a time anyway)"
+        warn_unused(
+            "`low_memory=True`",
+            {
+                "filter_by": (filter_by, "prune_by_noise_rate"),
+                "frac_noise": (frac_noise, 1.0),
+                "num_to_remove_per_class": (num_to_remove_per_class, None),
+                "min_examples_per_class": (min_examples_per_class, 1),
+                "confident_joint": (confident_joint, None),
+                "n_jobs": (n_jobs, None),
+            },
+            stacklevel=4,
         )
+        confident_joint = None
     onehot, probs = validate_multilabel(labels, pred_probs)
     num_classes = probs.shape[1]
     if num_to_remove_per_class is not None and np.ndim(num_to_remove_per_class) == 0:
@@ -140,6 +155,26 @@ def _class_masks(
     return masks
 
 
+def _batched_class_masks(
+    onehot: np.ndarray, probs: np.ndarray, rank_by: str | None, verbose: bool
+) -> np.ndarray:
+    """``low_memory``: per class, the batched search on its binary problem: shape (N, K).
+
+    With ``rank_by`` the per-class search scores by that method (as cleanlab passes it on).
+    """
+    quality = None if rank_by is None else {"method": rank_by}
+    masks = np.zeros(onehot.shape, dtype=bool)
+    for k, problem in enumerate(binary_problems(onehot, probs)):
+        masks[:, k] = find_label_issues_batched(
+            problem.labels,
+            problem.pred_probs,
+            verbose=verbose,
+            quality_score_kwargs=quality,
+            return_mask=True,
+        )
+    return masks
+
+
 def _rank(
     mask: np.ndarray,
     onehot: np.ndarray,
@@ -210,7 +245,12 @@ default='prune_by_noise_rate'
     verbose : bool, default=False
         Print the number of issues found.
     low_memory : bool, default=False
-        cleanlab's approximate batched search; not implemented (True raises).
+        Judge each class's binary problem chunk by chunk with
+        :func:`core.experimental.label_issues_batched.find_label_issues_batched` (an
+        approximation of ``filter_by="low_self_confidence"``, scored by
+        ``return_indices_ranked_by`` when given); ``filter_by``, ``frac_noise``,
+        ``num_to_remove_per_class``, ``min_examples_per_class``, ``confident_joint`` and
+        ``n_jobs`` are then not used and warn when set.
 
     Returns
     -------
@@ -223,8 +263,6 @@ default='prune_by_noise_rate'
         On an unknown option, malformed inputs, or values out of range.
     TypeError
         If ``labels`` is not a list of lists of class indices.
-    NotImplementedError
-        If ``low_memory`` is True.
 
     Notes
     -----
@@ -254,7 +292,10 @@ default='prune_by_noise_rate'
         n_jobs=n_jobs,
         low_memory=low_memory,
     )
-    if filter_by in _LOW:
+    if low_memory:
+        masks = _batched_class_masks(onehot, probs, return_indices_ranked_by, verbose)
+        mask = np.any(masks, axis=1, out=np.empty(len(masks), dtype=bool))
+    elif filter_by in _LOW:
         num_issues = int(confident_learning_mask(onehot, probs).sum())
         scores = default_aggregator()(class_label_quality_scores(onehot, probs))
         mask = np.zeros(len(onehot), dtype=bool)
@@ -334,15 +375,18 @@ num_to_remove_per_class, min_examples_per_class, confident_joint, n_jobs, verbos
         n_jobs=n_jobs,
         low_memory=low_memory,
     )
-    masks = _class_masks(
-        onehot,
-        probs,
-        joints,
-        removals,
-        filter_by=filter_by,
-        frac_noise=frac_noise,
-        min_examples_per_class=min_examples_per_class,
-    )
+    if low_memory:
+        masks = _batched_class_masks(onehot, probs, return_indices_ranked_by, verbose)
+    else:
+        masks = _class_masks(
+            onehot,
+            probs,
+            joints,
+            removals,
+            filter_by=filter_by,
+            frac_noise=frac_noise,
+            min_examples_per_class=min_examples_per_class,
+        )
     if verbose:
         print(f"Number of label issues found per class: {masks.sum(axis=0).tolist()}")
     if return_indices_ranked_by is None:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from core import filter as _filter
+from core._validation import warn_unused
+from core.experimental.label_issues_batched import find_label_issues_batched
 from core.token_classification._sentences import flatten
 
 __all__ = ["find_label_issues"]
@@ -51,7 +53,10 @@ def find_label_issues(
         The flagged tokens are ordered by this label quality score, lowest (most likely
         mislabeled) first; None keeps reading order (sentence, then token).
     low_memory : bool, default=False
-        cleanlab's approximate batched search. Not implemented: ``True`` raises.
+        Find the issues chunk by chunk with
+        :func:`core.experimental.label_issues_batched.find_label_issues_batched` (an
+        approximation of ``filter_by="low_self_confidence"``, ranked by
+        ``return_indices_ranked_by``); the options below it does not use warn when set.
     filter_by : {'prune_by_noise_rate', 'prune_by_class', 'both', 'confident_learning', \
 'predicted_neq_given', 'low_normalized_margin', 'low_self_confidence'}, \
 default='prune_by_noise_rate'
@@ -85,8 +90,6 @@ default='prune_by_noise_rate'
         or an option is not one of those listed.
     TypeError
         If ``labels`` is not a list of lists (one per sentence).
-    NotImplementedError
-        If ``low_memory=True``.
 
     Notes
     -----
@@ -106,12 +109,24 @@ default='prune_by_noise_rate'
     >>> find_label_issues(labels, pred_probs)
     [(1, 1)]
     """
-    if low_memory:
-        raise NotImplementedError(
-            "low_memory=True (cleanlab's approximate batched search) is not implemented; "
-            "use low_memory=False (core holds one class's rows at a time anyway)"
-        )
     flat_labels, probs, sentences = flatten(labels, pred_probs, check_probs=False)
+    if low_memory:
+        return _find_label_issues_low_memory(
+            flat_labels,
+            probs,
+            sentences,
+            return_indices_ranked_by=return_indices_ranked_by,
+            verbose=verbose,
+            unused={
+                "filter_by": (filter_by, "prune_by_noise_rate"),
+                "frac_noise": (frac_noise, 1.0),
+                "num_to_remove_per_class": (num_to_remove_per_class, None),
+                "min_examples_per_class": (min_examples_per_class, 1),
+                "confident_joint": (confident_joint, None),
+                "rank_by_kwargs": (rank_by_kwargs, None),
+                "n_jobs": (n_jobs, None),
+            },
+        )
     flagged = _filter.find_label_issues(
         flat_labels,
         probs,
@@ -127,4 +142,24 @@ default='prune_by_noise_rate'
     )
     if return_indices_ranked_by is None:  # a mask, in reading order
         flagged = np.flatnonzero(flagged)
+    return sentences.positions(flagged)
+
+
+def _find_label_issues_low_memory(
+    flat_labels: np.ndarray,
+    probs: np.ndarray,
+    sentences: Any,
+    *,
+    return_indices_ranked_by: str | None,
+    verbose: bool,
+    unused: dict[str, tuple[Any, Any]],
+) -> list[tuple[int, int]]:
+    """``low_memory=True``: the batched search over all tokens, then back to (i, j)."""
+    warn_unused("`low_memory=True`", unused, stacklevel=4)
+    method = return_indices_ranked_by or "self_confidence"
+    flagged = find_label_issues_batched(
+        flat_labels, probs, quality_score_kwargs={"method": method}, verbose=verbose
+    )
+    if return_indices_ranked_by is None:  # reading order, as without low_memory
+        flagged = np.sort(flagged)
     return sentences.positions(flagged)

@@ -429,7 +429,6 @@ def _verbose_off(fn):
         ({"joint": _JOINT, "num_examples": "100"}, TypeError, "num_examples must be a positive"),
         ({"joint": _JOINT, "num_examples": True}, TypeError, "num_examples must be a positive"),
         ({"confident_joint": np.ones(3)}, ValueError, "confident_joint must be a square"),
-        ({"confident_joint": np.zeros((2, 2))}, ValueError, "confident_joint must count"),
         ({"confident_joint": -np.eye(2)}, ValueError, "confident_joint entries must be >= 0"),
         (
             {"joint": _JOINT, "num_examples": 10, "multi_label": True},
@@ -448,6 +447,23 @@ def _verbose_off(fn):
 def test_bad_input(fn, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         fn(**kwargs, **_verbose_off(fn))
+
+
+@pytest.mark.parametrize(
+    "fn", [f for f in FUNCTIONS if f is not find_overlapping_classes], ids=lambda f: f.__name__
+)
+def test_all_zero_confident_joint_is_refused_where_it_divides(fn):
+    with pytest.raises(ValueError, match="confident_joint must count"):
+        fn(confident_joint=np.zeros((2, 2)), **_verbose_off(fn))
+
+
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_all_zero_confident_joint_overlaps_nowhere_as_cleanlab(asymmetric):
+    joint = np.zeros((3, 3), dtype=np.int32)
+    ours = find_overlapping_classes(confident_joint=joint, asymmetric=asymmetric)
+    theirs = cl.find_overlapping_classes(confident_joint=joint, asymmetric=asymmetric)
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+    assert (ours["Num Overlapping Examples"] == 0).all()
 
 
 @pytest.mark.parametrize(

@@ -266,8 +266,6 @@ def test_filter_errors_name_the_argument():
         find(labels, probs, num_to_remove_per_class=[1, 2])
     with pytest.raises(ValueError, match=r"confident_joint must have shape \(3, 2, 2\)"):
         find(labels, probs, confident_joint=np.ones((3, 3, 2)))
-    with pytest.raises(NotImplementedError, match="low_memory"):
-        find(labels, probs, low_memory=True)
     with pytest.raises(ValueError, match="adjust_pred_probs is not currently supported"):
         find(
             labels,

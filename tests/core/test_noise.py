@@ -555,3 +555,15 @@ def test_docstring_examples():
     result = doctest.testmod(noise, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 6
     assert result.failed == 0
+
+
+def test_cleanlab_module_name_holds_the_same_functions():
+    import cleanlab.benchmarking.noise_generation as theirs
+
+    import core.benchmarking.noise as ours
+    import core.benchmarking.noise_generation as alias
+
+    public = [n for n in vars(theirs) if not n.startswith("_") and callable(getattr(theirs, n))]
+    public = [n for n in public if getattr(theirs, n).__module__ == theirs.__name__]
+    assert public and set(public) <= set(alias.__all__)
+    assert all(getattr(alias, n) is getattr(ours, n) for n in alias.__all__)

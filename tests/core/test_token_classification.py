@@ -413,7 +413,6 @@ L = [[0, 1], [1]]
         (lambda: tc_filter.find_label_issues([[0, 1], [2]], P), ValueError, "labels must be"),
         (lambda: tc_filter.find_label_issues([[], []], [[], []]), ValueError, "no tokens"),
         (lambda: tc_filter.find_label_issues([[[0], [1]], [1]], P), ValueError, "nested lists"),
-        (lambda: tc_filter.find_label_issues(L, P, low_memory=True), NotImplementedError, "low"),
         (lambda: tc_filter.find_label_issues(L, P, filter_by="x"), ValueError, "filter_by"),
         (
             lambda: tc_filter.find_label_issues(L, P, return_indices_ranked_by="x"),
