@@ -17,7 +17,8 @@ true label swapped for a wrong one. Then, on the same given sets:
 
 Times: wall seconds, and the ratio of CPU seconds too (this process's threads plus the
 worker processes cleanlab's ``find_label_issues`` forks), which other work on a shared
-machine disturbs less.
+machine disturbs less; BLAS/OpenMP at one thread on both sides; the 1-minute load
+average after each row.
 
 Scores are per task: P/R/F1 of the flagged tasks against the tasks whose given set
 differs from the true set, recall per noise kind, average precision of the rankings
@@ -204,7 +205,7 @@ def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str], repeat
 
     header = (
         "| dataset | split | input | n | K | wrong tasks | labelaudit P | R | F1 | s "
-        "| cleanlab P | R | F1 | s | time ratio | CPU ratio |"
+        "| cleanlab P | R | F1 | s | time ratio | CPU ratio | load |"
     )
     print(f"### seed {seed}\n\n{header}\n|" + "---|" * (header.count("|") - 1))
     kinds_rows: list[str] = []
@@ -230,7 +231,7 @@ def run_seed(seed: int, summary: dict[str, list[str]], inputs: list[str], repeat
             f"{label} {case.input_type} | {len(given)} | {len(case.classes)} | {int(wrong.sum())} "
             f"| {p:.3f} | {r:.3f} | **{f:.3f}** | {ours['seconds'][0]:.1f} "
             f"| {bp:.3f} | {br:.3f} | **{bf:.3f}** | {theirs['seconds'][0]:.1f} "
-            f"| {ratio:.2f}x | {cpu_ratio:.2f}x |",
+            f"| {ratio:.2f}x | {cpu_ratio:.2f}x | {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
         summary.setdefault(label, []).append(f"{f:.3f} / {bf:.3f} ({ratio:.1f}x, {cpu_ratio:.1f}x)")
@@ -315,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import cleanlab
     import sklearn
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS / OpenMP thread on both sides: the machine is shared, and neither side's
+    # math needs it (labelaudit's per-class fits run in joblib threads, cleanlab's
+    # find_label_issues in worker processes, as each does by default).
+    threadpool_limits(limits=1)
 
     for module in WARM_IMPORTS:
         importlib.import_module(module)

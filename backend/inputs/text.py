@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: Word n-grams (unigrams and bigrams) and character n-grams within word boundaries.
 WORD_NGRAMS = (1, 2)
+#: ... and word unigrams only in the per-class (multi-label) model.
+PER_CLASS_WORD_NGRAMS = (1, 1)
 #: Words are runs of word characters, single letters and digits included (scikit-learn's
 #: default drops them, which leaves no vocabulary at all for texts such as "a b c").
 WORD_PATTERN = r"(?u)\b\w+\b"
@@ -61,8 +63,9 @@ def featurize_text(inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, list[
     return X, ok, failures
 
 
-def text_vectorizer(*, n_samples: int) -> FeatureUnion:
-    """Return TF-IDF word (1-2) and character (2-4, within words) n-grams, sublinear tf."""
+def text_vectorizer(*, n_samples: int, word_ngrams: tuple[int, int] = WORD_NGRAMS) -> FeatureUnion:
+    """Return TF-IDF word (``word_ngrams``, default 1-2) and character (2-4, within words)
+    n-grams, sublinear tf."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
 
@@ -72,7 +75,7 @@ def text_vectorizer(*, n_samples: int) -> FeatureUnion:
             (
                 "words",
                 TfidfVectorizer(
-                    ngram_range=WORD_NGRAMS, token_pattern=WORD_PATTERN, sublinear_tf=True
+                    ngram_range=word_ngrams, token_pattern=WORD_PATTERN, sublinear_tf=True
                 ),
             ),
             (
@@ -135,13 +138,14 @@ class Text(InputType):
         # Measured on multi-label text (bench/detection_multilabel.py): ComplementNB's yes/no
         # probabilities rank poorly; a logistic regression per class finds twice as many.
         # liblinear's dual form solves the same problem ~10x faster when, as with n-grams,
-        # features outnumber rows.
+        # features outnumber rows. Word unigrams (no bigrams) cut the featurizing by a
+        # fifth at the same F1 (bench/RESULTS.md, "Multi-label detection", After).
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import Pipeline
 
         return Pipeline(
             [
-                ("tfidf", text_vectorizer(n_samples=n_samples)),
+                ("tfidf", text_vectorizer(n_samples=n_samples, word_ngrams=PER_CLASS_WORD_NGRAMS)),
                 ("logisticregression", LogisticRegression(solver="liblinear", dual=True)),
             ]
         )

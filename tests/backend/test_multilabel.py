@@ -17,7 +17,13 @@ from backend.pipeline import AuditResult, NothingToAudit, run_audit
 from backend.report import predictions, summary, write_outputs
 from backend.settings import load_settings
 from backend.tasktypes import get
-from backend.tasktypes.multi_choice import posterior_correct, rarest_class
+from backend.tasktypes.multi_choice import rarest_class, stratified_task_folds
+from backend.tasktypes.multilabel_calibration import (
+    ClassChannels,
+    fit_channels,
+    posterior_correct,
+    set_error_probability,
+)
 
 CLASSES = ("sports", "politics", "science", "music")
 KIND = TaskKind("topics", "text", "text", ("text",), CLASSES, task_type="multi_choice")
@@ -261,18 +267,70 @@ def test_folds_are_stratified_by_each_rows_rarest_class():
     np.testing.assert_array_equal(rarest_class(labels), [1, 0, 3, 2])
 
 
+def test_folds_keep_a_tasks_rows_together_and_cover_every_row_once():
+    groups = np.repeat(np.arange(40), 2)  # two annotations per task
+    strata = np.repeat(np.arange(40) % 4, 2)
+    folds = stratified_task_folds(strata, groups, folds=5, seed=1)
+    assert len(folds) == 5
+    tested = np.concatenate([test for _, test in folds])
+    np.testing.assert_array_equal(np.sort(tested), np.arange(80))
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+        # each stratum has 10 tasks: two in every test fold
+        np.testing.assert_array_equal(np.bincount(strata[test]), [4, 4, 4, 4])
+    # strata all rarer than the folds: dealt out unstratified, still every row once
+    folds = stratified_task_folds(np.arange(6), np.arange(6), folds=5, seed=0)
+    assert sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(6))
+
+
+def channels(left_out: float, added: float) -> ClassChannels:
+    return ClassChannels(
+        slope=np.array([1.0]),
+        bias=np.array([0.0]),
+        left_out=np.array([left_out]),
+        added=np.array([added]),
+    )
+
+
 def test_the_posterior_uses_each_class_noise_rates():
     given = np.array([[True], [False]])
     probs = np.array([[0.3], [0.3]])
-    clean = np.tile(np.eye(2), (1, 1, 1))
     # Noise-free labels are right whatever the model says.
-    np.testing.assert_allclose(posterior_correct(given, probs, clean), [[1.0], [1.0]])
-    # With a class often left out (P(given=0 | true=1) = 0.4), an absence is less sure
-    # than a presence: P(given=1 | true=0) = 0.05.
-    noisy = np.array([[[0.95, 0.4], [0.05, 0.6]]])
-    present, absent = posterior_correct(given, probs, noisy)[:, 0]
-    assert 0 < absent < 1 and 0 < present < 1
-    assert present > absent
+    np.testing.assert_allclose(posterior_correct(given, probs, channels(0.0, 0.0)), [[1], [1]])
+    # A class often left out (0.4) and rarely added (0.05); Bayes' rule by hand with
+    # q = 0.3: P(true | given) = 0.6 q / (0.6 q + 0.05 (1 - q)), and likewise for absence.
+    present, absent = posterior_correct(given, probs, channels(0.4, 0.05))[:, 0]
+    assert present == pytest.approx(0.6 * 0.3 / (0.6 * 0.3 + 0.05 * 0.7))
+    assert absent == pytest.approx(0.95 * 0.7 / (0.95 * 0.7 + 0.4 * 0.3))
+    # A trusted row is right.
+    trusted = np.array([True, False])
+    wrong = set_error_probability(given, probs, channels(0.4, 0.05), trusted=trusted)
+    assert wrong[0] == 0.0 and wrong[1] == pytest.approx(1 - absent)
+
+
+def test_the_fit_finds_the_noise_rates_and_a_calibrated_suspicion():
+    rng = np.random.default_rng(0)
+    n, k = 4000, 3
+    logit = rng.normal(0.0, 3.0, size=(n, k)) - 1.0
+    true = rng.random((n, k)) < 1 / (1 + np.exp(-logit))
+    left_out, added = np.array([0.10, 0.02, 0.05]), np.array([0.01, 0.05, 0.03])
+    flip = np.where(true, rng.random((n, k)) < left_out, rng.random((n, k)) < added)
+    given = true ^ flip
+    # A model trained on noisy labels: squashed logits of the truth, plus the noise floor.
+    probs = added + (1 - left_out - added) / (1 + np.exp(-0.5 * logit))
+    fitted = fit_channels(given, probs)
+    np.testing.assert_allclose(fitted.left_out, left_out, atol=0.03)
+    np.testing.assert_allclose(fitted.added, added, atol=0.015)
+    suspicion = set_error_probability(given, probs, fitted)
+    wrong = flip.any(axis=1)
+    assert suspicion.mean() == pytest.approx(wrong.mean(), abs=0.02)
+    # a class given on every row has nothing to fit: no noise
+    constant = fit_channels(
+        np.column_stack([given, np.ones(n, bool)]), np.column_stack([probs, np.full(n, 0.9)])
+    )
+    assert constant.left_out[-1] == 0.0 and constant.added[-1] == 0.0
+    with pytest.raises(ValueError, match="given"):
+        fit_channels(given[:, :2], probs)
 
 
 # --- through the service -----------------------------------------------------------------------
