@@ -35,7 +35,6 @@ from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig, 
 from backend.tasktypes import Judgement, NothingToAudit, TaskType, register
 from backend.tasktypes.single_choice import task_folds
 from backend.tasktypes.span_verdicts import CALIBRATED, SKIPPED_COLUMNS
-from backend.tasktypes.token_model import TokenFeatures, TokenModel
 from backend.tasktypes.tokens import Span, Suggested, decode
 
 if TYPE_CHECKING:
@@ -152,6 +151,8 @@ class Spans(TaskType):
     def model(self, kind: TaskKind, settings: Settings, *, n_samples: int) -> Any:
         """Token features (built once by ``pipeline.prepare``), then the token classifier."""
         from sklearn.pipeline import Pipeline
+
+        from backend.tasktypes.token_model import TokenFeatures, TokenModel  # scikit-learn
 
         classifier = TokenModel(1 + len(kind.classes), seed=settings.seed)
         return Pipeline([("tokens", TokenFeatures()), ("model", classifier)])
