@@ -10,14 +10,16 @@ labelled annotations (PATCH, as a person would) and times the re-audit after eac
 
 Other measurements (each its own mode):
 
-* ``--chunks``: the cost of one ``import_predictions`` call against its size, on the
-  project, so the push's chunk size is chosen by measurement;
-* ``--pages``: the cost of reading the project with task pages of different sizes and
-  field selections.
+* ``--pages``: the cost of reading the project with the export API and with task pages
+  of different sizes;
+* ``--chunks``: the cost of one ``import_predictions`` call against its size (under a
+  throwaway version), and of changing one prediction in place (PATCH), so the push's
+  call size is chosen by measurement.
 
-    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 20000
-    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 20000 --chunks 500 2000 5000 20000
-    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 20000 --pages
+    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 --fixes 1 50
+    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 20000 --fixes --pages \
+        --chunks 250 1000 5000 20000
+    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 --audits 0 --pages
 
 BLAS/OpenMP threads are set to 1. The machine is shared: the load average is printed.
 """
@@ -467,9 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, nargs="+", default=[3600])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fixes", type=int, nargs="*", default=[1, 50])
-    parser.add_argument("--chunks", type=int, nargs="*", help="measure import call sizes only")
-    parser.add_argument("--pages", action="store_true", help="measure task page reads only")
-    parser.add_argument("--audits", type=int, default=1, help="full audits before the fixes")
+    parser.add_argument(
+        "--chunks", type=int, nargs="*", help="then time import calls of these sizes"
+    )
+    parser.add_argument("--pages", action="store_true", help="then time reads of task pages")
+    parser.add_argument(
+        "--audits", type=int, default=1, help="full audits before the fixes (0: none)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
 
@@ -487,14 +493,6 @@ def main(argv: list[str] | None = None) -> int:
                     project = make_project(ls, n, seed=args.seed)
                     print(f"[{n}] project {project.id} built in "
                           f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
-                    if args.chunks:
-                        print("| tasks | predictions per call | s per call | ms per prediction |")
-                        rows += measure_chunks(ls, project.id, args.chunks)
-                        continue
-                    if args.pages:
-                        print("| read | tasks | pages | s | MB |")
-                        rows += measure_pages(ls, project.id, PAGE_VARIANTS)
-                        continue
                     runs = []
                     result = None
                     for i in range(args.audits):
@@ -503,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  root / str(n), label)  # fmt: skip
                         runs.append(run)
                         print(HEADER if len(runs) == 1 else "", run.row(n), sep="\n", flush=True)
-                    for k in args.fixes:
+                    for k in args.fixes if result is not None else []:
                         fixed = fix(ls, project, result, k)
                         previous = result
                         run, result = audit_once(server.url, server.token, project.id,
@@ -511,10 +509,18 @@ def main(argv: list[str] | None = None) -> int:
                         runs.append(run)
                         print(run.row(n), flush=True)
                         print(f"[{n}] after {fixed} fixed: {changed(previous, result)}")
-                    check = predictions_check(ls, project.id)
-                    print(f"[{n}] {check}; load average {load()}; "
-                          f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)  # fmt: skip
+                    if runs:
+                        check = predictions_check(ls, project.id)
+                        print(f"[{n}] {check}; load average {load()}; "
+                              f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)  # fmt: skip
                     rows += [run.row(n) for run in runs]
+                    if args.pages:
+                        print("| read | tasks | pages | s | MB |")
+                        rows += measure_pages(ls, project.id, PAGE_VARIANTS)
+                    if args.chunks:
+                        print("| tasks | predictions per call | s per call | ms per prediction |")
+                        rows += measure_chunks(ls, project.id, args.chunks)
+                    print(f"[{n}] load average {load()}", flush=True)
             finally:
                 close(ls)
     finally:
