@@ -119,7 +119,7 @@ def label_studio(root: Path) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         check=True,
-        timeout=300,
+        timeout=1800,  # minutes on a busy machine
     )
     port = _free_port()
     proc = subprocess.Popen(
