@@ -36,6 +36,8 @@ PageProgress = Callable[[int, "int | None"], None]
 #: also costs Label Studio a count of the whole project's annotations and predictions, so
 #: fewer, bigger pages read a big project faster (bench/scale.py --pages).
 TASKS_PAGE_SIZE = 1000
+#: Seconds one page may take (the SDK's default is 60).
+PAGE_TIMEOUT = 300
 
 
 def _redact(url: str) -> str:
@@ -208,6 +210,8 @@ def iter_task_pages(
                     # include="id,data,annotations" turns annotations into {"id": n} stubs.)
                     "fields": "all",
                 },
+                # A page of 1,000 took ~30 s on a Label Studio sharing 2 busy cores.
+                request_options={"timeout_in_seconds": PAGE_TIMEOUT},
             )
         except ValueError as err:
             if " HTTP 404" in str(err) and page > 1:  # Label Studio's "no more pages"

@@ -412,7 +412,9 @@ class _FakeSDK:
             httpx_client=SimpleNamespace(request=self._request),
         )
 
-    def _request(self, path: str, *, method: str, params: dict[str, Any]) -> Any:
+    def _request(
+        self, path: str, *, method: str, params: dict[str, Any], request_options: Any = None
+    ) -> Any:
         """GET api/tasks/: one page of the tasks as JSON; past the last page, 404."""
         assert (method, path) == ("GET", "api/tasks/")
         self.asked.append(params)
