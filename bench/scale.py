@@ -20,6 +20,7 @@ Other measurements (each its own mode):
     PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 20000 --fixes --pages \
         --chunks 250 1000 5000 20000
     PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 --audits 0 --pages
+    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 20000 --fixes 1 50 --offline
 
 BLAS/OpenMP threads are set to 1. The machine is shared: the load average is printed.
 """
@@ -453,6 +454,41 @@ PAGE_VARIANTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+# --------------------------------------------------------------------------- offline
+
+
+def offline_changes(n: int, fixes: list[int], *, seed: int) -> list[str]:
+    """Without Label Studio: audit n generated tasks, fix k flagged wrong labels, audit
+    again, and count the predictions a push of only what changed would rewrite."""
+    from backend.labelstudio.config import parse_label_config
+    from backend.labelstudio.export import dataset_from_tasks
+    from backend.pipeline import run_audit
+    from backend.settings import load_settings
+
+    settings = load_settings({}, environ={})
+    kind = parse_label_config(CONFIG)
+    texts, true, given = texts_and_labels(n, seed=seed)
+
+    def audit() -> Any:
+        tasks = [
+            {"id": i + 1, "data": {"text": texts[i]},
+             "annotations": [{"id": i + 1, "result": choice(CLASSES[given[i]])}]}
+            for i in range(n)
+        ]  # fmt: skip
+        return run_audit(dataset_from_tasks(tasks, kind, source="offline"), settings)
+
+    rows = []
+    result = audit()
+    for k in fixes:
+        wrong = [t for t in result.flagged_task_ids() if given[t - 1] != true[t - 1]][:k]
+        for task in wrong:
+            given[task - 1] = true[task - 1]
+        previous, result = result, audit()
+        rows.append(f"| {n:,} | {len(wrong)} | {changed(previous, result)} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -477,7 +513,15 @@ def main(argv: list[str] | None = None) -> int:
         "--audits", type=int, default=1, help="full audits before the fixes (0: none)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--offline", action="store_true", help="only count what re-audits change (no Label Studio)"
+    )
     args = parser.parse_args(argv)
+    if args.offline:
+        print(f"load average at start: {load()}")
+        for n in args.tasks:
+            offline_changes(n, args.fixes, seed=args.seed)
+        return 0
 
     from backend.labelstudio.client import close, connect
 
