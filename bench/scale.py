@@ -203,7 +203,7 @@ def export(ls: Any, project: int) -> list[dict[str, Any]]:
     )  # fmt: skip
 
 
-def make_project(ls: Any, n: int, *, seed: int) -> Project:
+def make_project(ls: Any, n: int, *, seed: int, with_annotation_ids: bool = True) -> Project:
     """A project of n annotated text tasks (created through the API, BUILD_CHUNK a call)."""
     texts, true, given = texts_and_labels(n, seed=seed)
     project = ls.projects.create(title=f"scale {n}", label_config=CONFIG)
@@ -221,7 +221,11 @@ def make_project(ls: Any, n: int, *, seed: int) -> Project:
         ids += list(answer.task_ids or [])
     if len(ids) != n:
         raise RuntimeError(f"imported {len(ids)} of {n} tasks")
-    annotation_of = {int(t["id"]): int(t["annotations"][0]["id"]) for t in export(ls, project.id)}
+    annotation_of = (
+        {int(t["id"]): int(t["annotations"][0]["id"]) for t in export(ls, project.id)}
+        if with_annotation_ids
+        else {}
+    )
     return Project(
         project.id,
         annotation_of,
@@ -534,7 +538,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for n in args.tasks:
                     started = time.perf_counter()
-                    project = make_project(ls, n, seed=args.seed)
+                    fixing = bool(args.fixes)
+                    project = make_project(ls, n, seed=args.seed, with_annotation_ids=fixing)
                     print(f"[{n}] project {project.id} built in "
                           f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
                     runs = []
