@@ -394,7 +394,7 @@ def test_export_with_an_unsupported_config_or_nothing_to_infer(export_file):
 
 
 class _FakeSDK:
-    """The label-studio-sdk calls load_project makes: a project, one page of tasks, users."""
+    """What load_project asks Label Studio: a project, pages of tasks (GET api/tasks/), users."""
 
     def __init__(self, list_users: Any) -> None:
         tasks = [
