@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +60,22 @@ def _email(annotation: dict[str, Any]) -> str | None:
 
 
 def dataset_from_tasks(
-    tasks: list[dict],
+    tasks: Iterable[dict],
     kind: TaskKind,
     *,
     source: str,
     title: str = "",
     trust_ground_truth: bool | None = None,
 ) -> AuditDataset:
-    """Build the AuditDataset of ``tasks`` (Label Studio task dicts) for ``kind``."""
-    if not isinstance(tasks, list):
-        raise TypeError(f"tasks must be a list of task dicts; got {type(tasks).__name__}")
+    """Build the AuditDataset of ``tasks`` (Label Studio task dicts) for ``kind``.
+
+    ``tasks`` is walked once, so it may be a generator: a project read page by page is
+    never held whole (only each task's input and labels are kept).
+    """
+    if isinstance(tasks, (str, bytes, dict)) or not isinstance(tasks, Iterable):
+        raise TypeError(
+            f"tasks must be a list (or iterable) of task dicts; got {type(tasks).__name__}"
+        )
     read_input = inputs_registry.get(kind.input_type).reader(kind.data_keys)
     task_type = tasktypes.get(kind.task_type)
     task_ids: list[int] = []

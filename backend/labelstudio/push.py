@@ -6,7 +6,7 @@ keeps the project usable while it runs:
 1. The caller picks the new version with :func:`next_version`: ``<prefix>-<n>``, n = 1 +
    the highest ``<prefix>-<n>`` among the project's prediction versions and its current
    model_version (so it can save everything under that name before anything is pushed).
-2. Import the predictions, which carry that version, in chunks.
+2. Import the predictions, which carry that version, in as few calls as fit (one, mostly).
 3. Switch, back to back: make the version the project's model_version (the Data Manager's
    score column and filters only count predictions of the project's model_version), then
    point the review tab at exactly the flagged tasks, most suspicious first. A project
@@ -29,10 +29,11 @@ first, then the task's older ones of labelaudit are deleted, so the task always 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +46,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("labelaudit.push")
 
-#: Predictions sent per import call.
-IMPORT_CHUNK = 500
+#: The most JSON one import call carries (Label Studio 1.23.2 refuses bodies over 250 MB,
+#: DATA_UPLOAD_MAX_MEMORY_SIZE). Each call costs time in proportion to the *project*, not
+#: to the call: the import recounts every task of the project (``update_tasks_counters``
+#: over all its task ids), so on 20,000 tasks a call of 250 predictions and one of 20,000
+#: cost about the same (bench/scale.py --chunks). So a push is one call while it fits:
+#: 16 MiB holds ~80,000 single-choice predictions.
+IMPORT_MAX_BYTES = 16 * 1024 * 1024
+#: Seconds one import call may take (the SDK's default of 60 is too short for a big
+#: project on a busy server, and a call that timed out may still land).
+IMPORT_TIMEOUT = 900
 #: The review tab's title.
 REVIEW_TITLE = "Needs re-review"
 #: Between the name a lead gave labelaudit's connection and the audit's state on its card.
@@ -122,6 +131,21 @@ def _check_flagged(flagged: Mapping[int, int], predictions: Sequence[dict[str, A
             raise ValueError(
                 f"flagged task {task} needs the id of its flagged annotation; got {annotation!r}"
             )
+
+
+def import_chunks(items: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Split predictions into as few import calls as fit IMPORT_MAX_BYTES of JSON each."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for item in items:
+        item_size = len(json.dumps(item, default=str)) + 2
+        if chunk and size + item_size > IMPORT_MAX_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield chunk
 
 
 def delete_older_versions(ls: LabelStudio, project_id: int, current: str, prefix: str) -> int:
@@ -223,13 +247,18 @@ def push_audit(
         raise ValueError(f"every prediction must carry model_version {version!r}; got {stray}")
     items = predictions
 
-    for start in range(0, len(items), IMPORT_CHUNK):
-        chunk = items[start : start + IMPORT_CHUNK]
+    done = 0
+    for chunk in import_chunks(items):
         with translate_errors(f"importing predictions into project {project_id}"):
             # The SDK types `request` as PredictionRequest models; plain dicts are sent as is.
-            ls.projects.import_predictions(id=project_id, request=chunk)  # type: ignore[arg-type]
+            ls.projects.import_predictions(
+                id=project_id,
+                request=chunk,  # type: ignore[arg-type]
+                request_options={"timeout_in_seconds": IMPORT_TIMEOUT},
+            )
+        done += len(chunk)
         if progress is not None:
-            progress(start + len(chunk), len(items))
+            progress(done, len(items))
 
     cols = views.columns(ls, project_id)  # read before the switch, so the switch is quick
     with guard() if guard is not None else contextlib.nullcontext():

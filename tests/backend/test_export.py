@@ -308,6 +308,16 @@ def test_malformed_rows_are_skipped_with_a_reason(kind, bad, expected):
 def test_dataset_from_tasks_needs_a_list():
     with pytest.raises(TypeError, match="tasks must be a list"):
         dataset_from_tasks({"id": 1}, TEXT, source="")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="tasks must be a list"):
+        dataset_from_tasks(7, TEXT, source="")  # type: ignore[arg-type]
+
+
+def test_dataset_from_tasks_walks_a_generator_once():
+    tasks = [task(i, {"text": f"t{i}"}, annotation(10 * i, "pos")) for i in (1, 2, 3)]
+    streamed = dataset_from_tasks((t for t in tasks), TEXT, source="")
+    listed = dataset_from_tasks(tasks, TEXT, source="")
+    assert streamed.task_ids.tolist() == listed.task_ids.tolist() == [1, 2, 3]
+    assert streamed.labels.tolist() == listed.labels.tolist()
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -384,7 +394,7 @@ def test_export_with_an_unsupported_config_or_nothing_to_infer(export_file):
 
 
 class _FakeSDK:
-    """The label-studio-sdk calls load_project makes: a project, one page of tasks, users."""
+    """What load_project asks Label Studio: a project, pages of tasks (GET api/tasks/), users."""
 
     def __init__(self, list_users: Any) -> None:
         tasks = [
@@ -392,11 +402,28 @@ class _FakeSDK:
             task(2, {"text": "bad"}, annotation(21, "neg", who=8)),
             task(3, {"text": "meh"}, annotation(31, "neutral", who={"id": 9, "email": "n@x"})),
         ]
-        page = SimpleNamespace(items=tasks, response=SimpleNamespace(total=len(tasks)))
+        self.pages = [{"tasks": tasks, "total": len(tasks)}]
         project = SimpleNamespace(label_config=TEXT_CONFIG, title="Product reviews")
         self.projects = SimpleNamespace(get=lambda id: project)
-        self.tasks = SimpleNamespace(list=lambda **kwargs: page)
         self.users = SimpleNamespace(list=list_users)
+        self.asked: list[dict[str, Any]] = []
+        self._client_wrapper = SimpleNamespace(
+            get_base_url=lambda: "http://ls:8080/",
+            httpx_client=SimpleNamespace(request=self._request),
+        )
+
+    def _request(
+        self, path: str, *, method: str, params: dict[str, Any], request_options: Any = None
+    ) -> Any:
+        """GET api/tasks/: one page of the tasks as JSON; past the last page, 404."""
+        assert (method, path) == ("GET", "api/tasks/")
+        self.asked.append(params)
+        page = params["page"]
+        body = self.pages[page - 1] if page <= len(self.pages) else {"detail": "Invalid page."}
+        status = 200 if page <= len(self.pages) else 404
+        return SimpleNamespace(
+            status_code=status, content=json.dumps(body).encode(), json=lambda: body
+        )
 
 
 def _users() -> list[Any]:
@@ -420,13 +447,29 @@ def _broken_users() -> list[Any]:
 def test_load_project_maps_user_ids_to_emails(monkeypatch, caplog, list_users, emails):
     from backend.labelstudio import client
 
-    monkeypatch.setattr(client, "connect", lambda url, key: _FakeSDK(list_users))
+    fake = _FakeSDK(list_users)
+    monkeypatch.setattr(client, "connect", lambda url, key: fake)
     monkeypatch.setattr(client, "close", lambda ls: None)
     ds = client.load_project("http://ls:8080", KEY, 3)
+    assert fake.asked == [{"project": 3, "page": 1, "page_size": 1000, "fields": "all"}]
     assert ds.annotators == ["7", "8", "9"]  # keys stay user ids
     assert ds.annotator_emails == emails  # users who annotated nothing are left out
     assert ds.title == "Product reviews" and ds.source == "http://ls:8080/projects/3"
     assert ("not allowed to list users" in caplog.text) == (list_users is _broken_users)
+
+
+@pytest.mark.parametrize("with_total", [True, False])
+def test_iter_task_pages_reads_until_the_total_or_a_404(with_total):
+    from backend.labelstudio.client import iter_task_pages
+
+    fake = _FakeSDK(_users)
+    (whole,) = fake.pages
+    tasks = whole["tasks"]
+    total = {"total": 3} if with_total else {}
+    fake.pages = [{"tasks": tasks[:2], **total}, {"tasks": tasks[2:], **total}]
+    pages = list(iter_task_pages(fake, 3, page_size=2))  # type: ignore[arg-type]
+    assert [[t["id"] for t in page] for page, _ in pages] == [[1, 2], [3]]
+    assert [p["page"] for p in fake.asked] == ([1, 2] if with_total else [1, 2, 3])
 
 
 # --- fetching the media an export points at -------------------------------------------------

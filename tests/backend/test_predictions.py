@@ -189,7 +189,7 @@ class FakeLabelStudio:
             raise ApiError(status_code=400, body={"detail": "Model version doesn't exist"})
         self.model_version = model_version
 
-    def _import(self, id: int, request: list[dict[str, Any]]) -> None:
+    def _import(self, id: int, request: list[dict[str, Any]], request_options: Any = None) -> None:
         if self.fail_import_after is not None and len(self.calls) >= self.fail_import_after:
             raise ApiError(status_code=503, body={"detail": "down"})
         self.calls.append(f"import {len(request)}")
@@ -264,7 +264,9 @@ class FakeLabelStudio:
 
 @pytest.fixture
 def fake(monkeypatch) -> FakeLabelStudio:
-    monkeypatch.setattr(push_module, "IMPORT_CHUNK", 2)
+    # Two predictions of the tests' size a call (each is ~150 bytes of JSON).
+    size = len(json.dumps(_preds({1: 0.25})[0])) + 2
+    monkeypatch.setattr(push_module, "IMPORT_MAX_BYTES", 2 * size + size // 2)
     return FakeLabelStudio(list(range(1, 6)))
 
 

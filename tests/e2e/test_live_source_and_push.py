@@ -130,6 +130,7 @@ def test_load_project_reads_every_page_and_annotation(label_studio, text_project
         label_studio.token,
         text_project["id"],
         progress=lambda done, total: pages.append((done, total)),
+        page_size=100,  # several pages (the default, 1,000, would read these in one)
     )
     ids = text_project["task_ids"]
     assert pages == [(100, N_TEXT_TASKS), (200, N_TEXT_TASKS), (N_TEXT_TASKS, N_TEXT_TASKS)]
