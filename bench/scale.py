@@ -54,8 +54,10 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Label Studio starts with the environment the e2e tests give it (LABEL_STUDIO.md section 1).
+from tests.conftest import _env  # noqa: E402
+
 LABEL_STUDIO = ROOT / ".e2e" / "venv" / "bin" / "label-studio"
-ADMIN = "admin@example.com"
 CLASSES = ("sports", "politics", "science", "cooking")
 CONFIG = """<View>
   <Text name="text" value="$text"/>
@@ -84,24 +86,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _env(data_dir: Path, token: str, password: str) -> dict[str, str]:
-    """The environment tests/conftest.py starts Label Studio with (LABEL_STUDIO.md section 1)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO_", "DJANGO_"))}
-    env.update(
-        LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
-        LABEL_STUDIO_USERNAME=ADMIN,
-        LABEL_STUDIO_PASSWORD=password,
-        LABEL_STUDIO_USER_TOKEN=token,
-        LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
-        LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
-        ML_BLOCK_LOCAL_IP="false",
-        SSRF_PROTECTION_ENABLED="false",
-        LATEST_VERSION_CHECK="false",
-        COLLECT_ANALYTICS="false",
-    )
-    return env
 
 
 @contextlib.contextmanager
