@@ -34,11 +34,13 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend import tasktypes
 from backend.labelstudio.dataset import Malformed, TaskKind
-from backend.pipeline import AuditResult
+
+if TYPE_CHECKING:
+    from backend.pipeline import AuditResult
 
 __all__ = ["CLEANED_FILE", "MODES", "PLAN_FILE", "Cleaned", "Decision", "Plan", "clean", "plan"]
 

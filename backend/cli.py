@@ -242,7 +242,7 @@ def _write_cleaned(args: argparse.Namespace, settings: Any, result: Any) -> dict
     from backend.labelstudio.export import read_export
     from backend.publish import LabelStudioIO
 
-    made = cleaning.plan(result, settings.relabel_min_confidence)
+    made = result.cleaning_plan or cleaning.plan(result, settings.relabel_min_confidence)
     tasks = (
         read_export(args.export)
         if args.export is not None

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from backend import tasktypes
+from backend import cleaning, tasktypes
 from backend.evidence import flagged_evidence
 from backend.inputs import featurize
 from backend.labelstudio.dataset import AuditDataset, Skipped, TaskKind
@@ -79,6 +79,8 @@ class AuditResult:
     confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: What ``--clean`` wrote (backend.cleaning.Cleaned.summary); None when not asked.
     cleaned: dict[str, Any] | None = None
+    #: The cleaning plan (``cleaning.json``), made once by :func:`finish`.
+    cleaning_plan: cleaning.Plan | None = None
 
     def label_text(self, label: Any) -> str:
         """Return how issues.csv and the report write a label of this result."""
@@ -282,7 +284,7 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
         "classes": prepared.num_classes,
         "classes_present": len(task_type.present(prepared.labels)),
     }
-    return AuditResult(
+    result = AuditResult(
         kind=kind,
         task_ids=groups,
         annotation_ids=dataset.annotation_ids[rows],
@@ -307,6 +309,8 @@ def finish(prepared: Prepared, probs: np.ndarray, settings: Settings) -> AuditRe
             judged.confidence if judged.confidence is not None else np.full(len(rows), np.nan)
         ),
     )
+    result.cleaning_plan = cleaning.plan(result, settings.relabel_min_confidence)
+    return result
 
 
 def run_audit(

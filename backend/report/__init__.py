@@ -157,9 +157,12 @@ def summary(
 
 
 def cleaning_plan(result: AuditResult, settings: dict[str, Any]) -> cleaning.Plan:
-    """The audit's cleaning plan with the (redacted) settings' relabel threshold."""
-    threshold = settings.get("relabel_min_confidence", Settings.relabel_min_confidence)
-    return cleaning.plan(result, float(threshold))
+    """The audit's cleaning plan: the one :func:`backend.pipeline.finish` made, or (for a
+    result built elsewhere) one made with the (redacted) settings' relabel threshold."""
+    if result.cleaning_plan is None:
+        threshold = settings.get("relabel_min_confidence", Settings.relabel_min_confidence)
+        result.cleaning_plan = cleaning.plan(result, float(threshold))
+    return result.cleaning_plan
 
 
 def spreadsheet_safe(value: Any) -> Any:
