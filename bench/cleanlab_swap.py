@@ -17,7 +17,7 @@ SWAPS = {
     "cleanlab.rank": "core.rank",
     "cleanlab.classification": "core.classification",
     "cleanlab.dataset": "core.dataset",
-    "cleanlab.benchmarking.noise_generation": "core.benchmarking.noise",
+    "cleanlab.benchmarking.noise_generation": "core.benchmarking.noise_generation",
     "cleanlab.multilabel_classification": "core.multilabel_classification",
     "cleanlab.multilabel_classification.filter": "core.multilabel_classification.filter",
     "cleanlab.multilabel_classification.rank": "core.multilabel_classification.rank",

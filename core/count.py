@@ -659,7 +659,8 @@ def num_label_issues(
     else:
         if confident_joint is None:
             raise ValueError(
-                "estimation_method='off_diagonal_custom' needs a confident_joint; got None"
+                "estimation_method='off_diagonal_custom' needs a confident_joint (as "
+                "cleanlab says, you need to provide pre-calculated `confident_joint`); got None"
             )
         joint = estimate_joint(labels_arr, probs, confident_joint=confident_joint)
     return int(np.rint((1.0 - joint.trace()) * len(labels_arr)))
