@@ -48,13 +48,14 @@ SKIPPED_COLUMNS = (
 class TokenBeliefs:
     """What the calibration says about every token, per text, over the classes present:
     ``errors[r][t]`` P(token t's given class is wrong), ``posterior[r]`` (T, k) P(true class
-    | model, given class); the token noise matrix and temperature they came from, which
-    :func:`span_posteriors` applies to whole spans."""
+    | model, given class); the token noise matrix, temperature and entity bias they came
+    from, which :func:`span_posteriors` applies to whole spans."""
 
     errors: list[np.ndarray]
     posterior: list[np.ndarray]
     noise: np.ndarray
     temperature: float
+    bias: np.ndarray
 
 
 def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgement:
@@ -170,6 +171,7 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         "snapped_spans": snapped,
         "skipped_spans": len(skipped_table),
         "model_temperature": round(temperature, 6),
+        "model_entity_bias": round(float(beliefs.bias.max(initial=0.0)), 6),
     }
     return Judgement(
         given=prepared.labels,
@@ -203,11 +205,14 @@ def token_error_probability(
     labels: list[np.ndarray], probs: list[np.ndarray], trusted: np.ndarray
 ) -> TokenBeliefs:
     """Each token's probability that its given class is wrong, per text, with the posterior
-    it comes from and the model's fitted temperature: single choice's calibrated suspicion
-    (:mod:`backend.tasktypes.calibration`) over every token, with the token noise matrix
-    that confident learning estimates (``core.count``). Tokens of a ``trusted`` row (ground
-    truth) are certain."""
-    from backend.tasktypes.calibration import fitted_posterior
+    it comes from: single choice's calibrated suspicion (:mod:`backend.tasktypes.calibration`)
+    over every token, with the token noise matrix that confident learning estimates
+    (``core.count``), and the model's probabilities scaled by a temperature and a bias of
+    every entity class against "O" (column 0), fitted together
+    (:func:`~backend.tasktypes.calibration.fit_scaling`; on ``bench/detection_ner.py``'s
+    tuning seeds the bias comes out near +1: the token model under-rates entities). Tokens
+    of a ``trusted`` row (ground truth) are certain."""
+    from backend.tasktypes.calibration import fit_scaling, posterior
     from core.count import compute_confident_joint, estimate_latent
 
     lengths = [len(labels_) for labels_ in labels]
@@ -216,10 +221,16 @@ def token_error_probability(
     flat_trusted = np.repeat(np.asarray(trusted, dtype=bool), lengths)
     joint = compute_confident_joint(flat_labels, flat_probs)
     _, noise, _ = estimate_latent(joint, flat_labels)
-    post, temperature = fitted_posterior(flat_probs, flat_labels, noise, trusted=flat_trusted)
+    entities = np.arange(flat_probs.shape[1]) > 0
+    temperature, bias = fit_scaling(
+        flat_probs, flat_labels, noise_matrix=noise, shifted=entities, trusted=flat_trusted
+    )
+    post = posterior(
+        flat_probs, flat_labels, noise, temperature=temperature, trusted=flat_trusted, bias=bias
+    )
     error = 1.0 - post[np.arange(len(post)), flat_labels]
     cuts = np.cumsum(lengths)[:-1]
-    return TokenBeliefs(np.split(error, cuts), np.split(post, cuts), noise, temperature)
+    return TokenBeliefs(np.split(error, cuts), np.split(post, cuts), noise, temperature, bias)
 
 
 def span_posteriors(
@@ -236,7 +247,7 @@ def span_posteriors(
     The model's evidence for the span is the geometric mean of its tokens' probabilities
     (renormalised): a span's class is one answer for all its tokens, so one odd token (the
     "Kong" of "University of Hong Kong") does not make it another type, and several
-    doubtful tokens add up. The token noise matrix and temperature turn it into a posterior
+    doubtful tokens add up. The token noise matrix, temperature and bias turn it into a posterior
     as for a token (:func:`backend.tasktypes.calibration.posterior`); a one-token span gets
     its token's posterior.
     """
@@ -264,6 +275,7 @@ def span_posteriors(
             beliefs.noise,
             temperature=beliefs.temperature,
             trusted=np.asarray(trusted, dtype=bool)[[r for r, _ in where]],
+            bias=beliefs.bias,
         )
         for (r, i), row in zip(where, found, strict=True):
             out[r][i] = row
