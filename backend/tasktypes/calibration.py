@@ -47,6 +47,8 @@ PROBABILITY_FLOOR = 1e-6
 LOG_TEMPERATURE_BOUNDS = (-5.0, 3.0)
 #: A channel probability below this counts as this (keeps logs and divisions finite).
 LIKELIHOOD_FLOOR = 1e-300
+#: The search range of a class bias (:func:`fit_scaling`), in log-odds.
+BIAS_BOUNDS = (-5.0, 5.0)
 #: The fit stops once log(T) is known this closely (T within 0.1%).
 LOG_TEMPERATURE_TOLERANCE = 1e-3
 #: At most this many rows, evenly spaced, fit the temperature: one number, which they pin
@@ -97,9 +99,12 @@ def _channel(
     return rows
 
 
-def _centred_logs(probs: np.ndarray) -> np.ndarray:
-    """log probs minus each row's maximum (<= 0, so exp(... / T) never overflows)."""
+def _centred_logs(probs: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """log probs (plus ``bias``, one number per class) minus each row's maximum (<= 0, so
+    exp(... / T) never overflows)."""
     log_probs = np.log(np.clip(probs, PROBABILITY_FLOOR, None))
+    if bias is not None:
+        log_probs += bias
     log_probs -= log_probs.max(axis=1, keepdims=True)
     return log_probs
 
@@ -149,6 +154,48 @@ def fit_temperature(
     return float(np.exp(found.x))
 
 
+def fit_scaling(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    *,
+    noise_matrix: np.ndarray,
+    shifted: np.ndarray,
+    trusted: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
+    """A temperature T and a bias b for some classes, maximising the likelihood of the
+    given ``labels`` as :func:`fit_temperature` does, with the model's probabilities taken
+    as ``softmax((log probs + b · shifted) / T)``: ``shifted`` (n_classes,) marks the
+    classes whose log-odds against the others move together by ``b``. Returns T and the
+    bias per class (``b`` where shifted, 0 elsewhere), for :func:`posterior`.
+
+    Two parameters where temperature scaling has one (vector scaling, Guo et al., ICML
+    2017, with one shared bias): a regularised model trained where one class is most of
+    the rows (the "O" of named entities) under-rates the others at every confidence, which
+    one temperature cannot undo without over-sharpening the rest.
+    """
+    from scipy.optimize import minimize
+
+    probs, labels = _check(probs, labels, noise_matrix)
+    shifted = np.asarray(shifted, dtype=float)
+    if shifted.shape != (probs.shape[1],):
+        raise ValueError(f"shifted must have one entry per class ({probs.shape[1]})")
+    if len(labels) > MAX_FIT_ROWS:
+        rows = np.linspace(0, len(labels) - 1, MAX_FIT_ROWS).round().astype(np.intp)
+        probs, labels = probs[rows], labels[rows]
+        trusted = None if trusted is None else np.asarray(trusted, dtype=bool)[rows]
+    channel = _channel(labels, noise_matrix, trusted, probs.shape[1])
+
+    def nll(params: np.ndarray) -> float:
+        weights = _sharpened(_centred_logs(probs, params[1] * shifted), float(np.exp(params[0])))
+        likelihood = np.einsum("ij,ij->i", weights, channel) / weights.sum(axis=1)
+        return float(-np.log(np.clip(likelihood, LIKELIHOOD_FLOOR, None)).mean())
+
+    found = minimize(
+        nll, np.zeros(2), method="L-BFGS-B", bounds=[LOG_TEMPERATURE_BOUNDS, BIAS_BOUNDS]
+    )
+    return float(np.exp(found.x[0])), float(found.x[1]) * shifted
+
+
 def posterior(
     probs: np.ndarray,
     labels: np.ndarray,
@@ -156,12 +203,14 @@ def posterior(
     *,
     temperature: float,
     trusted: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n_samples, n_classes) P(true = j | x, given label): Bayes' rule with the noise
-    matrix as likelihood and ``softmax(log probs / temperature)`` as prior (module
-    docstring). Trusted rows are certain of their label."""
+    matrix as likelihood and ``softmax((log probs + bias) / temperature)`` as prior (module
+    docstring; ``bias`` from :func:`fit_scaling`, none by default). Trusted rows are
+    certain of their label."""
     probs, labels = _check(probs, labels, noise_matrix)
-    joint = _sharpened(_centred_logs(probs), temperature)
+    joint = _sharpened(_centred_logs(probs, bias), temperature)
     joint *= _channel(labels, noise_matrix, trusted, probs.shape[1])
     joint /= np.clip(joint.sum(axis=1, keepdims=True), LIKELIHOOD_FLOOR, None)
     return joint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,13 +44,29 @@ SKIPPED_COLUMNS = (
 )
 
 
+@dataclass
+class TokenBeliefs:
+    """What the calibration says about every token, per text, over the classes present:
+    ``errors[r][t]`` P(token t's given class is wrong), ``posterior[r]`` (T, k) P(true class
+    | model, given class); the token noise matrix, temperature and entity bias they came
+    from, which :func:`span_posteriors` applies to whole spans."""
+
+    errors: list[np.ndarray]
+    posterior: list[np.ndarray]
+    noise: np.ndarray
+    temperature: float
+    bias: np.ndarray
+
+
 def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgement:
     """Flag tokens, then judge every given span and every span the model finds where nobody
     labelled one; one issues.csv row per span.
 
     Each token's probability of being wrong comes from :func:`token_error_probability`;
     with ``filter_by`` CALIBRATED a token is flagged when it exceeds 1/2, with any of
-    core's names by ``core.token_classification.find_label_issues``.
+    core's names by ``core.token_classification.find_label_issues``. A given span's
+    suspicion is its most likely error (:func:`_span_errors`); with CALIBRATED it is
+    flagged when that is above 1/2.
     """
     from core.token_classification import find_label_issues
 
@@ -74,7 +91,9 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
     trusted = dataset.ground_truth[prepared.rows]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        errors, temperature = token_error_probability(local, local_probs, trusted)
+        beliefs = token_error_probability(local, local_probs, trusted)
+        errors, temperature = beliefs.errors, beliefs.temperature
+        whole = span_posteriors(local_probs, audited, probs, present, beliefs, trusted)
         if filter_by == CALIBRATED:
             flagged_tokens = [
                 (r, int(t)) for r, e in enumerate(errors) for t in np.flatnonzero(e > FLAG_ABOVE)
@@ -104,7 +123,14 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
             "annotator": annotators.get(who, who),
         }
         found = _judge_row(
-            probs[r], token_labels[r], errors[r], audited[r], flagged.get(r, set()), kind.classes
+            probs[r],
+            token_labels[r],
+            errors[r],
+            audited[r],
+            flagged.get(r, set()),
+            kind.classes,
+            beliefs=(beliefs.posterior[r], whole[r], present),
+            calibrated=filter_by == CALIBRATED,
         )
         suggested[r] = decode(probs[r].text, probs[r].offsets, probs[r].probs)
         suspicion[r] = max(
@@ -145,6 +171,7 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
         "snapped_spans": snapped,
         "skipped_spans": len(skipped_table),
         "model_temperature": round(temperature, 6),
+        "model_entity_bias": round(float(beliefs.bias.max(initial=0.0)), 6),
     }
     return Judgement(
         given=prepared.labels,
@@ -176,13 +203,16 @@ def _skipped_note(rows: list[dict[str, Any]]) -> str:
 
 def token_error_probability(
     labels: list[np.ndarray], probs: list[np.ndarray], trusted: np.ndarray
-) -> tuple[list[np.ndarray], float]:
-    """Each token's probability that its given class is wrong, per text, and the model's
-    fitted temperature: single choice's calibrated suspicion
-    (:mod:`backend.tasktypes.calibration`) over every token, with the token noise matrix
-    that confident learning estimates (``core.count``). Tokens of a ``trusted`` row (ground
-    truth) are certain."""
-    from backend.tasktypes.calibration import label_error_probability
+) -> TokenBeliefs:
+    """Each token's probability that its given class is wrong, per text, with the posterior
+    it comes from: single choice's calibrated suspicion (:mod:`backend.tasktypes.calibration`)
+    over every token, with the token noise matrix that confident learning estimates
+    (``core.count``), and the model's probabilities scaled by a temperature and a bias of
+    every entity class against "O" (column 0), fitted together
+    (:func:`~backend.tasktypes.calibration.fit_scaling`; on ``bench/detection_ner.py``'s
+    tuning seeds the bias comes out near +1: the token model under-rates entities). Tokens
+    of a ``trusted`` row (ground truth) are certain."""
+    from backend.tasktypes.calibration import fit_scaling, posterior
     from core.count import compute_confident_joint, estimate_latent
 
     lengths = [len(labels_) for labels_ in labels]
@@ -191,14 +221,83 @@ def token_error_probability(
     flat_trusted = np.repeat(np.asarray(trusted, dtype=bool), lengths)
     joint = compute_confident_joint(flat_labels, flat_probs)
     _, noise, _ = estimate_latent(joint, flat_labels)
-    error, temperature = label_error_probability(
-        flat_probs, flat_labels, noise, trusted=flat_trusted
+    entities = np.arange(flat_probs.shape[1]) > 0
+    temperature, bias = fit_scaling(
+        flat_probs, flat_labels, noise_matrix=noise, shifted=entities, trusted=flat_trusted
     )
-    return np.split(error, np.cumsum(lengths)[:-1]), temperature
+    post = posterior(
+        flat_probs, flat_labels, noise, temperature=temperature, trusted=flat_trusted, bias=bias
+    )
+    error = 1.0 - post[np.arange(len(post)), flat_labels]
+    cuts = np.cumsum(lengths)[:-1]
+    return TokenBeliefs(np.split(error, cuts), np.split(post, cuts), noise, temperature, bias)
+
+
+def span_posteriors(
+    local_probs: list[np.ndarray],
+    audited: list[tuple[Span, ...]],
+    probs: np.ndarray,
+    present: np.ndarray,
+    beliefs: TokenBeliefs,
+    trusted: np.ndarray,
+) -> list[list[np.ndarray | None]]:
+    """P(true class of the whole span | model, given class), per given span of each text (over
+    the classes present; None for a span over no token).
+
+    The model's evidence for the span is the geometric mean of its tokens' probabilities
+    (renormalised): a span's class is one answer for all its tokens, so one odd token (the
+    "Kong" of "University of Hong Kong") does not make it another type, and several
+    doubtful tokens add up. The token noise matrix, temperature and bias turn it into a posterior
+    as for a token (:func:`backend.tasktypes.calibration.posterior`); a one-token span gets
+    its token's posterior.
+    """
+    from backend.tasktypes.calibration import PROBABILITY_FLOOR, posterior
+
+    rows: list[np.ndarray] = []
+    given: list[int] = []
+    where: list[tuple[int, int]] = []
+    out: list[list[np.ndarray | None]] = []
+    for r, spans in enumerate(audited):
+        out.append([None] * len(spans))
+        for i, span in enumerate(spans):
+            a, b = token_range(probs[r].offsets, span)
+            if a == b:
+                continue
+            mean_log = np.log(np.clip(local_probs[r][a:b], PROBABILITY_FLOOR, None)).mean(axis=0)
+            pooled = np.exp(mean_log - mean_log.max())
+            rows.append(pooled / pooled.sum())
+            given.append(int(np.searchsorted(present, 1 + span.label)))
+            where.append((r, i))
+    if rows:
+        found = posterior(
+            np.array(rows),
+            np.array(given),
+            beliefs.noise,
+            temperature=beliefs.temperature,
+            trusted=np.asarray(trusted, dtype=bool)[[r for r, _ in where]],
+            bias=beliefs.bias,
+        )
+        for (r, i), row in zip(where, found, strict=True):
+            out[r][i] = row
+    return out
 
 
 def _renormalised(probs: np.ndarray) -> np.ndarray:
     return probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)
+
+
+def _span_errors(
+    post: np.ndarray, whole: np.ndarray, a: int, b: int, c: int, edges: list[int]
+) -> tuple[float, float]:
+    """A given span's two ways of being wrong, as probabilities (local class ``c``):
+    its **type** (1 - P(true class of the whole span is c): another type, or no entity),
+    and its **boundaries** (its first or last token is outside the entity, P(true class
+    O), when it has two or more; an unlabelled token just outside either end is in it,
+    P(true class c))."""
+    kind = 1.0 - float(whole[c])
+    ends = [float(post[t, 0]) for t in {a, b - 1}] if b - a >= 2 else []
+    ends += [float(post[t, c]) for t in edges]
+    return kind, max(ends, default=0.0)
 
 
 def _judge_row(
@@ -208,34 +307,42 @@ def _judge_row(
     given: tuple[Span, ...],
     flagged: set[int],
     classes: tuple[str, ...],
+    *,
+    beliefs: tuple[np.ndarray, list[np.ndarray | None], np.ndarray],
+    calibrated: bool,
 ) -> list[dict[str, Any]]:
-    """The span rows of one annotation: each given span, then each missing one."""
+    """The span rows of one annotation: each given span, then each missing one.
+
+    ``beliefs``: the tokens' posterior, each given span's (:func:`span_posteriors`) and the
+    classes present they are over. A given span's suspicion is the larger of
+    :func:`_span_errors`; with ``calibrated`` it is flagged above FLAG_ABOVE, else when a
+    flagged token is inside it or just outside its ends.
+    """
     text, offsets, p = probs.text, probs.offsets, probs.probs
-    best = p.argmax(axis=1) if len(p) else np.zeros(0, dtype=np.int64)
+    post, whole_spans, present = beliefs
     rows = []
     covered = np.zeros(len(given_tokens), dtype=bool)
-    for span in given:
+    for span, whole in zip(given, whole_spans, strict=True):
         a, b = token_range(offsets, span)
-        if a == b:
+        if a == b or whole is None:
             continue  # a span over no token (reported as snapped)
         covered[a:b] = True
         edges = [t for t in (a - 1, b) if 0 <= t < len(given_tokens) and given_tokens[t] == 0]
-        judged = list(range(a, b)) + edges
-        inside = np.bincount(best[a:b], minlength=1 + len(classes))
-        # The entity type most of its tokens get; "O" only when no token is in an entity
-        # (a span one word too long is a boundary issue, not a spurious span).
-        predicted = int(inside[1:].argmax()) + 1 if inside[1:].any() else 0
-        wrong_inside = bool(flagged & set(range(a, b)))
-        wrong_edges = bool(flagged & set(edges))
-        if predicted == 0:
-            issue = "spurious"
-        elif predicted != 1 + span.label:
-            issue = "wrong label"
-        elif wrong_inside or wrong_edges or any(best[t] == 1 + span.label for t in edges):
-            issue = "boundaries"
+        c = int(np.searchsorted(present, 1 + span.label))
+        wrong_kind, wrong_ends = _span_errors(post, whole, a, b, c, edges)
+        suspicion = max(wrong_kind, wrong_ends)
+        if calibrated:
+            is_issue = suspicion > FLAG_ABOVE
         else:
-            issue = ""
-        is_issue = wrong_inside or wrong_edges
+            is_issue = bool(flagged & set(range(a, b))) or bool(flagged & set(edges))
+        # The class the whole span most likely has ("O": no entity at all).
+        predicted = int(present[int(whole.argmax())])
+        if wrong_ends >= wrong_kind:
+            issue = "boundaries"
+        elif predicted == 0:
+            issue = "spurious"
+        else:
+            issue = "wrong label"
         rows.append(
             {
                 "start": span.start,
@@ -243,7 +350,7 @@ def _judge_row(
                 "text": text[span.start : span.end],
                 "given_label": classes[span.label],
                 "suggested_label": OUTSIDE if predicted == 0 else classes[predicted - 1],
-                "suspicion": round(float(wrongness[judged].max()), 6),
+                "suspicion": round(suspicion, 6),
                 "is_label_issue": is_issue,
                 "issue": issue if is_issue else "",
             }

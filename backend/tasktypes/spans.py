@@ -3,26 +3,29 @@
 An annotation's label is its tuple of :class:`~backend.tasktypes.tokens.Span` (character
 ranges with an entity class; none is a valid answer: "no entity here"). The audit works on
 tokens (:mod:`backend.tasktypes.tokens`): each token's class is "O" (outside every span)
-or its span's class; a token model is cross-validated over tasks and
-``core.token_classification.find_label_issues`` flags the tokens whose given class looks
-wrong. Spans are then judged from their tokens (:mod:`backend.tasktypes.span_verdicts`):
+or its span's class; a token model is cross-validated over tasks, and spans are judged from
+their tokens' out-of-fold probabilities (:mod:`backend.tasktypes.span_verdicts`):
 
 * every token gets a **probability that its given class is wrong**: single choice's
   calibrated suspicion (:mod:`backend.tasktypes.calibration`: the token noise matrix
-  confident learning estimates, a temperature fitted through it, Bayes' rule) over every
-  token; with ``filter_by`` "auto" a token is flagged when it is above 1/2 (an explicit
-  core ``filter_by`` uses ``core.token_classification.find_label_issues`` instead);
-* a given span is flagged when a flagged token lies inside it or just outside its ends
-  (a boundary); its issue is ``wrong label``, ``spurious`` (the model sees no entity),
-  or ``boundaries``;
-* a span the model finds where no annotation has one is a **missing** span (given "O").
+  confident learning estimates, the model's probabilities scaled by a temperature and a
+  bias of the entity classes against "O" fitted through it, Bayes' rule) over every
+  token;
+* a given span can be wrong in its **type** (another type, or no entity: the posterior of
+  its class, from the geometric mean of its tokens' probabilities put through the same
+  noise matrix, temperature and bias) or its **boundaries** (P(O) of its first or last
+  token when it has two or more; P(its class) of an unlabelled token just outside either
+  end); its **suspicion** is the larger. With ``filter_by`` "auto" it is flagged when that
+  is above 1/2 (an explicit core ``filter_by`` flags tokens with
+  ``core.token_classification.find_label_issues`` instead, and a span when such a token
+  lies inside it or just outside its ends); its issue is ``wrong label``, ``spurious``
+  (the whole span most likely has no entity) or ``boundaries``;
+* a span the model finds where no annotation has one is a **missing** span (given "O"),
+  flagged when its tokens are, its suspicion the largest of its tokens'.
 
-**Suspicion** of a span is the largest probability of being wrong among its tokens (its
-own, and an "O" token just outside either end); an annotation's and a task's suspicion is
-that of their worst span. So with "auto", a span is flagged exactly when its suspicion is
-above 1/2. issues.csv has one row per span; spans the audit cannot use (past the end of
-the text, overlapping another) are in skipped_spans.csv
-(:func:`backend.tasktypes.tokens.usable_spans`).
+An annotation's and a task's suspicion is that of their worst span. issues.csv has one
+row per span; spans the audit cannot use (past the end of the text, overlapping another)
+are in skipped_spans.csv (:func:`backend.tasktypes.tokens.usable_spans`).
 """
 
 from __future__ import annotations
@@ -66,23 +69,24 @@ class Spans(TaskType):
 
     name = "spans"
     control_tag = "labels"
-    #: "auto": a token is flagged when its calibrated probability of being wrong is above
+    #: "auto": a span is flagged when its calibrated probability of being wrong is above
     #: 1/2 (bench/detection_ner.py measured it against core's filter_by names).
     default_filter_by = CALIBRATED
-    suspicion = "P(the given class of the span's worst token is wrong), calibrated"
+    suspicion = "P(the span's type or boundaries are wrong), calibrated"
     suspicion_words = (
-        "For a span: the probability that its worst token's given class is wrong (its own "
-        "tokens, and an unlabelled token just outside either end, for boundaries), from "
-        "a token model that never saw the task, corrected for the label noise confident "
-        "learning estimates and calibrated. For a missing span (given O), the same with "
-        "class O."
+        "For a span: the probability that it is wrong, the larger of its type (another "
+        "type or no entity, judged from all its tokens together) and its boundaries (its "
+        "first or last token outside the entity, or an unlabelled neighbouring token "
+        "inside it), from a token model that never saw the task, corrected for the label "
+        "noise confident learning estimates and calibrated. For a missing span (given O), "
+        "the largest probability that one of its tokens is not O."
     )
     flagged_words = (
-        "A token is flagged when its probability of being wrong is above 1/2 (or, with an "
-        "explicit <code>filter_by</code>, by "
-        "<code>core.token_classification.find_label_issues</code>); a span is flagged when "
-        "such a token is inside it or just outside its ends, and a span the model finds "
-        "where nobody labelled one is flagged as missing when its tokens are flagged."
+        "A span is flagged when its probability of being wrong is above 1/2 (with an "
+        "explicit <code>filter_by</code>, when a token flagged by "
+        "<code>core.token_classification.find_label_issues</code> is inside it or just "
+        "outside its ends), and a span the model finds where nobody labelled one is "
+        "flagged as missing when one of its tokens is more likely than not in an entity."
     )
     health_words = "1 &minus; the share of given spans flagged (1.00: none)."
     tables: ClassVar[dict[str, tuple[str, ...]]] = {"skipped_spans": SKIPPED_COLUMNS}

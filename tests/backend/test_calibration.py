@@ -9,6 +9,7 @@ from backend.pipeline import run_audit
 from backend.settings import load_settings
 from backend.tasktypes.calibration import (
     expected_calibration_error,
+    fit_scaling,
     fit_temperature,
     label_error_probability,
     posterior,
@@ -52,6 +53,35 @@ def test_the_temperature_is_recovered_through_the_noise(noisy):
     assert fit_temperature(probs, given) > 0.45
     # Without noise, the plain fit on the true labels finds the same temperature.
     assert fit_temperature(probs, true) == pytest.approx(0.4, rel=0.1)
+
+
+def exact(truth: np.ndarray, given: np.ndarray) -> np.ndarray:
+    return posterior(truth, given, NOISE, temperature=1.0)
+
+
+def test_a_temperature_and_a_class_bias_are_recovered_together():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(8000, 4)) * 3
+    truth = softmax(logits)
+    true = (truth.cumsum(axis=1) > rng.random((8000, 1))).argmax(axis=1)
+    given = (NOISE[:, true].T.cumsum(axis=1) > rng.random((8000, 1))).argmax(axis=1)
+    # The model under-rates classes 1-3 against class 0 by 1.5 in log-odds, and is too soft:
+    # (log model + 0.6) / 0.4 gives the true logits back for classes 1-3.
+    shifted = np.array([False, True, True, True])
+    model = softmax((logits - 1.5 * shifted) / 2.5)
+    temperature, bias = fit_scaling(model, given, noise_matrix=NOISE, shifted=shifted)
+    assert temperature == pytest.approx(0.4, rel=0.1)
+    assert bias[0] == 0 and bias[1:] == pytest.approx([1.5 / 2.5] * 3, rel=0.1)
+    # Temperature alone does not get there.
+    alone = fit_temperature(model, given, noise_matrix=NOISE)
+    assert (
+        np.abs(posterior(model, given, NOISE, temperature=alone) - exact(truth, given)).max() > 0.1
+    )
+    # Applied, the posterior is the one of the true probabilities.
+    fitted = posterior(model, given, NOISE, temperature=temperature, bias=bias)
+    assert np.abs(fitted - exact(truth, given)).max() < 0.05
+    with pytest.raises(ValueError, match="shifted"):
+        fit_scaling(model, given, noise_matrix=NOISE, shifted=shifted[:3])
 
 
 def test_trusted_labels_count_as_true_labels(noisy):
