@@ -37,7 +37,7 @@ REQUIREMENTS = HERE / "requirements-labelstudio.txt"
 STAMP = VENV / ".labelaudit-requirements"
 
 INSTALL_TIMEOUT = 1200.0
-INIT_TIMEOUT = 300.0
+INIT_TIMEOUT = 600.0  # `label-studio init` took over 300 s on a loaded 2-core machine
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 
