@@ -38,6 +38,14 @@ INSTANT_TASK = "labelaudit.instant_update"
 RESULT_EXPIRES_SECONDS = 24 * 3600
 
 
+def lower_priority(settings: Settings) -> int:
+    """Add ``settings.audit_nice`` to this process's niceness (children inherit it); return
+    the niceness now. Audit processes call it so the web threads win the cores they share."""
+    import os
+
+    return os.nice(settings.audit_nice)
+
+
 def celery_app(settings: Settings) -> Celery:
     """Return a Celery app using REDIS_URL as broker and result backend (no tasks defined).
 
