@@ -207,6 +207,7 @@ class AuditLoop:
         self.stop = threading.Event()
         self.done = 0
         self.seconds: list[float] = []  # each finished audit's wall time
+        self.started = 0.0  # when the audit running now was asked for
         self.failed: list[str] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -220,7 +221,7 @@ class AuditLoop:
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            started = time.perf_counter()
+            started = self.started = time.perf_counter()
             job = self._call("POST", f"/projects/{PROJECT}/audit")["job"]
             while not self.stop.is_set():
                 record = self._call("GET", f"/jobs/{job}")
@@ -382,13 +383,18 @@ def main() -> int:
                     start_new_session=True,
                 )
             with AuditLoop(ports["labelaudit"]) as audits:
+                opened = time.perf_counter()
                 for route, request in requests.items():
                     found = measure(ports, request, args.clients, args.requests, True, args.rounds)
                     results[True, route, "during an audit"] = found["labelaudit"]
                     results[True, route, "bare"] = found["bare Flask"]
+                running = time.perf_counter() - audits.started  # the audit unfinished now
+                window = time.perf_counter() - opened
             during = (
-                f"{audits.done} audits of {args.during_audit} tasks finished meanwhile, "
-                f"{np.mean(audits.seconds):.1f} s each, against {audits.alone:.1f} s alone"
+                f"{audits.done} audits of {args.during_audit} tasks finished in the "
+                f"{window:.0f} s measured"
+                + (f", {np.mean(audits.seconds):.1f} s each" if audits.seconds else "")
+                + f", one unfinished after {running:.1f} s; {audits.alone:.1f} s alone"
             )
             if audits.failed:
                 during += f" ({len(audits.failed)} failed: {audits.failed[0][:200]})"
