@@ -84,9 +84,9 @@ class Settings:
     poll_seconds: float = 2.0
     #: Redis broker: an unacknowledged task is handed to another worker after this long.
     visibility_timeout: float = 600.0
-    #: Audits run this much lower in CPU priority than the web service (``os.nice``: added
-    #: to the niceness of ``labelaudit worker`` and of the embedded audit process; 0: the
-    #: same), so the web threads win the cores while an audit runs (bench/RESULTS.md).
+    #: Celery workers run this much lower in CPU priority than the web service (``os.nice``:
+    #: added to the niceness of ``labelaudit worker``, its pool inherits it; 0: the same),
+    #: so the web processes win the cores while an audit runs (bench/RESULTS.md, issue 16).
     audit_nice: int = 10
     #: Prefix of every Redis key and the name of the Celery queue (one per deployment).
     namespace: str = "labelaudit"

@@ -7,8 +7,7 @@ keeps the embedded runner's queue, debounce and sweep in its thread, and hands e
 one spawned child process, which runs the same steps (:meth:`ThreadRunner.run_ticket`) on
 the parent's in-memory store, reached through a ``multiprocessing`` manager on 127.0.0.1
 (an authenticated socket: claims, leases, job records and the saved audit go through it).
-The child starts on first use, at the audits' lower CPU priority
-(``LABELAUDIT_AUDIT_NICE``), and is kept for the next audits. Instant updates stay in the
+The child starts on first use and is kept for the next audits. Instant updates stay in the
 parent (the runner's instant thread): they are short, and must not wait for an audit.
 """
 
@@ -55,13 +54,16 @@ class _NoRunner:
 
 
 def _init_child(settings: Settings, address: tuple[str, int], authkey: bytes) -> None:
-    """Lower this process's CPU priority; connect to the parent's store and build this
-    process's service."""
+    """Connect to the parent's store and build this process's service.
+
+    It keeps the web process's CPU priority (LABELAUDIT_AUDIT_NICE is the workers'): the
+    web process runs its Python on one GIL, about one core, and the audit the other; tried
+    at niceness +10 on a shared machine, this process finished no 3,000-task audit in 19 s
+    of requests (at +0: one in 16 s) and p99 was no lower (bench/RESULTS.md, issue 16).
+    """
     from backend.service import Service
-    from backend.service.runners import lower_priority
     from backend.store import Artifacts
 
-    lower_priority(settings)
     manager = _manager_class()
     manager.register("store")
     client = manager(address=address, authkey=authkey)

@@ -40,7 +40,7 @@ RESULT_EXPIRES_SECONDS = 24 * 3600
 
 def lower_priority(settings: Settings) -> int:
     """Add ``settings.audit_nice`` to this process's niceness (children inherit it); return
-    the niceness now. Audit processes call it so the web threads win the cores they share."""
+    the niceness now. ``labelaudit worker`` calls it so the web processes win the cores."""
     import os
 
     return os.nice(settings.audit_nice)
