@@ -404,7 +404,11 @@ def main() -> int:
             proc.wait(30)
         if worker is not None:
             os.killpg(worker.pid, 15)
-            worker.wait(30)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:  # a warm shutdown behind a queue of tasks
+                os.killpg(worker.pid, 9)
+                worker.wait(30)
         if fake is not None:
             fake.__exit__(None, None, None)
         if args.mode == "redis":
