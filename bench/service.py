@@ -462,9 +462,10 @@ def main() -> int:
             )
         from backend.settings import load_settings
 
-        nice = load_settings(environ=env).audit_nice
-        where = "in a worker" if args.mode == "redis" else "in the web process's audit process"
-        where += f" at niceness +{nice}"
+        if args.mode == "redis":
+            where = f"in a worker at niceness +{load_settings(environ=env).audit_nice}"
+        else:
+            where = "in the web process's audit process"
         out.append(
             f"During audits ({args.mode} mode: {where}; {during}), a new connection per "
             f"request; load average {os.getloadavg()[0]:.1f} at the end\n\n" + "\n".join(lines)
