@@ -27,7 +27,7 @@ _UNPREFIXED = {
     "basic_auth_user": "BASIC_AUTH_USER",
     "basic_auth_pass": "BASIC_AUTH_PASS",
 }
-#: The largest niceness increment (a process at niceness 19 runs only on otherwise idle CPU).
+#: The largest niceness increment (at niceness 19 a process gets the least share of a busy core).
 MAX_NICE = 19
 _SECRETS = ("label_studio_api_key", "basic_auth_pass", "signing_key")
 #: Settings holding URLs, whose user:password@ part is a secret too.
