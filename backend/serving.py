@@ -96,7 +96,7 @@ def worker(args: argparse.Namespace) -> int:
     import os
     import tempfile
 
-    from backend.service.runners import instant_queue
+    from backend.service.runners import instant_queue, lower_priority
     from backend.settings import load_settings
 
     settings = load_settings()
@@ -126,6 +126,7 @@ def worker(args: argparse.Namespace) -> int:
     if args.beat and settings.sweep_seconds > 0:
         schedule = os.path.join(tempfile.mkdtemp(prefix="labelaudit-beat-"), "schedule")
         argv += ["--beat", "--schedule", schedule]
+    lower_priority(settings)  # Celery's pool processes inherit it
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)  # Celery logs labelaudit's records with its own

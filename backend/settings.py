@@ -27,6 +27,8 @@ _UNPREFIXED = {
     "basic_auth_user": "BASIC_AUTH_USER",
     "basic_auth_pass": "BASIC_AUTH_PASS",
 }
+#: The largest niceness increment (at niceness 19 a process gets the least share of a busy core).
+MAX_NICE = 19
 _SECRETS = ("label_studio_api_key", "basic_auth_pass", "signing_key")
 #: Settings holding URLs, whose user:password@ part is a secret too.
 _URLS = ("label_studio_url", "redis_url")
@@ -82,6 +84,10 @@ class Settings:
     poll_seconds: float = 2.0
     #: Redis broker: an unacknowledged task is handed to another worker after this long.
     visibility_timeout: float = 600.0
+    #: Celery workers run this much lower in CPU priority than the web service (``os.nice``:
+    #: added to the niceness of ``labelaudit worker``, its pool inherits it; 0: the same),
+    #: so the web processes win the cores while an audit runs (bench/RESULTS.md, issue 16).
+    audit_nice: int = 10
     #: Prefix of every Redis key and the name of the Celery queue (one per deployment).
     namespace: str = "labelaudit"
 
@@ -154,6 +160,10 @@ def load_settings(
         raise ValueError(
             f"setting filter_by must be 'auto' or one of {list(FILTER_BY)}; "
             f"got {settings.filter_by!r}"
+        )
+    if not 0 <= settings.audit_nice <= MAX_NICE:
+        raise ValueError(
+            f"setting audit_nice must be between 0 and {MAX_NICE}; got {settings.audit_nice}"
         )
     for name in ("consensus_min_probability", "relabel_min_confidence"):
         value = getattr(settings, name)

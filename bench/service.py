@@ -4,11 +4,15 @@ Starts ``labelaudit serve`` (gunicorn) on 127.0.0.1 and, in the same run, a bare
 with the same routes and basic auth (``bench/bare_app.py``) under the same gunicorn
 settings; seeds one project holding an audit of 10 tasks straight into the state store;
 then runs 32 concurrent clients (one asyncio loop, raw HTTP/1.1, so the client costs
-little CPU) against each route of each server in turn: GET /health, POST /setup, POST
+little CPU) against each route of the two servers taking turns (``--rounds`` turns each,
+so load from elsewhere on a shared machine falls on both alike): GET /health, POST /setup, POST
 /predict (the 10 audited tasks), POST /webhook (annotation events: debounced, so they only
 touch Redis). Clients open a **new connection per request**, as Label Studio does, and,
 second, keep one connection alive. Basic auth is on (as in production). Prints p50/p99
 per route for both servers and labelaudit's p99 as a ratio to the bare app's.
+``--during-audit N`` then measures both again while audits of an N-task project run back to
+back (a fake Label Studio serves it; Redis mode: a ``labelaudit worker``), and prints each
+audit's seconds against one run alone.
 
     .venv/bin/python bench/service.py                      # Redis mode (REDIS_URL or local)
     .venv/bin/python bench/service.py --mode embedded      # no Redis: one process
@@ -47,6 +51,8 @@ CONFIG = """<View>
 PROJECT = 1
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 USER, PASSWORD = "bench", "bench-password-0123"
+#: The worker of --during-audit in Redis mode (2 pool processes: the machine's 2 cores).
+WORKER_ARGS = ("--concurrency", "2", "--no-beat")
 AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
@@ -200,6 +206,8 @@ class AuditLoop:
         self.port = port
         self.stop = threading.Event()
         self.done = 0
+        self.seconds: list[float] = []  # each finished audit's wall time
+        self.started = 0.0  # when the audit running now was asked for
         self.failed: list[str] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -213,10 +221,12 @@ class AuditLoop:
 
     def _run(self) -> None:
         while not self.stop.is_set():
+            started = self.started = time.perf_counter()
             job = self._call("POST", f"/projects/{PROJECT}/audit")["job"]
             while not self.stop.is_set():
                 record = self._call("GET", f"/jobs/{job}")
                 if record.get("state") in {"succeeded", "failed"}:
+                    self.seconds.append(time.perf_counter() - started)
                     self.done += 1
                     if record["state"] == "failed":
                         self.failed.append(str(record.get("error")))
@@ -224,12 +234,15 @@ class AuditLoop:
                 time.sleep(0.2)
 
     def __enter__(self) -> AuditLoop:
-        """Start; return once the first audit finished (start-up is not what is measured)."""
+        """Start; return once two audits finished: the first warms up (start-up is not what
+        is measured), the second ran with no requests (``alone``: its seconds)."""
         self.thread.start()
-        deadline = time.monotonic() + 300
-        while self.done == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        deadline = time.monotonic() + 600
+        while self.done < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.alone = self.seconds[-1] if self.seconds else float("nan")
         self.done = 0
+        self.seconds = []
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -238,18 +251,33 @@ class AuditLoop:
 
 
 def measure(
-    port: int, request: tuple[str, str, bytes], clients: int, per_client: int, new: bool
-) -> dict[str, float]:
-    """p50, p99 (ms), requests/s and errors of one route on one server."""
-    latencies, errors, wall = asyncio.run(load(port, request, clients, per_client, new))
-    ms = np.array(latencies) * 1000
-    return {
-        "n": len(ms),
-        "p50": float(np.percentile(ms, 50)),
-        "p99": float(np.percentile(ms, 99)),
-        "rate": len(ms) / wall,
-        "errors": errors,
-    }
+    ports: dict[str, int],
+    request: tuple[str, str, bytes],
+    clients: int,
+    per_client: int,
+    new: bool,
+    rounds: int,
+) -> dict[str, dict[str, float]]:
+    """p50, p99 (ms), requests/s and errors of one route on each server (by name).
+
+    The servers take turns, ``rounds`` times, each turn ``per_client / rounds`` requests per
+    client: a burst of load from elsewhere on a shared machine then falls on both alike.
+    """
+    runs: dict[str, list[tuple[list[float], int, float]]] = {name: [] for name in ports}
+    for _ in range(rounds):
+        for name, port in ports.items():
+            runs[name].append(asyncio.run(load(port, request, clients, per_client // rounds, new)))
+    out = {}
+    for name, parts in runs.items():
+        ms = np.array([x for latencies, _, _ in parts for x in latencies]) * 1000
+        out[name] = {
+            "n": len(ms),
+            "p50": float(np.percentile(ms, 50)),
+            "p99": float(np.percentile(ms, 99)),
+            "rate": len(ms) / sum(wall for _, _, wall in parts),
+            "errors": sum(errors for _, errors, _ in parts),
+        }
+    return out
 
 
 def main() -> int:
@@ -260,6 +288,10 @@ def main() -> int:
     )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=100, help="per client and route")
+    parser.add_argument(
+        "--rounds", type=int, default=4,
+        help="the two servers take turns this many times per route (the requests split)",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, help="gunicorn processes (serve's default)")
     parser.add_argument("--threads", type=int, default=8, help="threads per process")
     parser.add_argument(
@@ -273,7 +305,7 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument(
         "--server-env", action="append", default=[], metavar="NAME=VALUE",
-        help="an extra environment variable for labelaudit serve (repeatable)",
+        help="an extra environment variable for labelaudit serve and worker (repeatable)",
     )  # fmt: skip
     parser.add_argument("--markdown", help="append the results as a markdown table to this file")
     args = parser.parse_args()
@@ -327,15 +359,6 @@ def main() -> int:
         for name, command in commands.items()
     }
     worker = None
-    if fake is not None and args.mode == "redis":
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "worker", "--concurrency", "2", "--no-beat"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
     modes = {"new": [True], "keep-alive": [False], "both": [True, False]}[args.connections]
     results: dict[tuple[bool, str, str], dict[str, float]] = {}
     requests = requests_for(tasks)
@@ -346,17 +369,33 @@ def main() -> int:
                 asyncio.run(load(ports[name], request, args.clients, 10, False))
         for new in modes:
             for route, request in requests.items():
+                found = measure(ports, request, args.clients, args.requests, new, args.rounds)
                 for name in procs:
-                    results[new, route, name] = measure(
-                        ports[name], request, args.clients, args.requests, new
-                    )
+                    results[new, route, name] = found[name]
         if fake is not None:
+            if args.mode == "redis":  # started now: its start-up is not in the idle figures
+                worker = subprocess.Popen(
+                    [*(sys.executable, "-m", "backend.cli", "worker"), *WORKER_ARGS],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             with AuditLoop(ports["labelaudit"]) as audits:
+                opened = time.perf_counter()
                 for route, request in requests.items():
-                    results[True, route, "during an audit"] = measure(
-                        ports["labelaudit"], request, args.clients, args.requests, True
-                    )
-            during = f"{audits.done} audits of {args.during_audit} tasks ran meanwhile"
+                    found = measure(ports, request, args.clients, args.requests, True, args.rounds)
+                    results[True, route, "during an audit"] = found["labelaudit"]
+                    results[True, route, "bare"] = found["bare Flask"]
+                running = time.perf_counter() - audits.started  # the audit unfinished now
+                window = time.perf_counter() - opened
+            during = (
+                f"{audits.done} audits of {args.during_audit} tasks finished in the "
+                f"{window:.0f} s measured"
+                + (f", {np.mean(audits.seconds):.1f} s each" if audits.seconds else "")
+                + f", one unfinished after {running:.1f} s; {audits.alone:.1f} s alone"
+            )
             if audits.failed:
                 during += f" ({len(audits.failed)} failed: {audits.failed[0][:200]})"
     finally:
@@ -365,7 +404,11 @@ def main() -> int:
             proc.wait(30)
         if worker is not None:
             os.killpg(worker.pid, 15)
-            worker.wait(30)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:  # a warm shutdown behind a queue of tasks
+                os.killpg(worker.pid, 9)
+                worker.wait(30)
         if fake is not None:
             fake.__exit__(None, None, None)
         if args.mode == "redis":
@@ -405,19 +448,27 @@ def main() -> int:
     if fake is not None:
         lines = [
             "| route | labelaudit p50 ms | p99 ms | bare Flask p99 ms (idle) | p99 ratio "
-            "| errors |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| bare Flask p99 ms (during) | ratio to it | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for route in requests:
             ours, bare = results[True, route, "during an audit"], results[True, route, "bare Flask"]
+            bare_during = results[True, route, "bare"]
             lines.append(
                 f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {bare['p99']:.1f} "
-                f"| {ours['p99'] / bare['p99']:.2f}x | {ours['errors']} |"
+                f"| {ours['p99'] / bare['p99']:.2f}x | {bare_during['p99']:.1f} "
+                f"| {ours['p99'] / bare_during['p99']:.2f}x "
+                f"| {ours['errors']} / {bare_during['errors']} |"
             )
-        where = "in a worker" if args.mode == "redis" else "in the web process's audit process"
+        from backend.settings import load_settings
+
+        if args.mode == "redis":
+            where = f"in a worker at niceness +{load_settings(environ=env).audit_nice}"
+        else:
+            where = "in the web process's audit process"
         out.append(
             f"During audits ({args.mode} mode: {where}; {during}), a new connection per "
-            f"request\n\n" + "\n".join(lines)
+            f"request; load average {os.getloadavg()[0]:.1f} at the end\n\n" + "\n".join(lines)
         )
     print("\n\n".join(out))
     if args.markdown:

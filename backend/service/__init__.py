@@ -24,6 +24,7 @@ for the web process and the workers.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,10 @@ __all__ = [
 
 #: Work items (prepared datasets) a process keeps loaded: the audit it works on.
 WORK_CACHED = 1
+#: /health trusts a state-store ping of this process this recent, seconds (a failed one is
+#: never trusted): a Redis round trip per health check cost a third of /health's throughput
+#: under load (bench/RESULTS.md, issue 16).
+PING_FRESH_SECONDS = 1.0
 
 logger = logging.getLogger("labelaudit.service")
 
@@ -106,6 +111,7 @@ class Service:
             work,
             self.instant,
         )
+        self._pinged_at = -PING_FRESH_SECONDS  # time.monotonic() of the last good store ping
         delays = RETRY.delays() if retry_delays is None else retry_delays
         self.runner = runner if runner is not None else ThreadRunner(self, retry_delays=delays)
 
@@ -132,8 +138,15 @@ class Service:
         return self.credentials.scrub(text, project)
 
     def ping(self) -> None:
-        """Raise if the state store cannot be reached or MODEL_DIR cannot be written."""
-        self.store.ping()
+        """Raise if the state store cannot be reached or MODEL_DIR cannot be written.
+
+        The store is asked unless it answered this process's ping less than
+        PING_FRESH_SECONDS ago; MODEL_DIR (no round trip) is looked at every time.
+        """
+        now = time.monotonic()
+        if now - self._pinged_at >= PING_FRESH_SECONDS:
+            self.store.ping()
+            self._pinged_at = now
         self.artifacts.check_writable()
 
     def setup(self, project: int, *, url: str, token: str, config_hash: str) -> str:
@@ -159,15 +172,20 @@ class Service:
         return self.scheduler.trigger(project, immediate=immediate, reason=reason)
 
     def annotation_changed(self, project: int, action: str, body: dict[str, Any]) -> str:
-        """An annotation webhook: judge the annotation again at once where its project's
-        audit allows (off this thread), and schedule the debounced audit; return its job id."""
-        try:
-            self.instant.enqueue(project, action, body)
-        except Exception as err:  # the debounced audit still follows: never fail the webhook
-            logger.warning(
-                "project %s: no instant update (%s)", project, self.scrub(describe_error(err))
-            )
-        return self.trigger(project, immediate=False, reason=action)
+        """An annotation webhook: schedule the debounced audit and, where the project's audit
+        allows, judge the annotation again at once (off this thread); return the job id.
+
+        One store round trip: scheduling answers whether the project is judged at once.
+        """
+        scheduled = self.scheduler.schedule(project, immediate=False, reason=action)
+        if scheduled.instant:
+            try:
+                self.instant.enqueue(project, action, body)
+            except Exception as err:  # the debounced audit still follows: never fail the webhook
+                logger.warning(
+                    "project %s: no instant update (%s)", project, self.scrub(describe_error(err))
+                )
+        return scheduled.ticket
 
     def start_audit(self, project: int) -> str:
         """Audit ``project`` now (after the running one); MissingCredentials if it cannot."""

@@ -104,10 +104,8 @@ class Instant:
     # ------------------------------------------------------------------ the web side
 
     def enqueue(self, project: int, action: str, body: Mapping[str, Any]) -> bool:
-        """Hand an annotation webhook to the runner if its project is judged at once."""
-        live = self.store.live(project)
-        if not live or not live.get("instant"):
-            return False
+        """Hand an annotation webhook of a project judged at once (the caller knows it from
+        the store: ``Scheduled.instant``) to the runner; False if it names no change."""
         message = event_message(action, body, time.time())
         if message is None:
             return False

@@ -38,6 +38,14 @@ INSTANT_TASK = "labelaudit.instant_update"
 RESULT_EXPIRES_SECONDS = 24 * 3600
 
 
+def lower_priority(settings: Settings) -> int:
+    """Add ``settings.audit_nice`` to this process's niceness (children inherit it); return
+    the niceness now. ``labelaudit worker`` calls it so the web processes win the cores."""
+    import os
+
+    return os.nice(settings.audit_nice)
+
+
 def celery_app(settings: Settings) -> Celery:
     """Return a Celery app using REDIS_URL as broker and result backend (no tasks defined).
 
@@ -106,6 +114,10 @@ class CeleryRunner:
         self._redis: Any = None
         self._url = settings.redis_url
 
+    # Both tasks are declared ignore_result (worker.tasks) and this process never waits for
+    # them: sent with ignore_result, the result backend does not SUBSCRIBE (and later
+    # UNSUBSCRIBE) to each task's result channel, two sends off every webhook's path.
+
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         """Send ``audit_project(project, ticket)`` to the queue, due in ``countdown`` s."""
         self.app.send_task(
@@ -113,14 +125,25 @@ class CeleryRunner:
             kwargs={"project": project, "ticket": ticket},
             countdown=countdown if countdown > 0 else None,
             queue=self.queue,
+            ignore_result=True,
         )
 
     def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
-        """Send ``instant_update(project, message)`` to the instant queue."""
+        """Send ``instant_update(project, message)`` to the instant queue.
+
+        Its shown form (``kwargsrepr``, in worker logs and monitors) names the project and
+        how many changes, not the annotations' results: shorter to make, and no annotation
+        text in logs.
+        """
+        changes = message.get("changes")
+        count = len(changes) if isinstance(changes, list) else 0
         self.app.send_task(
             INSTANT_TASK,
             kwargs={"project": project, "message": message},
             queue=self.instant_queue,
+            ignore_result=True,
+            argsrepr="()",
+            kwargsrepr=f"{{'project': {project}, 'message': <{count} change(s)>}}",
         )
 
     def queue_depth(self) -> int:

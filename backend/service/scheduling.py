@@ -32,7 +32,7 @@ from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.fingerprint import dataset_fingerprint
 from backend.service.policy import TRANSIENT, describe_error, new_id
 from backend.settings import Settings
-from backend.store import Artifacts, Claim, SavedAudit, Stage, Store
+from backend.store import Artifacts, Claim, SavedAudit, Scheduled, Stage, Store
 
 if TYPE_CHECKING:
     from backend.publish import LabelStudioIO
@@ -95,6 +95,10 @@ class Scheduler:
 
     def trigger(self, project: int, *, immediate: bool, reason: str) -> str:
         """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id."""
+        return self.schedule(project, immediate=immediate, reason=reason).ticket
+
+    def schedule(self, project: int, *, immediate: bool, reason: str) -> Scheduled:
+        """:meth:`trigger`, returning the store's answer (the ticket is the job id)."""
         s = self.settings
         scheduled = self.store.schedule(
             project,
@@ -116,7 +120,7 @@ class Scheduler:
             if self.runner is None:
                 raise RuntimeError("the scheduler has no runner (the service sets one)")
             self.runner.enqueue(project, scheduled.ticket, scheduled.countdown)
-        return scheduled.ticket
+        return scheduled
 
     def claim_begin(self, project: int, ticket: str, owner: str) -> Claim:
         """Ask the store whether the ticket's audit may start (or resume) now."""

@@ -96,11 +96,14 @@ class Claim:
 
 @dataclass(frozen=True)
 class Scheduled:
-    """The pending audit of a project after an event: its ticket and whether to enqueue it."""
+    """The pending audit of a project after an event: its ticket and whether to enqueue it;
+    ``instant``: whether the project's current audit judges changed annotations at once
+    (its live record's ``instant``, read in the same step)."""
 
     ticket: str
     created: bool
     countdown: float
+    instant: bool = False
 
 
 @dataclass(frozen=True)

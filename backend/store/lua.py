@@ -9,8 +9,9 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
-# KEYS: ticket, due, burst, projects.
+# KEYS: ticket, due, burst, projects, live.
 # ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project
+# Returns the ticket, 1 if created, the countdown ms, 1 if the live record says instant.
 SCHEDULE = (
     NOW_MS
     + """
@@ -30,7 +31,9 @@ if ARGV[2] == '1' then
 end
 local due = math.min(now + tonumber(ARGV[3]), burst + tonumber(ARGV[4]))
 redis.call('SET', KEYS[2], due, 'PX', ARGV[5])
-return {ticket, created, math.max(due - now, 0)}
+local instant = 0
+if redis.call('HGET', KEYS[5], 'instant') == 'true' then instant = 1 end
+return {ticket, created, math.max(due - now, 0), instant}
 """
 )
 

@@ -238,7 +238,8 @@ class MemoryStore(Store):
                 self._set(project, "burst", burst, ttl)
             due = min(now + debounce, burst + max_wait)
             self._set(project, "due", due, ttl)
-            return Scheduled(pending, created, max(due - now, 0.0))
+            live = self._projects.get(project, {}).get("live") or {}
+            return Scheduled(pending, created, max(due - now, 0.0), bool(live.get("instant")))
 
     def claim_begin(
         self,

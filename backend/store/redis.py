@@ -247,11 +247,15 @@ class RedisStore(Store):
         max_wait: float,
         ttl: float,
     ) -> Scheduled:
-        pending, created, countdown = self._schedule(
-            keys=[*self._k(project, "ticket", "due", "burst"), self.keys.projects],
+        pending, created, countdown, instant = self._schedule(
+            keys=[
+                *self._k(project, "ticket", "due", "burst"),
+                self.keys.projects,
+                self.keys.project(project, "live"),
+            ],
             args=[ticket, int(immediate), _ms(debounce), _ms(max_wait), _ms(ttl), project],
         )
-        return Scheduled(pending.decode(), bool(created), int(countdown) / 1000)
+        return Scheduled(pending.decode(), bool(created), int(countdown) / 1000, bool(instant))
 
     def claim_begin(
         self,

@@ -73,3 +73,72 @@ def test_embedded_audits_run_in_a_child_process_on_the_parent_s_store(tmp_path):
             assert answer["results"][0]["model_version"] == "labelaudit-1"
         finally:
             service.runner.stop()
+
+
+def test_each_label_studio_route_costs_one_redis_round_trip_at_most(tmp_path):
+    """Under load a Redis round trip costs more than Flask's own work on a route (issue 16):
+    /setup, /predict and an annotation /webhook cost one each, /health none within a second
+    of its last good ping. Counted on the wire: each command or pipeline sent is one."""
+    import uuid
+
+    import redis
+
+    from backend.api import create_app
+    from backend.store import RedisStore, SavedAudit
+    from tests.backend.test_api import RecordingRunner
+    from tests.worker.support import drop_namespace, redis_server
+
+    class Counting(redis.Connection):
+        sent = 0
+
+        def send_packed_command(self, command, check_health=True):
+            Counting.sent += 1
+            super().send_packed_command(command, check_health)
+
+    config = (
+        '<View><Text name="t" value="$t"/><Choices name="c" toName="t">'
+        '<Choice value="a"/><Choice value="b"/></Choices></View>'
+    )
+    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
+    with redis_server() as url:
+        pool = redis.ConnectionPool.from_url(url, connection_class=Counting)
+        store = RedisStore(url, namespace=namespace, client=redis.Redis(connection_pool=pool))
+        answer = {"result": [], "score": 0.5, "model_version": "labelaudit-1"}
+        audit = SavedAudit("labelaudit-1", "job", {3: answer}, {}, "fp", 0, 1.0, instant=True)
+        store.save_audit(1, audit)
+        runner = RecordingRunner()
+        settings = {"model_dir": str(tmp_path), "redis_url": url, "namespace": namespace}
+        app = create_app({"SETTINGS": settings, "STORE": store, "RUNNER": runner})
+        client = app.test_client()
+        setup = {
+            "project": "1.1700000000",
+            "schema": config,
+            "hostname": "http://127.0.0.1:8080",
+            "access_token": "f00dfeedf00dfeedf00dfeedf00dfeedf00dfeed",
+        }
+        calls = {
+            "/health": lambda: client.get("/health"),
+            "/setup": lambda: client.post("/setup", json=setup),
+            "/predict": lambda: client.post("/predict", json={"project": 1, "tasks": [{"id": 3}]}),
+            "/webhook": lambda: client.post(
+                "/webhook",
+                json={
+                    "action": "ANNOTATION_CREATED",
+                    "project": {"id": 1},
+                    "annotation": {"id": 7, "task": 3, "result": []},
+                },
+            ),
+        }
+        sent = {}
+        try:
+            for route, call in calls.items():
+                assert call().status_code == 200, route  # first: loads the scripts
+                before = Counting.sent
+                answer = call()
+                assert answer.status_code == 200, (route, answer.json)
+                sent[route] = Counting.sent - before
+        finally:
+            drop_namespace(url, namespace)
+            pool.disconnect()
+    assert sent == {"/health": 0, "/setup": 1, "/predict": 1, "/webhook": 1}
+    assert len(runner.instant) == 2  # both webhooks reached the instant queue

@@ -31,6 +31,8 @@ def test_model_params_are_json_objects():
         ({"folds": "many"}, "folds must be of type int"),
         ({"filter_by": "magic"}, "filter_by must be 'auto' or one of"),
         ({"colour": "blue"}, "unknown setting 'colour'"),
+        ({"audit_nice": -1}, "audit_nice must be between 0 and 19"),
+        ({"audit_nice": 20}, "audit_nice must be between 0 and 19"),
     ],
 )
 def test_bad_settings_are_named(overrides, match):

@@ -252,6 +252,16 @@ def test_an_audit_saves_its_flags_and_live_record(store):
     assert store.flags(5) == {} and store.live(5)["instant"] is False
 
 
+def test_scheduling_says_whether_the_current_audit_judges_changes_at_once(store):
+    """The webhook's one round trip: the ticket and the live record's instant flag."""
+    assert schedule(store, 5).instant is False  # never audited
+    store.save_audit(5, saved("labelaudit-1", instant=True))
+    assert schedule(store, 5).instant is True
+    assert schedule(store, 6).instant is False  # another project
+    store.save_audit(5, saved("labelaudit-2", instant=False))
+    assert schedule(store, 5).instant is False
+
+
 def test_live_updates_land_only_on_the_current_version(store):
     store.save_audit(5, saved("labelaudit-1"))
     verdict = {"state": "confirmed", "label": 0, "task": 10, "annotator": "a", "flagged_label": 0}

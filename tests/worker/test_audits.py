@@ -6,10 +6,13 @@ in this process, in Redis mode: its webhook enqueues tasks the worker runs.
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
+from backend.settings import MAX_NICE, Settings
 from tests.worker.support import TOKEN, annotation, numeric_tasks, wait_for
 
 JOB_TIMEOUT = 60.0
@@ -35,6 +38,30 @@ def start_training(client, project: int) -> str:
     answer = client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": project}})
     assert answer.status_code == 200
     return answer.json["job"]
+
+
+def children(pid: int) -> list[int]:
+    """The process ids whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_worker_and_its_pool_run_at_the_audits_lower_priority(worker):
+    """labelaudit worker adds LABELAUDIT_AUDIT_NICE (default) to its niceness; Celery's pool
+    processes inherit it (issue 16: the web processes win the cores during audits)."""
+    expected = min(os.nice(0) + Settings().audit_nice, MAX_NICE)
+    assert Settings().audit_nice > 0
+    pool = wait_for(lambda: children(worker.pid), timeout=10, what="the worker's pool")
+    assert len(pool) >= 3  # --concurrency 3
+    for pid in [worker.pid, *pool]:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == expected, pid
 
 
 def test_an_audit_fans_out_pushes_and_serves_predict(client, deployment):

@@ -202,3 +202,35 @@ def test_the_celery_app_follows_the_settings(app):
 def test_a_celery_app_needs_redis():
     with pytest.raises(ValueError, match="REDIS_URL is empty"):
         make_celery(load_settings({"redis_url": ""}, environ={}))
+
+
+def test_the_web_side_sends_tasks_without_waiting_for_results_or_showing_annotations(redis_url):
+    """CeleryRunner's messages, read off the real queues: sent with ignore_result (no result
+    channel subscription per webhook, issue 16), the instant one shown without its results."""
+    import base64
+    import json
+
+    import redis
+
+    from backend.service.runners import CeleryRunner, celery_app, instant_queue
+
+    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
+    settings = load_settings({"redis_url": redis_url, "namespace": namespace}, environ={})
+    runner = CeleryRunner(celery_app(settings), settings)
+    change = {"annotation": 7, "task": 3, "result": [{"value": {"choices": ["secret-label"]}}]}
+    message = {"action": "ANNOTATION_CREATED", "at": 1.0, "changes": [change]}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        runner.enqueue_instant(1, message)
+        runner.enqueue(1, "ticket-1", 0)
+        (instant,) = [json.loads(raw) for raw in client.lrange(instant_queue(settings), 0, -1)]
+        (audit,) = [json.loads(raw) for raw in client.lrange(namespace, 0, -1)]
+    finally:
+        drop_namespace(redis_url, namespace)
+        client.close()
+    assert instant["headers"]["task"] == INSTANT_TASK and audit["headers"]["task"] == AUDIT_TASK
+    assert instant["headers"]["ignore_result"] is True and audit["headers"]["ignore_result"] is True
+    assert "secret-label" not in json.dumps(instant["headers"])
+    assert instant["headers"]["kwargsrepr"] == "{'project': 1, 'message': <1 change(s)>}"
+    _, kwargs, _ = json.loads(base64.b64decode(instant["body"]))
+    assert kwargs == {"project": 1, "message": message}  # the worker still gets all of it
