@@ -266,9 +266,15 @@ def push_audit(
     if stray:
         raise ValueError(f"every prediction must carry model_version {version!r}; got {stray}")
     if in_place:
+        started = time.perf_counter()
         shown_as = _shown_version(ls, project_id, version, version_prefix)
         existing = version_predictions(ls, project_id, shown_as) if shown_as else {}
         if shown_as and existing:
+            logger.info(
+                "project %s: %d predictions of %s listed in %.1f s",
+                project_id, sum(map(len, existing.values())), shown_as,
+                time.perf_counter() - started,
+            )  # fmt: skip
             _push_in_place(
                 ls, project_id, predictions, flagged, existing, shown_as, view_title, tabs,
                 progress, switched, guard, version,
@@ -345,10 +351,7 @@ def _push_in_place(
 ) -> None:
     """Write only what changed under ``shown_as``; the tabs; then delete what is stale."""
     plan = plan_update(existing, predictions, shown_as)
-    logger.info(
-        "project %s: %s in place under %s: %d updated, %d created, %d to delete",
-        project_id, version, shown_as, len(plan.patch), len(plan.create), len(plan.delete),
-    )  # fmt: skip
+    started = time.perf_counter()
     write_in_place(
         ls,
         project_id,
@@ -357,6 +360,11 @@ def _push_in_place(
         retried=retried,
         progress=progress,
     )
+    logger.info(
+        "project %s: %s in place under %s: %d updated, %d created in %.1f s; %d to delete",
+        project_id, version, shown_as, len(plan.patch), len(plan.create),
+        time.perf_counter() - started, len(plan.delete),
+    )  # fmt: skip
     cols = views.columns(ls, project_id)
     with guard() if guard is not None else contextlib.nullcontext():
         _point(ls, project_id, {view_title: flagged, **tabs}, cols)
