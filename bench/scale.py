@@ -326,13 +326,17 @@ def fix(ls: Any, project: Project, result: Any, k: int) -> int:
     return done
 
 
-def predictions_check(ls: Any, project: int) -> str:
+def predictions_check(ls: Any, project: int, tasks: list[int]) -> str:
     """Whether every task holds exactly one prediction, of the project's model_version."""
+    from collections import Counter
+
+    from backend.labelstudio.client import sdk_request
+
     version = ls.projects.get(id=project).model_version
-    bad = 0
-    for task in export(ls, project):
-        versions = [p.get("model_version") for p in task.get("predictions") or []]
-        bad += versions != [version]
+    found = sdk_request(ls, "GET", f"api/predictions/?project={project}")
+    current = Counter(p["task"] for p in found if p.get("model_version") == version)
+    others = Counter(p["task"] for p in found if p.get("model_version") != version)
+    bad = sum(current[t] != 1 or others[t] != 0 for t in tasks)
     return f"{version}: {'every task has exactly one' if not bad else f'{bad} tasks wrong'}"
 
 
@@ -550,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(run.row(n), flush=True)
                         print(f"[{n}] after {fixed} fixed: {changed(previous, result)}")
                     if runs:
-                        check = predictions_check(ls, project.id)
+                        check = predictions_check(ls, project.id, list(project.true))
                         print(f"[{n}] {check}; load average {load()}; "
                               f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)  # fmt: skip
                     rows += [run.row(n) for run in runs]
