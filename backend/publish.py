@@ -7,7 +7,8 @@
 2. write issues.csv, predictions.json, summary.json and report.html for that version, and
    whatever else the caller keeps with it (``keep``: the service's final model);
 3. push the same predictions and the review tab (:func:`backend.labelstudio.push.push_audit`;
-   a project that already shows a version of ours is updated in place, only what changed);
+   a task type with ``in_place`` (single choice) updates a project that already shows a
+   version of ours in place, only what changed);
    the moment the project shows the audit, summary.json and report.html are written
    again with the push's time, and ``switched(version, summary, pushed)`` lets the caller
    make it current (``pushed``: the predictions Label Studio now shows, which after an
@@ -83,12 +84,14 @@ class LabelStudioIO:
         switched: Callable[[str], None],
         tabs: dict[str, dict[int, int]] | None = None,
         guard: Callable[[], AbstractContextManager[Any]] | None = None,
+        in_place: bool = False,
     ) -> None:
         """Push predictions and the review tab (and ``tabs``, title -> task id -> annotation
         id); ``switched`` once the project shows them; the switch runs inside ``guard()``.
 
-        A project that already shows a version of ours keeps it: only what changed is
-        written, and ``predictions`` become, in the list itself, what the project shows."""
+        ``in_place``: a project that already shows a version of ours keeps it, only what
+        changed is written, and ``predictions`` become, in the list itself, what the
+        project shows."""
         from backend.labelstudio.client import close, connect
         from backend.labelstudio.push import push_audit
 
@@ -104,7 +107,7 @@ class LabelStudioIO:
                 progress=lambda done, total: progress("push", done, total),
                 switched=switched,
                 guard=guard,
-                in_place=True,
+                in_place=in_place,
             )
         finally:
             close(client)
@@ -232,5 +235,6 @@ def publish(
         switched=shown,
         tabs=tasktypes.get(result.kind.task_type).tabs(result),
         guard=guard,
+        in_place=tasktypes.get(result.kind.task_type).in_place,
     )
     return published

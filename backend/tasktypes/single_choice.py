@@ -54,6 +54,7 @@ class SingleChoice(TaskType):
     control_tag = "choices"
     default_filter_by = "prune_by_noise_rate"
     instant = True
+    in_place = True
     suspicion = (
         "estimated probability that the given label is wrong: 1 - its posterior from the "
         "out-of-fold probabilities (temperature-calibrated) and the estimated noise matrix"
