@@ -472,6 +472,16 @@ def offline_changes(n: int, fixes: list[int], *, seed: int) -> list[str]:
 
     rows = []
     result = audit()
+    # The push phase also writes the audit's files here (publish writes them before the
+    # push and again with its time): what that costs without Label Studio.
+    from backend.publish import publish
+
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        publish(result, folder=lambda _: Path(scratch), settings=settings.redacted(), source="x")
+        took = time.perf_counter() - started
+    print(f"[{n}] outputs written once (issues.csv, predictions.json, summary, report) in "
+          f"{took:.1f} s; load average {load()}", flush=True)  # fmt: skip
     for k in fixes:
         wrong = [t for t in result.flagged_task_ids() if given[t - 1] != true[t - 1]][:k]
         for task in wrong:
