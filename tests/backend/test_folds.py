@@ -60,3 +60,10 @@ def test_unit_hash_is_fixed_and_uniform():
     assert unit_hash(np.array([42]), seed=0)[0] == unit_hash(np.array([7, 42]), seed=0)[1]
     with pytest.raises(ValueError, match="groups is empty"):
         stable_task_folds(np.array([]), np.array([]), folds=5, seed=0)
+
+
+def test_only_task_types_whose_folds_stay_put_write_re_audits_in_place():
+    from backend import tasktypes
+
+    in_place = {name for name in tasktypes.names() if tasktypes.get(name).in_place}
+    assert in_place == {"single_choice"}  # multi_annotator inherits single choice's, not this
