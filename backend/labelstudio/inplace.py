@@ -113,7 +113,8 @@ def plan_update(
             plan.patch[int(keep["id"])] = {k: new[k] for k in WRITTEN if k in new}
             plan.shown.append(new)
         else:
-            kept = {k: keep[k] for k in WRITTEN if k in keep and k in new}
+            # What the project shows; mislabeling is not shown (and an import stores 0).
+            kept = {k: keep[k] for k in ("result", "score") if k in keep}
             plan.shown.append({**new, **kept})
     for task, stale in existing.items():
         if task not in audited:
