@@ -6,10 +6,13 @@
    or :data:`LOCAL_VERSION` when nothing is pushed;
 2. write issues.csv, predictions.json, summary.json and report.html for that version, and
    whatever else the caller keeps with it (``keep``: the service's final model);
-3. push the same predictions and the review tab (:func:`backend.labelstudio.push.push_audit`);
-   the moment the project shows the new version, summary.json and report.html are written
+3. push the same predictions and the review tab (:func:`backend.labelstudio.push.push_audit`;
+   a task type with ``in_place`` (single choice) updates a project that already shows a
+   version of ours in place, only what changed);
+   the moment the project shows the audit, summary.json and report.html are written
    again with the push's time, and ``switched(version, summary, pushed)`` lets the caller
-   make it current (``pushed``: the predictions Label Studio now shows).
+   make it current (``pushed``: the predictions Label Studio now shows, which after an
+   update in place carry the version the project shows).
 
 So nothing reaches Label Studio that is not saved here first.
 """
@@ -81,9 +84,14 @@ class LabelStudioIO:
         switched: Callable[[str], None],
         tabs: dict[str, dict[int, int]] | None = None,
         guard: Callable[[], AbstractContextManager[Any]] | None = None,
+        in_place: bool = False,
     ) -> None:
         """Push predictions and the review tab (and ``tabs``, title -> task id -> annotation
-        id); ``switched`` once the project shows them; the switch runs inside ``guard()``."""
+        id); ``switched`` once the project shows them; the switch runs inside ``guard()``.
+
+        ``in_place``: a project that already shows a version of ours keeps it, only what
+        changed is written, and ``predictions`` become, in the list itself, what the
+        project shows."""
         from backend.labelstudio.client import close, connect
         from backend.labelstudio.push import push_audit
 
@@ -99,6 +107,7 @@ class LabelStudioIO:
                 progress=lambda done, total: progress("push", done, total),
                 switched=switched,
                 guard=guard,
+                in_place=in_place,
             )
         finally:
             close(client)
@@ -117,7 +126,7 @@ class LabelStudioIO:
         make each task show its prediction (task id -> a /predict answer of ``version``;
         None: no prediction of ours)."""
         from backend.labelstudio.client import close, connect
-        from backend.labelstudio.push import point_tabs, replace_task_prediction
+        from backend.labelstudio.instant_push import point_tabs, replace_task_prediction
 
         client = connect(url, api_key)
         try:
@@ -162,6 +171,7 @@ def publish(
     keep: Callable[[str, Path], None] | None = None,
     switched: Callable[[str, dict[str, Any], list[dict[str, Any]]], None] | None = None,
     guard: Callable[[], AbstractContextManager[Any]] | None = None,
+    latest: str | None = None,
 ) -> Published:
     """Write an audit's outputs into ``folder(version)``, then push it to ``target``.
 
@@ -169,7 +179,8 @@ def publish(
     ``task_url`` into the report. ``keep(version, folder)`` saves more with the version
     before anything is pushed; ``switched(version, summary, pushed)`` is called once the
     project shows the version (never without a target); the switch and ``switched`` run
-    inside ``guard()`` when given.
+    inside ``guard()`` when given. ``latest`` is the caller's newest version: a project
+    updated in place keeps showing an older one, so the next version is counted from both.
     """
     from backend import report, tasktypes
 
@@ -179,6 +190,10 @@ def publish(
     version = (
         io.next_version(target.url, target.api_key, target.project) if target else LOCAL_VERSION
     )
+    if target is not None and latest is not None:
+        from backend.labelstudio.push import later_version
+
+        version = later_version(version, latest)
     out = folder(version)
 
     def write() -> dict[str, Any]:
@@ -220,5 +235,6 @@ def publish(
         switched=shown,
         tabs=tasktypes.get(result.kind.task_type).tabs(result),
         guard=guard,
+        in_place=tasktypes.get(result.kind.task_type).in_place,
     )
     return published

@@ -245,8 +245,10 @@ HEADER = (
 )
 
 
-def audit_once(url: str, token: str, project: int, out: Path, label: str) -> tuple[Run, Any]:
-    """The CLI's path (labelaudit audit --push), timed per phase."""
+def audit_once(
+    url: str, token: str, project: int, out: Path, label: str, latest: str | None = None
+) -> tuple[Run, Any]:
+    """The backend's path (read, audit, publish with a target), timed per phase."""
     from backend.pipeline import run_audit
     from backend.progress import no_progress
     from backend.publish import LabelStudioIO, Target, publish
@@ -263,7 +265,7 @@ def audit_once(url: str, token: str, project: int, out: Path, label: str) -> tup
     run.math = time.perf_counter() - started
     started = time.perf_counter()
     switch_at: list[float] = []
-    publish(
+    published = publish(
         result,
         folder=lambda version: out / version,
         settings=settings.redacted(),
@@ -272,7 +274,9 @@ def audit_once(url: str, token: str, project: int, out: Path, label: str) -> tup
         target=Target(url, token, project),
         io=io,
         switched=lambda *_: switch_at.append(time.perf_counter()),
+        latest=latest,
     )
+    run.extra["version"] = published.version
     run.push = time.perf_counter() - started
     run.switched = (switch_at[0] if switch_at else time.perf_counter()) - started
     run.flagged = len(result.flagged_task_ids())
@@ -281,25 +285,22 @@ def audit_once(url: str, token: str, project: int, out: Path, label: str) -> tup
 
 def changed(before: Any, after: Any) -> str:
     """How many tasks' prediction a write-only-what-changed push would rewrite: the
-    suggestion or flag changed, or the score at 2 / 4 decimals (Label Studio shows a
-    prediction score as a percent with 2 decimals; what a push that rounds
-    scores would have to write)."""
+    suggestion changed, or the score at 2 decimals, or the score by more than 0.01 / 0.02
+    (the push's rule: :data:`backend.labelstudio.push.SCORE_TOLERANCE`)."""
     old = {v["task_id"]: v for v in before.task_verdicts()}
     new = {v["task_id"]: v for v in after.task_verdicts()}
     both = old.keys() & new.keys()
     label = {t for t in both if old[t]["suggested_label"] != new[t]["suggested_label"]}
     flag = {t for t in both if old[t]["is_label_issue"] != new[t]["is_label_issue"]}
-    counts = []
-    for digits in (2, 4):
-        moved = {
-            t
-            for t in both
-            if round(old[t]["suspicion"], digits) != round(new[t]["suspicion"], digits)
-        }
-        counts.append(len(label | flag | moved))
+    rounded = {t for t in both if round(old[t]["suspicion"], 2) != round(new[t]["suspicion"], 2)}
+    counts = [len(label | rounded)]
+    for tolerance in (0.01, 0.02):
+        moved = {t for t in both if abs(old[t]["suspicion"] - new[t]["suspicion"]) > tolerance}
+        counts.append(len(label | moved))
     return (
-        f"{len(label)} suggestions and {len(flag)} flags changed; with the score rounded to "
-        f"2 decimals {counts[0]} of {len(both)} predictions differ, to 4 decimals {counts[1]}"
+        f"{len(label)} suggestions and {len(flag)} flags changed; of {len(both)} predictions "
+        f"{counts[0]} differ with the score rounded to 2 decimals, {counts[1]} with a score "
+        f"moved by more than 0.01, {counts[2]} by more than 0.02"
     )
 
 
@@ -325,13 +326,17 @@ def fix(ls: Any, project: Project, result: Any, k: int) -> int:
     return done
 
 
-def predictions_check(ls: Any, project: int) -> str:
+def predictions_check(ls: Any, project: int, tasks: list[int]) -> str:
     """Whether every task holds exactly one prediction, of the project's model_version."""
+    from collections import Counter
+
+    from backend.labelstudio.client import sdk_request
+
     version = ls.projects.get(id=project).model_version
-    bad = 0
-    for task in export(ls, project):
-        versions = [p.get("model_version") for p in task.get("predictions") or []]
-        bad += versions != [version]
+    found = sdk_request(ls, "GET", f"api/predictions/?project={project}")
+    current = Counter(p["task"] for p in found if p.get("model_version") == version)
+    others = Counter(p["task"] for p in found if p.get("model_version") != version)
+    bad = sum(current[t] != 1 or others[t] != 0 for t in tasks)
     return f"{version}: {'every task has exactly one' if not bad else f'{bad} tasks wrong'}"
 
 
@@ -467,6 +472,16 @@ def offline_changes(n: int, fixes: list[int], *, seed: int) -> list[str]:
 
     rows = []
     result = audit()
+    # The push phase also writes the audit's files here (publish writes them before the
+    # push and again with its time): what that costs without Label Studio.
+    from backend.publish import publish
+
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        publish(result, folder=lambda _: Path(scratch), settings=settings.redacted(), source="x")
+        took = time.perf_counter() - started
+    print(f"[{n}] outputs written once (issues.csv, predictions.json, summary, report) in "
+          f"{took:.1f} s; load average {load()}", flush=True)  # fmt: skip
     for k in fixes:
         wrong = [t for t in result.flagged_task_ids() if given[t - 1] != true[t - 1]][:k]
         for task in wrong:
@@ -511,8 +526,12 @@ def main(argv: list[str] | None = None) -> int:
             offline_changes(n, args.fixes, seed=args.seed)
         return 0
 
+    import logging
+
     from backend.labelstudio.client import close, connect
 
+    logging.basicConfig(format="  [%(name)s] %(message)s", level=logging.WARNING)
+    logging.getLogger("labelaudit.push").setLevel(logging.INFO)  # what a push writes in place
     root = Path(tempfile.mkdtemp(prefix="labelaudit-scale-"))
     print(f"load average at start: {load()}; work folder {root}", flush=True)
     rows: list[str] = []
@@ -530,20 +549,22 @@ def main(argv: list[str] | None = None) -> int:
                     result = None
                     for i in range(args.audits):
                         label = "first audit" if i == 0 else f"audit again ({i + 1})"
+                        latest = runs[-1].extra["version"] if runs else None
                         run, result = audit_once(server.url, server.token, project.id,
-                                                 root / str(n), label)  # fmt: skip
+                                                 root / str(n), label, latest)  # fmt: skip
                         runs.append(run)
                         print(HEADER if len(runs) == 1 else "", run.row(n), sep="\n", flush=True)
                     for k in args.fixes if result is not None else []:
                         fixed = fix(ls, project, result, k)
                         previous = result
                         run, result = audit_once(server.url, server.token, project.id,
-                                                 root / str(n), f"after {fixed} fixed")  # fmt: skip
+                                                 root / str(n), f"after {fixed} fixed",
+                                                 runs[-1].extra["version"])  # fmt: skip
                         runs.append(run)
                         print(run.row(n), flush=True)
                         print(f"[{n}] after {fixed} fixed: {changed(previous, result)}")
                     if runs:
-                        check = predictions_check(ls, project.id)
+                        check = predictions_check(ls, project.id, list(project.true))
                         print(f"[{n}] {check}; load average {load()}; "
                               f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)  # fmt: skip
                     rows += [run.row(n) for run in runs]

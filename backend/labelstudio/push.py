@@ -15,14 +15,21 @@ keeps the project usable while it runs:
    never touched), in writes short enough that Label Studio's other users get through.
 
 If a push dies before step 3 the project still shows the previous version; the next push
-takes a higher n and step 4 removes the partial one. Two pushes to the same project must
-not run at the same time (the worker serialises them per project).
+takes a higher n and step 4 removes the partial one.
+
+A re-audit (``in_place``, what the backend does) skips steps 2-4 when the project already
+shows a version of ours: that version stays, and only the predictions that changed are
+written (:mod:`backend.labelstudio.inplace`), so its cost follows the change, not the
+project. The audit still gets its own ``<prefix>-<n>`` (its files, its /setup answer).
+Two pushes to the same project must not run at the same time (the worker serialises them
+per project).
 
 Tabs are written only in forms the Data Manager page itself can render (see views.py).
 
-Between audits one task's prediction is replaced at once (instant feedback,
-:func:`replace_task_prediction`, then :func:`point_tabs`): the new prediction is created
-first, then the task's older ones of labelaudit are deleted, so the task always shows one.
+Between audits one task's prediction is changed at once (instant feedback,
+:mod:`backend.labelstudio.instant_push`): in place, so the task always shows one, of the
+version the project shows. labelaudit's card in Settings -> Model says what was pushed
+(:mod:`backend.labelstudio.card`).
 ``push_audit``'s ``guard`` lets the caller hold off such changes while it switches.
 """
 
@@ -33,12 +40,19 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from backend.labelstudio import views
+from backend.labelstudio.card import describe_backend
 from backend.labelstudio.client import sdk_request, translate_errors
+from backend.labelstudio.inplace import (
+    delete_planned,
+    plan_update,
+    version_predictions,
+    write_in_place,
+)
 from backend.labelstudio.predictions import VERSION_PREFIX
 
 if TYPE_CHECKING:
@@ -58,21 +72,12 @@ IMPORT_MAX_BYTES = 16 * 1024 * 1024
 IMPORT_TIMEOUT = 900
 #: The review tab's title.
 REVIEW_TITLE = "Needs re-review"
-#: Between the name a lead gave labelaudit's connection and the audit's state on its card.
-TITLE_SEPARATOR = " · "
-#: What the connection's description says (Settings -> Model -> Edit).
-BACKEND_DESCRIPTION = (
-    "labelaudit finds annotations that are probably wrong. Each audited task gets one "
-    "prediction: the suggested label, and as its score the suspicion, the estimated chance "
-    'that the annotator\'s label is wrong. The "Needs re-review" tab lists the flagged tasks, '
-    "most suspicious first."
-)
 #: The largest old version deleted in one call. Label Studio deletes a version in one
 #: transaction at ~11 ms a prediction (1.23.2, SQLite) and every other write waits for it
 #: (an annotator's save waited 10.6 s behind 1,200; a login can fail); a bigger version
 #: goes prediction by prediction, each its own short write (bench/push_usability.py).
 VERSION_DELETE_MAX = 300
-#: Seconds between tries of a delete that met another write (see _retried).
+#: Seconds between tries of a delete that met another write (see retried).
 DELETE_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -99,6 +104,15 @@ def next_version(ls: LabelStudio, project_id: int, prefix: str = VERSION_PREFIX)
     names = [*project_versions(ls, project_id), current]
     numbers = [n for n in (version_number(v, prefix) for v in names) if n is not None]
     return f"{prefix}-{max(numbers, default=0) + 1}"
+
+
+def later_version(version: str, latest: str, prefix: str = VERSION_PREFIX) -> str:
+    """Return ``version``, or ``<prefix>-<n+1>`` when ``latest`` is ``<prefix>-<n>`` and n is
+    not below ``version``'s number."""
+    ours, last = version_number(version, prefix), version_number(latest, prefix)
+    if ours is None or last is None or last < ours:
+        return version
+    return f"{prefix}-{last + 1}"
 
 
 def _check_predictions(predictions: Sequence[dict[str, Any]]) -> None:
@@ -164,7 +178,7 @@ def delete_older_versions(ls: LabelStudio, project_id: int, current: str, prefix
         }
         for version in [v for v, n in old.items() if n <= VERSION_DELETE_MAX]:
             path = f"api/projects/{project_id}/model-versions/"
-            if not _retried(ls, "DELETE", path, json={"model_version": version}):
+            if not retried(ls, "DELETE", path, json={"model_version": version}):
                 left += old[version]
         big = {v for v, n in old.items() if n > VERSION_DELETE_MAX}
         found = sdk_request(ls, "GET", f"api/predictions/?project={project_id}") if big else []
@@ -174,7 +188,7 @@ def delete_older_versions(ls: LabelStudio, project_id: int, current: str, prefix
             if isinstance(item, dict) and item.get("model_version") in big
         ]
         for done, prediction in enumerate(ids):
-            if not _retried(ls, "DELETE", f"api/predictions/{prediction}/"):
+            if not retried(ls, "DELETE", f"api/predictions/{prediction}/"):
                 left += len(ids) - done
                 break
     except (ConnectionError, TimeoutError, ValueError, PermissionError) as err:
@@ -188,7 +202,7 @@ def delete_older_versions(ls: LabelStudio, project_id: int, current: str, prefix
     return left
 
 
-def _retried(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> bool:
+def retried(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> bool:
     """Call a route, trying again after each DELETE_RETRY_DELAYS while it answers 5xx/times out.
 
     On Label Studio's SQLite a write that meets another one (an annotator saving) can fail
@@ -222,6 +236,7 @@ def push_audit(
     progress: Callable[[int, int], None] | None = None,
     switched: Callable[[str], None] | None = None,
     guard: Callable[[], AbstractContextManager[Any]] | None = None,
+    in_place: bool = False,
 ) -> str:
     """Push an audit's predictions (all of model version ``version``) and review tab.
 
@@ -233,6 +248,11 @@ def push_audit(
     annotation id} (several annotators: "Needs another annotator"). The switch (model_version,
     tabs, ``switched``) runs inside ``guard()`` when given (the service holds its instant
     updates off meanwhile). Returns ``version``.
+
+    ``in_place``: when the project already shows a version of ours, keep showing it and
+    write only what changed (:mod:`backend.labelstudio.inplace`); ``predictions`` are then
+    replaced, in the list itself, by what the project shows (that version, and a score that
+    moved less than the tolerance as it was), before ``switched`` is called.
     """
     tabs = dict(tabs or {})
     _check_predictions(predictions)
@@ -245,8 +265,44 @@ def push_audit(
     stray = {p.get("model_version") for p in predictions} - {version}
     if stray:
         raise ValueError(f"every prediction must carry model_version {version!r}; got {stray}")
-    items = predictions
+    if in_place:
+        started = time.perf_counter()
+        shown_as = _shown_version(ls, project_id, version, version_prefix)
+        existing = version_predictions(ls, project_id, shown_as) if shown_as else {}
+        if shown_as and existing:
+            logger.info(
+                "project %s: %d predictions of %s listed in %.1f s",
+                project_id, sum(map(len, existing.values())), shown_as,
+                time.perf_counter() - started,
+            )  # fmt: skip
+            _push_in_place(
+                ls, project_id, predictions, flagged, existing, shown_as, view_title, tabs,
+                progress, switched, guard, version,
+            )  # fmt: skip
+            return version
+    _import(ls, project_id, predictions, progress)
 
+    cols = views.columns(ls, project_id)  # read before the switch, so the switch is quick
+    with guard() if guard is not None else contextlib.nullcontext():
+        with translate_errors(f"setting model_version of project {project_id}"):
+            ls.projects.update(id=project_id, model_version=version)
+        _point(ls, project_id, {view_title: flagged, **tabs}, cols)
+        if switched is not None:
+            switched(version)
+
+    delete_older_versions(ls, project_id, version, version_prefix)
+    state = f"{version}: {len(flagged)} of {len(predictions)} tasks to re-review"
+    describe_backend(ls, project_id, state)
+    return version
+
+
+def _import(
+    ls: LabelStudio,
+    project_id: int,
+    items: list[dict[str, Any]],
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Import predictions in as few calls as fit IMPORT_MAX_BYTES."""
     done = 0
     for chunk in import_chunks(items):
         with translate_errors(f"importing predictions into project {project_id}"):
@@ -260,83 +316,70 @@ def push_audit(
         if progress is not None:
             progress(done, len(items))
 
-    cols = views.columns(ls, project_id)  # read before the switch, so the switch is quick
-    with guard() if guard is not None else contextlib.nullcontext():
-        with translate_errors(f"setting model_version of project {project_id}"):
-            ls.projects.update(id=project_id, model_version=version)
-        for title, listed in {view_title: flagged, **tabs}.items():
-            chosen = views.annotation_filter(listed.values())
-            views.upsert_tab(ls, project_id, title, chosen, ordering=views.BY_SCORE_DESC, cols=cols)
-        if switched is not None:
-            switched(version)
 
-    delete_older_versions(ls, project_id, version, version_prefix)
-    state = f"{version}: {len(flagged)} of {len(items)} tasks to re-review"
-    describe_backend(ls, project_id, state)
-    return version
-
-
-def replace_task_prediction(
+def _point(
     ls: LabelStudio,
     project_id: int,
-    task: int,
-    prediction: Mapping[str, Any] | None,
-    *,
-    version: str,
-    prefix: str = VERSION_PREFIX,
-) -> int | None:
-    """Make ``task`` show ``prediction`` (a /predict answer of ``version``) as labelaudit's
-    only prediction, or none of labelaudit's when ``prediction`` is None.
-
-    The new prediction is created first, then the task's other ``<prefix>-<n>`` predictions
-    with n up to ``version``'s are deleted: never another model's, and never a newer
-    version's (an audit being pushed may have imported it already). A prediction already
-    equal to ``prediction`` is kept as it is. Returns the id of the prediction shown.
-    """
-    current = version_number(version, prefix)
-    if current is None:
-        raise ValueError(f"version must be {prefix}-<n>; got {version!r}")
-    found = sdk_request(ls, "GET", f"api/predictions/?task={int(task)}")
-    ours = [
-        item
-        for item in (found if isinstance(found, list) else [])
-        if isinstance(item, dict)
-        and (number := version_number(str(item.get("model_version") or ""), prefix)) is not None
-        and number <= current
-    ]
-    keep: int | None = None
-    if prediction is not None:
-        same = [
-            item
-            for item in ours
-            if item.get("model_version") == version
-            and item.get("result") == prediction.get("result")
-            and item.get("score") == prediction.get("score")
-        ]
-        if same:
-            keep = int(same[0]["id"])
-        else:
-            body = {
-                "task": int(task),
-                "result": prediction["result"],
-                "score": prediction.get("score"),
-                "model_version": version,
-            }
-            created = sdk_request(ls, "POST", "api/predictions/", json=body)
-            if not isinstance(created, dict) or not isinstance(created.get("id"), int):
-                raise ValueError(f"unexpected answer creating a prediction: {created!r:.200}")
-            keep = int(created["id"])
-    for item in ours:
-        if int(item["id"]) != keep:
-            _retried(ls, "DELETE", f"api/predictions/{int(item['id'])}/")
-    return keep
-
-
-def point_tabs(ls: LabelStudio, project_id: int, tabs: Mapping[str, Iterable[int]]) -> None:
-    """Re-point each tab (title -> the annotation ids it lists) at its tasks."""
+    tabs: Mapping[str, Mapping[int, int]],
+    cols: list[dict[str, Any]] | None,
+) -> None:
     for title, listed in tabs.items():
-        chosen = views.annotation_filter(listed)
-        views.upsert_tab(ls, project_id, title, chosen, ordering=views.BY_SCORE_DESC)
+        chosen = views.annotation_filter(listed.values())
+        views.upsert_tab(ls, project_id, title, chosen, ordering=views.BY_SCORE_DESC, cols=cols)
+
+
+def _shown_version(ls: LabelStudio, project_id: int, version: str, prefix: str) -> str | None:
+    """The project's model_version when it is another ``<prefix>-<n>`` than ``version``."""
+    with translate_errors(f"reading project {project_id}"):
+        current = ls.projects.get(id=project_id).model_version or ""
+    return current if current != version and version_number(current, prefix) is not None else None
+
+
+def _push_in_place(
+    ls: LabelStudio,
+    project_id: int,
+    predictions: list[dict[str, Any]],
+    flagged: Mapping[int, int],
+    existing: Mapping[int, list[dict[str, Any]]],
+    shown_as: str,
+    view_title: str,
+    tabs: Mapping[str, Mapping[int, int]],
+    progress: Callable[[int, int], None] | None,
+    switched: Callable[[str], None] | None,
+    guard: Callable[[], AbstractContextManager[Any]] | None,
+    version: str,
+) -> None:
+    """Write only what changed under ``shown_as``; the tabs; then delete what is stale."""
+    plan = plan_update(existing, predictions, shown_as)
+    started = time.perf_counter()
+    write_in_place(
+        ls,
+        project_id,
+        plan,
+        create=lambda items: _import(ls, project_id, items, None),
+        retried=retried,
+        progress=progress,
+    )
+    logger.info(
+        "project %s: %s in place under %s: %d updated, %d created in %.1f s; %d to delete",
+        project_id, version, shown_as, len(plan.patch), len(plan.create),
+        time.perf_counter() - started, len(plan.delete),
+    )  # fmt: skip
+    cols = views.columns(ls, project_id)
+    with guard() if guard is not None else contextlib.nullcontext():
+        _point(ls, project_id, {view_title: flagged, **tabs}, cols)
+        predictions[:] = plan.shown
+        if switched is not None:
+            switched(version)
+    left = delete_planned(ls, project_id, plan, retried=retried)
+    if left:
+        logger.warning(
+            "project %s: %d stale predictions are left for the next push", project_id, left
+        )
+    delete_older_versions(ls, project_id, shown_as, version.rpartition("-")[0])
+    describe_backend(
+        ls, project_id, f"{version}: {len(flagged)} of {len(predictions)} tasks to re-review"
+    )
 
 
 def push_as_next_version(
@@ -351,40 +394,3 @@ def push_as_next_version(
     version = next_version(ls, project_id)
     stamped = [{**p, "model_version": version} for p in predictions]
     return push_audit(ls, project_id, stamped, flagged, version=version, **kwargs)
-
-
-def describe_backend(ls: LabelStudio, project_id: int, state: str) -> None:
-    """Show ``state`` on labelaudit's card in Settings -> Model (its title is all it shows).
-
-    labelaudit's connections are those whose stored model_version (the /setup answer) is
-    one of ours; the title keeps what the lead named the connection, before " · ". Best
-    effort: a card that cannot be updated is logged, never a failed push.
-    """
-    try:
-        with translate_errors(f"listing models of project {project_id}"):
-            backends = list(ls.ml.list(project=project_id))
-        for backend in backends:
-            if version_number(backend.model_version or "") is None or not backend.id:
-                continue
-            name = (backend.title or VERSION_PREFIX).split(TITLE_SEPARATOR)[0]
-            # Label Studio re-checks the connection on every update: a basic-auth one needs
-            # its method and user again, and an empty password keeps the stored one.
-            auth: dict[str, Any] = {}
-            if backend.auth_method == "BASIC_AUTH":
-                auth = {
-                    "auth_method": "BASIC_AUTH",
-                    "basic_auth_user": backend.basic_auth_user,
-                    "basic_auth_pass": "",
-                }
-            with translate_errors(f"updating model {backend.id} of project {project_id}"):
-                # Label Studio 1.23.2 answers 500 to an update without url and project.
-                ls.ml.update(
-                    backend.id,
-                    url=backend.url,
-                    project=project_id,
-                    title=f"{name}{TITLE_SEPARATOR}{state}",
-                    description=BACKEND_DESCRIPTION,
-                    **auth,
-                )
-    except (ConnectionError, TimeoutError, ValueError, PermissionError) as err:
-        logger.warning("could not update the model card of project %s: %s", project_id, err)

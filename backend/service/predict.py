@@ -31,7 +31,7 @@ class FinalModel:
 
     kind: TaskKind
     model: Any  # predict_proba columns are the labels of kind's task type (classes 0..K-1)
-    version: str
+    version: str  # what its answers carry: the version the project shows (updated in place)
 
 
 class Predictor:

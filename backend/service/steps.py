@@ -233,7 +233,13 @@ class AuditSteps:
             # /predict answers what was pushed: the suggestion, score = mislabeling = suspicion,
             # and the final model's suggestion for tasks nobody labelled.
             answers = {p["task"]: {k: v for k, v in p.items() if k != "task"} for p in pushed}
-            final = FinalModel(kind, model, version)
+            # A project updated in place keeps showing an older version of ours: /predict
+            # answers new tasks in that version, so their predictions count as current.
+            shown = str(pushed[0]["model_version"]) if pushed else version
+            final = FinalModel(kind, model, shown)
+            if shown != version:
+                folder = self.artifacts.version_dir(project, version)
+                self.artifacts.write_pickle(folder / "model.pkl", final)
             unlabeled = list(work.prepared.dataset.unlabeled.items())
             answers.update(self.predictor.predict_inputs(final, unlabeled, url, key))
             job = self.store.get_job(ticket) or {}
@@ -275,6 +281,7 @@ class AuditSteps:
             keep=keep,
             switched=switched,
             guard=lambda: self.instant.guard(project),
+            latest=next(iter(self.store.versions(project)), None),
         )
         if not saved or saved[0].version != published.version:
             raise RuntimeError(f"the push of project {project} never reported its switch")

@@ -116,6 +116,10 @@ class TaskType:
     #: Whether a changed annotation is judged again at once (:meth:`instant_state`,
     #: :meth:`rejudge`) and its flag's verdict remembered (:mod:`backend.verdicts`).
     instant: ClassVar[bool] = False
+    #: Whether a re-audit is written into Label Studio in place (only the predictions that
+    #: changed, under the version the project shows: backend.labelstudio.inplace). Worth it
+    #: only where a fixed label moves few predictions: folds that stay put (single choice).
+    in_place: ClassVar[bool] = False
 
     def filter_by(self, setting: str) -> str:
         """Return the ``filter_by`` the setting means for this type (``"auto"``: its default)."""

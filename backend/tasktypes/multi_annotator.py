@@ -129,6 +129,7 @@ class MultiAnnotator(SingleChoice):
 
     name = "multi_annotator"
     instant = False  # a changed annotation moves its task's consensus: re-audited only
+    in_place = False  # its folds are stratified by consensus: a re-audit moves many rows
     suspicion = (
         "1 - posterior probability of the given label (the out-of-fold model and every "
         "annotator of the task, each weighed by its estimated accuracy; calibrated)"

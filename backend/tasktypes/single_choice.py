@@ -1,9 +1,10 @@
 """Single choice: one ``<Choices>`` control (``choice="single"``, ``"single-radio"`` or unset).
 
-Labels are class indices into ``kind.classes``. Cross-validation is stratified K folds over
-*tasks* (all annotations of a task fall in the same fold, so a task's input never trains the
-model that judges it), seeded; a class with fewer examples than folds still gets one
-example into every training fold (cleanlab's rule). ``core.filter.find_label_issues`` judges
+Labels are class indices into ``kind.classes``. Cross-validation is K folds over *tasks*
+(all annotations of a task fall in the same fold, so a task's input never trains the model
+that judges it), each task's fold a seeded hash of its id, so a re-audit after a fix moves
+no task (:mod:`backend.tasktypes.folds`); a class with fewer examples than folds still gets
+one example into every training fold (cleanlab's rule). ``core.filter.find_label_issues`` judges
 the labels over the classes present.
 
 **Suspicion** of an annotation is the estimated probability that its label is wrong:
@@ -53,6 +54,7 @@ class SingleChoice(TaskType):
     control_tag = "choices"
     default_filter_by = "prune_by_noise_rate"
     instant = True
+    in_place = True
     suspicion = (
         "estimated probability that the given label is wrong: 1 - its posterior from the "
         "out-of-fold probabilities (temperature-calibrated) and the estimated noise matrix"
@@ -117,7 +119,9 @@ class SingleChoice(TaskType):
     def fold_splits(
         self, prepared: Prepared, *, folds: int, seed: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        return task_folds(prepared.labels, prepared.groups, folds=folds, seed=seed)
+        from backend.tasktypes.folds import stable_task_folds
+
+        return stable_task_folds(prepared.labels, prepared.groups, folds=folds, seed=seed)
 
     def fit_predict_fold(
         self, prepared: Prepared, settings: Settings, train: np.ndarray, test: np.ndarray

@@ -13,14 +13,9 @@ from label_studio_sdk.core.api_error import ApiError
 
 from backend.labelstudio import push as push_module
 from backend.labelstudio.dataset import TaskKind
+from backend.labelstudio.instant_push import point_tabs, replace_task_prediction
 from backend.labelstudio.predictions import build_predict_result, build_prediction
-from backend.labelstudio.push import (
-    point_tabs,
-    push_as_next_version,
-    push_audit,
-    replace_task_prediction,
-    version_number,
-)
+from backend.labelstudio.push import push_as_next_version, push_audit, version_number
 from tests.checks import validate_prediction
 
 KIND = TaskKind("sentiment", "text", "text", ("text",), ("pos", "neg"))
@@ -228,6 +223,12 @@ class FakeLabelStudio:
             assert json["task"] in self.task_ids
             self.predictions.append({"id": len(self.predictions) + 2000, **json})
             return _Response(201, self.predictions[-1])
+        if path.startswith("api/predictions/") and method == "PATCH":
+            pid = int(path.split("/")[2])
+            self.calls.append("patch one")
+            (held,) = [p for p in self.predictions if p["id"] == pid]
+            held.update(json)
+            return _Response(200, dict(held))
         if path.startswith("api/predictions/"):
             assert method == "DELETE"
             if self.locked_deletes > 0:
@@ -327,31 +328,121 @@ def test_the_switch_runs_inside_the_guard(fake):
                     "release"]  # fmt: skip
 
 
-def test_one_task_shows_its_new_prediction_and_none_of_our_older_ones(fake):
+def test_one_task_shows_its_new_prediction_in_place_and_none_of_our_older_ones(fake):
     push_as_next_version(fake, 1, _preds({1: 0.9, 2: 0.2}), {1: 11})
     fake.add(1, "other-model")
-    fake.add(1, "labelaudit-7")  # a newer version being pushed now: not ours to delete
-    answer = build_predict_result(KIND, 1, 0.1, "labelaudit-1")
+    fake.add(1, "labelaudit-7")  # a newer version being pushed now: not ours to touch
+    (before,) = [
+        p for p in fake.predictions if p["task"] == 1 and p["model_version"] == "labelaudit-1"
+    ]
+    answer = build_predict_result(KIND, POS, 0.1, "labelaudit-3")  # a later audit's answer
     calls = len(fake.calls)
-    shown = replace_task_prediction(fake, 1, 1, answer, version="labelaudit-1")
-    assert fake.calls[calls:] == ["create labelaudit-1", "delete one"]  # created, then deleted
+    shown = replace_task_prediction(fake, 1, 1, answer, version="labelaudit-3")
+    assert fake.calls[calls:] == ["patch one"]  # changed where it is: no moment without one
     mine = [p for p in fake.predictions if p["task"] == 1]
     assert sorted(p["model_version"] for p in mine) == [
         "labelaudit-1",
         "labelaudit-7",
         "other-model",
     ]
-    (current,) = [p for p in mine if p["model_version"] == "labelaudit-1"]
-    assert (
-        current["id"] == shown and current["score"] == 0.1 and current["result"] == answer["result"]
-    )
+    (current,) = [p for p in mine if p["model_version"] == "labelaudit-1"]  # the one shown
+    assert current["id"] == shown == before["id"]
+    assert current["score"] == 0.1 and current["result"] == answer["result"]
     # The same answer again changes nothing; None removes ours (a deleted annotation).
     calls = len(fake.calls)
-    assert replace_task_prediction(fake, 1, 1, answer, version="labelaudit-1") == shown
+    assert replace_task_prediction(fake, 1, 1, answer, version="labelaudit-3") == shown
     assert fake.calls[calls:] == []
-    assert replace_task_prediction(fake, 1, 1, None, version="labelaudit-1") is None
+    assert replace_task_prediction(fake, 1, 1, None, version="labelaudit-3") is None
     assert fake.ours(1) == ["labelaudit-7"]
     assert fake.ours(2) == ["labelaudit-1"]
+    # A task with none of ours gets one of the version the project shows.
+    calls = len(fake.calls)
+    replace_task_prediction(fake, 1, 1, answer, version="labelaudit-3")
+    assert fake.calls[calls:] == ["create labelaudit-1"]
+    # Two of ours on one task (an interrupted push): the newest is kept, the other goes.
+    fake.add(2, "labelaudit-2")
+    replace_task_prediction(fake, 1, 2, answer, version="labelaudit-3")
+    assert fake.ours(2) == ["labelaudit-2"]
+
+
+def _push_in_place(fake: FakeLabelStudio, scores: dict[int, float], flagged: dict[int, int],
+                   version: str) -> list[dict[str, Any]]:  # fmt: skip
+    """push_audit as the backend calls it; returns the predictions as the project shows them."""
+    predictions = [{**p, "model_version": version} for p in _preds(scores)]
+    push_audit(fake, 1, predictions, flagged, version=version, in_place=True)
+    return predictions
+
+
+def test_a_re_audit_writes_only_what_changed_under_the_version_shown(fake):
+    first = _push_in_place(fake, {1: 0.2, 2: 0.9, 3: 0.1, 4: 0.7}, {2: 12}, "labelaudit-1")
+    assert fake.model_version == "labelaudit-1"
+    assert {p["model_version"] for p in first} == {"labelaudit-1"}
+    ids = {p["task"]: p["id"] for p in fake.predictions}
+    calls = len(fake.calls)
+    # task 1: score moved by less than the tolerance (kept as shown); task 2: moved more;
+    # task 3: no longer audited; task 5: new.
+    shown = _push_in_place(
+        fake, {1: 0.2 + 0.004, 2: 0.5, 4: 0.7, 5: 0.6}, {2: 12, 5: 15}, "labelaudit-2"
+    )
+    assert fake.calls[calls:] == [
+        "import 1",  # task 5
+        "patch one",  # task 2
+        "update tab Needs re-review",
+        "delete one",  # task 3's
+    ]
+    assert fake.model_version == "labelaudit-1"  # the project keeps showing its version
+    assert fake.tab("Needs re-review") == "12 15"
+    assert {p["task"]: p["id"] for p in fake.predictions if p["task"] != 5} == {
+        t: i for t, i in ids.items() if t != 3
+    }  # the same predictions, changed in place
+    assert all(fake.ours(t) == ["labelaudit-1"] for t in (1, 2, 4, 5)) and fake.ours(3) == []
+    by_task = {p["task"]: p for p in fake.predictions}
+    assert by_task[1]["score"] == 0.2 and by_task[2]["score"] == 0.5
+    # What the caller is told the project shows is what it holds.
+    assert {p["task"]: (p["score"], p["model_version"]) for p in shown} == {
+        t: (by_task[t]["score"], "labelaudit-1") for t in (1, 2, 4, 5)
+    }
+    # A changed suggestion is written whatever its score.
+    calls = len(fake.calls)
+    moved = [
+        {**p, "model_version": "labelaudit-3"} for p in _preds({1: 0.2, 2: 0.5, 4: 0.7, 5: 0.6})
+    ]
+    moved[0]["result"] = build_prediction(KIND, 1, POS, 0.2, "x")["result"]
+    push_audit(fake, 1, moved, {}, version="labelaudit-3", in_place=True)
+    assert fake.calls[calls:] == ["patch one", "update tab Needs re-review"]
+
+
+def test_evidence_text_is_written_when_a_flag_comes_or_goes_not_when_its_figures_move():
+    from backend.labelstudio.inplace import differs
+
+    plain = build_predict_result(KIND, NEG, 0.8, "labelaudit-1")
+    flagged = {**plain, "result": [{**r, "meta": {"text": ["labelaudit: model: neg 0.81"]}}
+                                   for r in plain["result"]]}  # fmt: skip
+    moved = {**flagged, "result": [{**r, "meta": {"text": ["labelaudit: model: neg 0.79"]}}
+                                   for r in plain["result"]]}  # fmt: skip
+    assert differs(plain, flagged) and differs(flagged, plain)
+    assert not differs(flagged, moved)
+    assert not differs(plain, {**plain, "score": 0.8 + 0.009})
+    assert differs(plain, {**plain, "score": 0.8 + 0.011})
+    assert differs({**plain, "score": None}, plain)
+
+
+def test_in_place_needs_a_version_of_ours_with_predictions(fake):
+    fake.add(1, "other-model")
+    fake.model_version = "other-model"  # another model shown: a version of our own, in full
+    _push_in_place(fake, {1: 0.5, 2: 0.5}, {}, "labelaudit-1")
+    assert fake.model_version == "labelaudit-1"
+    fake.predictions = [p for p in fake.predictions if p["model_version"] != "labelaudit-1"]
+    _push_in_place(fake, {1: 0.5, 2: 0.5}, {}, "labelaudit-2")  # ours shown, but none left
+    assert fake.model_version == "labelaudit-2" and fake.ours(1) == ["labelaudit-2"]
+
+
+def test_the_next_version_counts_from_the_latest_audit_too():
+    from backend.labelstudio.push import later_version
+
+    assert later_version("labelaudit-2", "labelaudit-6") == "labelaudit-7"
+    assert later_version("labelaudit-8", "labelaudit-6") == "labelaudit-8"
+    assert later_version("labelaudit-2", "labelaudit-file") == "labelaudit-2"
 
 
 def test_tabs_are_pointed_at_annotation_ids(fake):

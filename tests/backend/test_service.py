@@ -84,6 +84,7 @@ class FakeLabelStudio:
         switched,
         tabs=None,
         guard=None,
+        in_place=False,
     ):
         if self.push_errors:
             raise self.push_errors.pop(0)
@@ -259,6 +260,7 @@ def test_the_audit_is_current_as_soon_as_label_studio_shows_it(service, ls, monk
         switched,
         tabs=None,
         guard=None,
+        in_place=False,
     ):
         switched(version)
         # Older versions are being deleted now (minutes on a big project): the backend

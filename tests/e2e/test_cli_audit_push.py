@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from backend.labelstudio.client import close, connect
+from backend.labelstudio.inplace import SCORE_TOLERANCE
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +117,8 @@ def test_audit_and_push_a_live_project(label_studio, tmp_path: Path):
         scores = [field(predictions[t], "score") for t in in_tab]
         assert scores == sorted(scores, reverse=True)
 
-        # A second audit replaces the first: new version, old predictions gone.
+        # A second audit is written in place: a version of its own, while the project
+        # keeps showing the first's, its predictions changed where the audit changed them.
         # (with --clean: the project read again, page by page, into cleaned.json)
         again = run_cli(*args, "--clean", "remove")
         assert again.returncode == 0, again.stderr
@@ -127,9 +129,16 @@ def test_audit_and_push_a_live_project(label_studio, tmp_path: Path):
         left = {t["id"] for t in cleaned if not t["annotations"]}
         assert left == set(summary["flagged_task_ids"])
         assert summary["cleaned"]["left_out"] == summary["counts"]["flagged_annotations"]
+        assert ls.projects.get(id=project.id).model_version == version
+        pushed = {p["task"]: p for p in json.loads((out / "predictions.json").read_text())}
         for task in ls.tasks.list(project=project.id, fields="all"):
             versions = [field(p, "model_version") for p in task.predictions]
-            assert versions == ["labelaudit-2"], (task.id, versions)
+            assert versions == [version], (task.id, versions)
+            (prediction,) = task.predictions
+            shown, audited = field(prediction, "result")[0], pushed[task.id]["result"][0]
+            assert shown["value"] == audited["value"], task.id  # the second audit's suggestion
+            assert ("meta" in shown) == ("meta" in audited), task.id  # and flag
+            assert abs(field(prediction, "score") - pushed[task.id]["score"]) <= SCORE_TOLERANCE
     finally:
         close(ls)
 

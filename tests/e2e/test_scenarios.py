@@ -25,6 +25,8 @@ import httpx
 import pytest
 from label_studio_sdk.core.api_error import ApiError
 
+from backend.labelstudio.inplace import SCORE_TOLERANCE
+from backend.labelstudio.push import version_number
 from tests.checks import validate_prediction
 from tests.e2e.browser import (
     checked_choices,
@@ -105,10 +107,18 @@ def text_project(ls, backend: Backend) -> TextProject:
     return TextProject(project.id, config, ls_truth, flipped, held_out, [audit])
 
 
+def shown_version(ls, project: TextProject) -> str:
+    """The project's model_version: the current audit's, or an earlier audit's that later
+    audits updated in place (never a later one)."""
+    version = ls.projects.get(id=project.id).model_version
+    assert version_number(version) is not None, version
+    assert version_number(version) <= version_number(project.current["model_version"])
+    return version
+
+
 def check_predictions(ls, project: TextProject) -> dict[int, Any]:
     """Every annotated task: exactly one prediction, of the project's model_version, valid."""
-    version = project.current["model_version"]
-    assert ls.projects.get(id=project.id).model_version == version
+    version = shown_version(ls, project)
     tasks = tasks_by_id(ls, project.id)
     for task in tasks.values():
         predictions = list(task.predictions or [])
@@ -173,19 +183,25 @@ def test_start_training_audits_and_flags_the_injected_noise(ls, backend, text_pr
 # --------------------------------------------------------------------------- 1, as a lead sees it
 
 
-def check_page(browser, project: TextProject) -> list[int]:
-    """The Data Manager renders the review tab: the flagged tasks, most suspicious first."""
+def check_page(browser, ls, project: TextProject) -> list[int]:
+    """The Data Manager renders the review tab: the flagged tasks, most suspicious first, by
+    the score Label Studio holds (a re-audit written in place keeps a score that moved by
+    less than SCORE_TOLERANCE, so two flagged tasks that close may trade places)."""
     flagged = project.current["flagged_task_ids"]
     ids = open_review_tab(browser, project.id, "Needs re-review")
     assert len(ids) >= min(len(flagged), 8), ids  # the table renders what fits the window
-    assert ids == flagged[: len(ids)]
+    tasks = tasks_by_id(ls, project.id)
+    held = {t: max(p.score for p in tasks[t].predictions) for t in flagged}
+    by_score = sorted(flagged, key=lambda t: -held[t])
+    assert [held[t] for t in ids] == [held[t] for t in by_score[: len(ids)]], ids
+    assert set(ids) <= set(flagged)
     assert footer_counts(browser.page) == (len(flagged), len(project.truth))
     return ids
 
 
 def test_the_project_page_renders_the_review_tab_and_the_suggestion(ls, browser, text_project):
     page = browser.page
-    check_page(browser, text_project)
+    check_page(browser, ls, text_project)
     assert tab_titles(page)[0] == "Default"  # the lead still has every task a click away
     headers = page.locator(".lsf-table-head").inner_text()
     for column in ("ID", "Annotation results", "Prediction score", "Prediction results", "text"):
@@ -193,7 +209,7 @@ def test_the_project_page_renders_the_review_tab_and_the_suggestion(ls, browser,
     assert "Inner ID" not in headers and "Upload filename" not in headers
 
     # The most suspicious task: its prediction tab is there, and shows the suggestion.
-    version = text_project.current["model_version"]
+    version = shown_version(ls, text_project)
     task_id = text_project.current["flagged_task_ids"][0]
     tasks = tasks_by_id(ls, text_project.id)
     page.locator(".lsf-table-row").first.click()
@@ -267,24 +283,41 @@ def test_fixing_a_flagged_task_reaudits_and_clears_it(ls, backend, text_project)
     wait_for(left_the_tab, timeout=120, what="the fixed task to leave the tab", every=0.25)
     off_tab.done()
     audit = backend.wait_audit(text_project.id, after=old_version, what="the re-audit after a fix")
-    timer.done(f"{old_version} -> {audit['model_version']} (older version deleted)")
+    timer.done(f"{old_version} -> {audit['model_version']} (updated in place)")
     text_project.audits.append(audit)
 
     assert task_id not in audit["flagged_task_ids"]
-    tasks = check_predictions(ls, text_project)  # also: one prediction per task, new version
+    shown = ls.projects.get(id=text_project.id).model_version
+    tasks = check_predictions(ls, text_project)  # also: one prediction per task, shown version
     assert task_id not in check_tab(ls, text_project)
     assert suggestion(tasks[task_id]) == true
     versions = {p.model_version for t in tasks.values() for p in t.predictions or []}
-    assert versions == {audit["model_version"]}  # the old version's predictions are gone
+    assert versions == {shown}  # one version: changed in place, nothing else left
+    # What Label Studio shows is the re-audit's: each suggestion, each score within the
+    # push's tolerance, and /predict answers the same.
+    asked = {"tasks": [{"id": t, "data": {}} for t in tasks], "project": f"{text_project.id}.1"}
+    answers = backend.post("/predict", json=asked).json()["results"]
+    for task, answer in zip(tasks.values(), answers, strict=True):
+        if task.annotations:
+            (prediction,) = task.predictions
+            assert prediction.result == answer["result"] and prediction.score == answer["score"]
+    audited = backend.get(f"/projects/{text_project.id}/predictions.json").json()
+    pushed = {p["task"]: p for p in audited}
+    for key, task in tasks.items():
+        if task.annotations:
+            (prediction,) = task.predictions
+            shown, wanted = prediction.result[0], pushed[key]["result"][0]
+            assert shown["value"] == wanted["value"] and ("meta" in shown) == ("meta" in wanted)
+            assert abs(prediction.score - pushed[key]["score"]) <= SCORE_TOLERANCE
     assert (
         backend.get(f"/versions?project={text_project.id}").json()["versions"][0]
         == (audit["model_version"])
     )
 
 
-def test_the_page_follows_the_reaudit(browser, text_project):
+def test_the_page_follows_the_reaudit(ls, browser, text_project):
     """After a re-audit rewrote the tab, the page still renders it, with the new list."""
-    ids = check_page(browser, text_project)
+    ids = check_page(browser, ls, text_project)
     fixed = set(text_project.audits[-2]["flagged_task_ids"]) - set(
         text_project.current["flagged_task_ids"]
     )
@@ -323,7 +356,7 @@ def test_deleting_an_annotation_reaudits_without_stale_labels(ls, backend, text_
     (prediction,) = wait_for(
         lambda: ls.tasks.get(id=task_id).predictions, timeout=30, what="/predict", every=0.5
     )
-    assert prediction.model_version == audit["model_version"]
+    assert prediction.model_version == shown_version(ls, text_project)
     assert prediction.score is None
 
 
@@ -331,7 +364,7 @@ def test_deleting_an_annotation_reaudits_without_stale_labels(ls, backend, text_
 
 
 def test_retrieve_predictions_on_new_tasks(ls, backend, text_project):
-    version = text_project.current["model_version"]
+    version = shown_version(ls, text_project)
     held_out = text_project.held_out
     _, _, truth = example("text")
     ids = ls.projects.import_tasks(

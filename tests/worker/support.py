@@ -169,6 +169,7 @@ class FakeLabelStudio:
         self.calls: list[tuple[float, str, str]] = []
         self.failures: dict[str, list[int]] = defaultdict(list)
         self.delays: dict[str, float] = {}
+        self.prediction_ids = 0
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -236,6 +237,9 @@ class FakeLabelStudio:
             ("PATCH", r"/api/dm/views/(\d+)/", "views", self._update_view),
             ("GET", r"/api/dm/columns/?", "columns", self._columns),
             ("GET", r"/api/ml/?", "ml", self._no_models),
+            ("GET", r"/api/predictions/", "predictions", self._list_predictions),
+            ("PATCH", r"/api/predictions/(\d+)/", "prediction", self._patch_prediction),
+            ("DELETE", r"/api/predictions/(\d+)/", "prediction", self._delete_prediction),
         ]
 
     def _dispatch(
@@ -319,8 +323,39 @@ class FakeLabelStudio:
 
     def _import(self, project_id: int, body: Any, **_: Any) -> tuple[int, Any]:
         project = self._project(project_id)
-        project.predictions.extend(dict(p) for p in body)
+        for p in body:
+            self.prediction_ids += 1
+            project.predictions.append({**p, "id": self.prediction_ids})
         return 201, {"created": len(body)}
+
+    def _list_predictions(self, query: dict, **_: Any) -> tuple[int, Any]:
+        """Label Studio's unpaginated list, by ?project= or ?task=."""
+        found = [
+            {**p, "project": project.id}
+            for project in self.projects.values()
+            for p in project.predictions
+        ]
+        if "project" in query:
+            found = [p for p in found if p["project"] == int(query["project"][0])]
+        if "task" in query:
+            found = [p for p in found if p["task"] == int(query["task"][0])]
+        return 200, found
+
+    def _patch_prediction(self, prediction_id: int, body: Any, **_: Any) -> tuple[int, Any]:
+        for project in self.projects.values():
+            for p in project.predictions:
+                if p["id"] == prediction_id:
+                    p.update(body or {})
+                    return 200, dict(p)
+        return 404, {"detail": "Not found."}
+
+    def _delete_prediction(self, prediction_id: int, **_: Any) -> tuple[int, Any]:
+        for project in self.projects.values():
+            kept = [p for p in project.predictions if p["id"] != prediction_id]
+            if len(kept) < len(project.predictions):
+                project.predictions = kept
+                return 200, {}
+        return 404, {"detail": "Not found."}
 
     def _tasks(self, query: dict, **_: Any) -> tuple[int, Any]:
         project = self._project(int(query["project"][0]))

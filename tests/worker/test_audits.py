@@ -96,7 +96,8 @@ def test_an_audit_fans_out_pushes_and_serves_predict(client, deployment):
     results = client.post(
         "/predict", json={"project": "1.1700000000", "tasks": [tasks[0], unlabeled, new_task]}
     ).json["results"]
-    assert results[0] == {k: v for k, v in current[tasks[0]["id"]][0].items() if k != "task"}
+    stored = current[tasks[0]["id"]][0]
+    assert results[0] == {k: v for k, v in stored.items() if k not in ("task", "id")}
     assert results[1]["result"][0]["value"] == {"choices": ["b"]}
     assert results[2]["result"][0]["value"] == {"choices": ["c"]}
     assert "score" not in results[1] and results[2]["model_version"] == "labelaudit-1"
@@ -144,8 +145,10 @@ def test_events_during_an_audit_give_exactly_one_more_never_two_at_once(client, 
         ls.delays.pop("tasks")
     assert [r["state"] for r in records] == ["succeeded", "succeeded"]
     assert records[0]["finished_at"] <= records[1]["started_at"]
-    assert ls.projects[3].model_version == "labelaudit-2"
+    # The second audit is written in place: the project keeps showing the first's version.
+    assert ls.projects[3].model_version == "labelaudit-1"
     assert all(len(p) == 1 for p in ls.current_predictions(3).values())
+    assert len(ls.current_predictions(3)) == len(ls.projects[3].predictions) == 40
     time.sleep(1.5)
     assert client.get("/versions?project=3").json["versions"] == ["labelaudit-2", "labelaudit-1"]
 
@@ -186,11 +189,12 @@ def test_the_sweep_reaudits_what_changed_without_a_webhook(client, deployment):
     app = celery_app(load_settings(deployment.overrides(), environ={}))  # sends by name
     app.send_task(SWEEP_TASK, queue=deployment.namespace)
     wait_for(
-        lambda: ls.projects[5].model_version == "labelaudit-2",
+        lambda: client.get("/versions?project=5").json["versions"][0] == "labelaudit-2",
         timeout=JOB_TIMEOUT,
         what="the sweep's audit",
         every=0.2,
     )
+    assert ls.projects[5].model_version == "labelaudit-1"  # written in place
     # Unchanged projects were checked, not audited again.
     assert ls.projects[1].model_version == "labelaudit-1"
     assert ls.projects[2].model_version == "labelaudit-1"
