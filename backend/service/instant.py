@@ -272,8 +272,11 @@ class Instant:
             trusted = trusted or ground_truth
             task_type = tasktypes.get(data.kind.task_type)
             judged = task_type.rejudge(data.state, data.probs[row], label, trusted=trusted)
+            # In the version Label Studio shows: a project updated in place keeps an older
+            # one of ours, which the audit's answers already carry.
+            shown = str((old_answer or {}).get("model_version") or version)
             answer = build_predict_result(
-                data.kind, judged.suggested, judged.suspicion, version, mislabeling=judged.suspicion
+                data.kind, judged.suggested, judged.suspicion, shown, mislabeling=judged.suspicion
             )
             if judged.flagged:
                 rank = old_flag.get("rank") if old_flag else None

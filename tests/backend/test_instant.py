@@ -197,6 +197,34 @@ def test_a_new_wrong_label_is_flagged_at_once(service, ls):
     assert 10_000 + task in ls.shown[-1]["tab"]
 
 
+def test_an_instant_answer_keeps_the_version_a_project_updated_in_place_shows(
+    service, ls, monkeypatch
+):
+    """A re-audit written in place leaves the project showing its first version of ours,
+    which the audit's /predict answers carry; an instant update answers in it too (the
+    score column counts only the shown version's predictions)."""
+    audit(service)
+    fake_push = ls.push
+
+    def push_in_place(url, key, project, predictions, flagged, *, version, switched, **kw):
+        def shown(audited: str) -> None:  # as push_audit does in place: what is written
+            for prediction in predictions:  # carries the version the project still shows
+                prediction["model_version"] = "labelaudit-1"
+            switched(audited)
+
+        fake_push(url, key, project, predictions, flagged, version=version, switched=shown, **kw)
+
+    monkeypatch.setattr(ls, "push", push_in_place)
+    audit(service)
+    assert service.store.current_version(1) == "labelaudit-2"
+    task = flagged_tasks(service)[0]
+    assert service.store.answers(1, [task])[0]["model_version"] == "labelaudit-1"
+    assert service.instant.run(1, saved(ls, task, suggestion(service, task)))
+    (answer,) = service.store.answers(1, [task])
+    assert task not in flagged_tasks(service)
+    assert answer["model_version"] == "labelaudit-1" and answer["score"] < 0.5
+
+
 def test_a_deleted_annotation_leaves_the_tab_and_its_score(service, ls):
     audit(service)
     task = flagged_tasks(service)[0]
