@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.progress import Progress, no_progress
 from backend.service.cache import Cache
+from backend.service.changelog import CHANGES_KEPT, full_entry
 from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.fingerprint import dataset_fingerprint
 from backend.service.policy import TRANSIENT, describe_error, new_id
@@ -94,7 +95,11 @@ class Scheduler:
         return max(self.settings.lock_seconds, 4 * self.settings.debounce_max_seconds)
 
     def trigger(self, project: int, *, immediate: bool, reason: str) -> str:
-        """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id."""
+        """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id.
+
+        Not an annotation webhook: the audit reads the whole project (logged first).
+        """
+        self.store.log_change(project, full_entry(reason), keep=CHANGES_KEPT)
         return self.schedule(project, immediate=immediate, reason=reason).ticket
 
     def schedule(self, project: int, *, immediate: bool, reason: str) -> Scheduled:

@@ -154,3 +154,28 @@ if ARGV[4] == '1' and redis.call('EXISTS', KEYS[6]) == 1 then
 end
 return 1
 """
+
+#: Append a change to a project's log (KEYS: log, base; ARGV: entry, keep); drop the oldest
+#: entries beyond ``keep``, counting them in base (positions stay absolute).
+LOG_CHANGE = """
+local n = redis.call('RPUSH', KEYS[1], ARGV[1])
+local drop = n - tonumber(ARGV[2])
+if drop > 0 then
+  redis.call('LTRIM', KEYS[1], drop, -1)
+  redis.call('INCRBY', KEYS[2], drop)
+end
+return 1
+"""
+
+#: Drop a log's entries before a position (KEYS: log, base; ARGV: position).
+TRIM_CHANGES = """
+local base = tonumber(redis.call('GET', KEYS[2]) or '0')
+local drop = tonumber(ARGV[1]) - base
+if drop > 0 then
+  local n = redis.call('LLEN', KEYS[1])
+  if drop > n then drop = n end
+  redis.call('LTRIM', KEYS[1], drop, -1)
+  redis.call('INCRBY', KEYS[2], drop)
+end
+return 1
+"""

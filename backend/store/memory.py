@@ -39,6 +39,7 @@ class MemoryStore(Store):
         self._job_times: dict[str, float] = {}  # job id -> last update
         self._metrics = _empty_metrics()
         self._sweep_until = 0.0
+        self._changes: dict[int, list[Any]] = {}  # project -> [base position, entries]
 
     # expiring per-project scheduling keys -------------------------------------------
 
@@ -211,6 +212,31 @@ class MemoryStore(Store):
             self._project(project)["fingerprint"] = fingerprint
 
     # scheduling -----------------------------------------------------------------------
+
+    def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
+        with self._lock:
+            log = self._changes.setdefault(project, [0, []])  # [base, entries]
+            log[1].append(copy.deepcopy(entry))
+            drop = len(log[1]) - keep
+            if drop > 0:
+                log[0], log[1] = log[0] + drop, log[1][drop:]
+
+    def changes_since(
+        self, project: int, position: int | None
+    ) -> tuple[int, list[dict[str, Any]] | None]:
+        with self._lock:
+            base, entries = self._changes.get(project, [0, []])
+            end = base + len(entries)
+            if position is None or position < base or position > end:
+                return end, None
+            return end, copy.deepcopy(entries[position - base :])
+
+    def trim_changes(self, project: int, position: int) -> None:
+        with self._lock:
+            log = self._changes.get(project)
+            drop = 0 if log is None else min(position - log[0], len(log[1]))
+            if log is not None and drop > 0:
+                log[0], log[1] = log[0] + drop, log[1][drop:]
 
     def schedule(
         self,

@@ -79,6 +79,8 @@ class RedisStore(Store):
         self._delete_if = register(lua.DELETE_IF)
         self._set_stage = register(lua.SET_STAGE)
         self._update_live = register(lua.UPDATE_LIVE)
+        self._log_change = register(lua.LOG_CHANGE)
+        self._trim_changes = register(lua.TRIM_CHANGES)
 
     def _k(self, project: int, *names: str) -> list[str]:
         return [self.keys.project(project, n) for n in names]
@@ -223,6 +225,30 @@ class RedisStore(Store):
 
     def unlock(self, project: int, name: str, owner: str) -> None:
         self._delete_if(keys=self._k(project, f"lock:{name}"), args=[owner])
+
+    def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
+        self._log_change(
+            keys=self._k(project, "changes", "changes_base"), args=[json.dumps(entry), keep]
+        )
+
+    def changes_since(
+        self, project: int, position: int | None
+    ) -> tuple[int, list[dict[str, Any]] | None]:
+        log, base_key = self._k(project, "changes", "changes_base")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.get(base_key)
+        pipe.llen(log) if position is None else pipe.lrange(log, 0, -1)
+        raw_base, listed = pipe.execute()
+        base = int(raw_base or 0)
+        if position is None:
+            return base + int(listed), None
+        end = base + len(listed)
+        if position < base or position > end:
+            return end, None
+        return end, [json.loads(item) for item in listed[position - base :]]
+
+    def trim_changes(self, project: int, position: int) -> None:
+        self._trim_changes(keys=self._k(project, "changes", "changes_base"), args=[position])
 
     def fingerprint(self, project: int) -> str | None:
         value = self.redis.get(self.keys.project(project, "fingerprint"))
