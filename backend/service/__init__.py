@@ -176,11 +176,11 @@ class Service:
         """An annotation webhook: schedule the debounced audit and, where the project's audit
         allows, judge the annotation again at once (off this thread); return the job id.
 
-        Scheduling answers whether the project is judged at once; the change is logged
-        first (backend.service.changelog), so the audit it schedules sees it.
+        One store round trip: the change is logged (backend.service.changelog) and the
+        audit scheduled, which answers whether the project is judged at once.
         """
-        self.store.log_change(project, log_entry(action, body), keep=CHANGES_KEPT)
-        scheduled = self.scheduler.schedule(project, immediate=False, reason=action)
+        change = log_entry(action, body)
+        scheduled = self.scheduler.schedule(project, immediate=False, reason=action, change=change)
         if scheduled.instant:
             try:
                 self.instant.enqueue(project, action, body)

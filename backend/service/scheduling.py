@@ -99,11 +99,14 @@ class Scheduler:
 
         Not an annotation webhook: the audit reads the whole project (logged first).
         """
-        self.store.log_change(project, full_entry(reason), keep=CHANGES_KEPT)
-        return self.schedule(project, immediate=immediate, reason=reason).ticket
+        change = full_entry(reason)
+        return self.schedule(project, immediate=immediate, reason=reason, change=change).ticket
 
-    def schedule(self, project: int, *, immediate: bool, reason: str) -> Scheduled:
-        """:meth:`trigger`, returning the store's answer (the ticket is the job id)."""
+    def schedule(
+        self, project: int, *, immediate: bool, reason: str, change: dict[str, Any]
+    ) -> Scheduled:
+        """:meth:`trigger`, returning the store's answer (the ticket is the job id);
+        ``change`` (backend.service.changelog) is logged first, in the same store step."""
         s = self.settings
         scheduled = self.store.schedule(
             project,
@@ -112,6 +115,8 @@ class Scheduler:
             debounce=s.debounce_seconds,
             max_wait=s.debounce_max_seconds,
             ttl=self.ticket_ttl,
+            change=change,
+            keep=CHANGES_KEPT,
         )
         if scheduled.created:
             self.store.put_job(

@@ -245,8 +245,13 @@ class Store(Protocol):
         debounce: float,
         max_wait: float,
         ttl: float,
+        change: dict[str, Any] | None = None,
+        keep: int = 0,
     ) -> Scheduled:
-        """Note a change; return the pending ticket (``ticket`` if none was pending)."""
+        """Note a change; return the pending ticket (``ticket`` if none was pending).
+
+        ``change`` is first appended to the change log (as :meth:`log_change`, ``keep``),
+        in the same step."""
         ...
 
     def claim_begin(

@@ -9,13 +9,22 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
-# KEYS: ticket, due, burst, projects, live.
-# ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project
+# KEYS: ticket, due, burst, projects, live, change log, change log base.
+# ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project, a change-log entry
+# ('' for none: appended first, as LOG_CHANGE does), entries the log keeps
 # Returns the ticket, 1 if created, the countdown ms, 1 if the live record says instant.
 SCHEDULE = (
     NOW_MS
     + """
 redis.call('SADD', KEYS[4], ARGV[6])
+if ARGV[7] ~= '' then
+  local n = redis.call('RPUSH', KEYS[6], ARGV[7])
+  local drop = n - tonumber(ARGV[8])
+  if drop > 0 then
+    redis.call('LTRIM', KEYS[6], drop, -1)
+    redis.call('INCRBY', KEYS[7], drop)
+  end
+end
 local ticket = redis.call('GET', KEYS[1])
 local created = 0
 if not ticket then

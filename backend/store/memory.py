@@ -247,8 +247,12 @@ class MemoryStore(Store):
         debounce: float,
         max_wait: float,
         ttl: float,
+        change: dict[str, Any] | None = None,
+        keep: int = 0,
     ) -> Scheduled:
         with self._lock:
+            if change is not None:
+                self.log_change(project, change, keep=keep)
             now = self._clock()
             self._project(project)
             pending = self._get(project, "ticket")

@@ -272,14 +272,26 @@ class RedisStore(Store):
         debounce: float,
         max_wait: float,
         ttl: float,
+        change: dict[str, Any] | None = None,
+        keep: int = 0,
     ) -> Scheduled:
+        entry = "" if change is None else json.dumps(change)
         pending, created, countdown, instant = self._schedule(
             keys=[
                 *self._k(project, "ticket", "due", "burst"),
                 self.keys.projects,
-                self.keys.project(project, "live"),
+                *self._k(project, "live", "changes", "changes_base"),
             ],
-            args=[ticket, int(immediate), _ms(debounce), _ms(max_wait), _ms(ttl), project],
+            args=[
+                ticket,
+                int(immediate),
+                _ms(debounce),
+                _ms(max_wait),
+                _ms(ttl),
+                project,
+                entry,
+                keep,
+            ],
         )
         return Scheduled(pending.decode(), bool(created), int(countdown) / 1000, bool(instant))
 

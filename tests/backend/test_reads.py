@@ -179,9 +179,9 @@ def _nothing_kept(service, ls) -> str:
 
 
 def _log_dropped(service, ls, monkeypatch) -> str:
-    import backend.service
+    import backend.service.scheduling
 
-    monkeypatch.setattr(backend.service, "CHANGES_KEPT", 1)
+    monkeypatch.setattr(backend.service.scheduling, "CHANGES_KEPT", 1)
     send(service, saved(ls, 1, annotation(10_001, "c"), "ANNOTATION_UPDATED"))
     return send(service, saved(ls, 2, annotation(10_002, "a"), "ANNOTATION_UPDATED"))
 

@@ -340,3 +340,20 @@ def test_the_change_log_keeps_absolute_positions_and_drops_the_oldest(store):
     store.trim_changes(1, 100)  # past the end: everything dropped, positions kept
     assert store.changes_since(1, 6) == (6, [])
     assert store.changes_since(2, 0) == (0, [])  # another project's log
+
+
+def test_scheduling_logs_its_change_first_in_the_same_step(store):
+    first = store.schedule(
+        1, "t1", immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG, change={"n": 1}, keep=2
+    )
+    again = store.schedule(
+        1, "t2", immediate=True, debounce=LONG, max_wait=LONG, ttl=LONG, change={"n": 2}, keep=2
+    )
+    assert first.created and again.ticket == "t1"
+    schedule(store)  # no change: nothing logged
+    assert store.changes_since(1, 0) == (2, [{"n": 1}, {"n": 2}])
+    store.schedule(
+        1, "t3", immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG, change={"n": 3}, keep=2
+    )
+    assert store.changes_since(1, 0) == (3, None)  # the oldest dropped past keep
+    assert store.changes_since(1, 1) == (3, [{"n": 2}, {"n": 3}])
