@@ -163,6 +163,7 @@ def service_rounds(
         run.math = took - run.read - run.push
         run.flagged = int(job.get("flagged_tasks") or 0)
         run.extra["notes"] = [n for n in summary.get("notes", []) if n.startswith("tasks:")]
+        run.extra["notes"] += [f"{k} {v} s" for k, v in timings.items() if k.startswith("read_")]
         runs.append(run)
 
     with webhook_catcher() as (hook_url, bodies):
