@@ -141,8 +141,17 @@ def kept_of(dataset: AuditDataset, tasks: Iterable[Any], position: int) -> KeptT
         title=dataset.title,
         annotator_emails=dict(dataset.annotator_emails),
         position=position,
-        tasks=list(tasks),
+        tasks=[_with_data(t, t.get("data"), kind) if isinstance(t, dict) else t for t in tasks],
     )
+
+
+def _with_data(task: dict[str, Any], data: Any, kind: TaskKind) -> dict[str, Any]:
+    """``task`` holding only the fields of ``data`` its input type reads (``kind.data_keys``:
+    an input type's reader reads no other), so the kept copy is as big as the audit's
+    inputs, not the project's task data."""
+    if isinstance(data, dict):
+        data = {k: data[k] for k in kind.data_keys if k in data}
+    return {**task, "data": data} if "data" in task or data is not None else task
 
 
 def apply(kept: KeptTasks, entries: Iterable[Mapping[str, Any]], position: int) -> KeptTasks | None:
@@ -173,7 +182,7 @@ def apply(kept: KeptTasks, entries: Iterable[Mapping[str, Any]], position: int) 
             _replace(tasks, index, ident, annotation)
             holder[ident] = index
             if isinstance(entry.get("data"), dict):
-                tasks[index]["data"] = entry["data"]
+                tasks[index] = _with_data(tasks[index], entry["data"], kept.kind)
         else:
             return None
     return KeptTasks(kept.kind, kept.source, kept.title, kept.annotator_emails, position, tasks)

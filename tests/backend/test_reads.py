@@ -16,7 +16,7 @@ import pytest
 
 from backend.labelstudio.config import parse_label_config
 from backend.labelstudio.dataset import AuditDataset
-from backend.service import changelog, steps
+from backend.service import changelog, reads, steps
 from tests.backend.test_service import FakeLabelStudio, make_service, run_ticket
 from tests.worker.support import CONFIG, annotation, numeric_tasks
 
@@ -25,6 +25,7 @@ from tests.worker.support import CONFIG, annotation, numeric_tasks
 def ls():
     fake = FakeLabelStudio()
     fake.tasks[1] = [*numeric_tasks(60, seed=1, flip=0.15), {"id": 900, "data": {"x": 8, "y": 0}}]
+    fake.tasks[1][0]["data"]["note"] = "not read by the audit " * 100
     return fake
 
 
@@ -131,6 +132,9 @@ def test_a_webhook_reaudit_reads_nothing_and_audits_what_a_full_read_would(audit
     assert any("5 webhook changes applied" in note for note in summary["notes"])
     assert_same(audited.seen[-1], full_read(ls))
     assert audited.store.fingerprint(1) == _fingerprint(full_read(ls))
+    kept = reads.kept_tasks(audited.store, audited.artifacts, 1)
+    assert kept is not None and len(kept.tasks) == 61
+    assert all(set(t["data"]) == {"x", "y"} for t in kept.tasks)  # only what the audit reads
     # the next one starts from this audit's tasks: the log was trimmed to them
     end, entries = audited.store.changes_since(1, 0)
     assert end == 6 and entries is None
