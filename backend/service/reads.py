@@ -5,6 +5,7 @@ whole project from Label Studio (which reconciles)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,10 @@ def read_tasks(
         following = None if entries is None else changelog.apply(previous, entries, end)
         if following is not None and entries is not None:
             progress("export", 1, 1)
-            how = f"{len(entries)} webhook changes applied to the last audit's tasks"
+            kinds = Counter(str(e.get("kind")) for e in entries)
+            listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            how = f"{len(entries)} webhook changes applied to the last audit's tasks ({listed})"
+            how += f", log {previous.position}..{end}"
             return following.dataset(), following, Read("read_changes", how)
         why = "changes since the last audit were dropped from the log"
         if entries is not None:
