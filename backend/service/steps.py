@@ -1,7 +1,8 @@
 """What one audit does, as steps a Celery group can spread over workers.
 
-:meth:`AuditSteps.begin` (credentials, load the project from Label Studio, prepare, the fold
-splits, all saved under MODEL_DIR), :meth:`AuditSteps.fold` (one fold's out-of-fold
+:meth:`AuditSteps.begin` (credentials, the tasks: the last audit's with the webhooks' changes
+applied, else the project read from Label Studio (:mod:`backend.service.reads`), prepare, the
+fold splits, all saved under MODEL_DIR), :meth:`AuditSteps.fold` (one fold's out-of-fold
 probabilities, read and written by ids), :meth:`AuditSteps.complete` (finish, the final
 model, then :func:`backend.publish.publish`: outputs saved, pushed to Label Studio, made
 current). The pipeline's steps (:mod:`backend.pipeline`) do the work; this module adds what

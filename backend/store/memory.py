@@ -19,12 +19,13 @@ from backend.store import (
     Store,
 )
 from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
+from backend.store.changes import MemoryChanges
 
 #: Job records are looked over for expired ones every this many new records.
 JOB_PRUNE_EVERY = 256
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryChanges, Store):
     """The state of one process (embedded mode): the same semantics as RedisStore.
 
     Its methods are those of :class:`Store` (documented there, inherited by ``help``).
@@ -212,31 +213,6 @@ class MemoryStore(Store):
             self._project(project)["fingerprint"] = fingerprint
 
     # scheduling -----------------------------------------------------------------------
-
-    def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
-        with self._lock:
-            log = self._changes.setdefault(project, [0, []])  # [base, entries]
-            log[1].append(copy.deepcopy(entry))
-            drop = len(log[1]) - keep
-            if drop > 0:
-                log[0], log[1] = log[0] + drop, log[1][drop:]
-
-    def changes_since(
-        self, project: int, position: int | None
-    ) -> tuple[int, list[dict[str, Any]] | None]:
-        with self._lock:
-            base, entries = self._changes.get(project, [0, []])
-            end = base + len(entries)
-            if position is None or position < base or position > end:
-                return end, None
-            return end, copy.deepcopy(entries[position - base :])
-
-    def trim_changes(self, project: int, position: int) -> None:
-        with self._lock:
-            log = self._changes.get(project)
-            drop = 0 if log is None else min(position - log[0], len(log[1]))
-            if log is not None and drop > 0:
-                log[0], log[1] = log[0] + drop, log[1][drop:]
 
     def schedule(
         self,

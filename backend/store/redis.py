@@ -20,6 +20,7 @@ from backend.store import (
     lua,
 )
 from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
+from backend.store.changes import RedisChanges
 
 
 def _ms(seconds: float) -> int:
@@ -57,7 +58,7 @@ class Keys:
         return f"{self.ns}:sweep"
 
 
-class RedisStore(Store):
+class RedisStore(RedisChanges, Store):
     """The shared state in Redis; every scheduling operation is one atomic Lua script.
 
     Its methods are those of :class:`Store` (documented there, inherited by ``help``).
@@ -225,30 +226,6 @@ class RedisStore(Store):
 
     def unlock(self, project: int, name: str, owner: str) -> None:
         self._delete_if(keys=self._k(project, f"lock:{name}"), args=[owner])
-
-    def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
-        self._log_change(
-            keys=self._k(project, "changes", "changes_base"), args=[json.dumps(entry), keep]
-        )
-
-    def changes_since(
-        self, project: int, position: int | None
-    ) -> tuple[int, list[dict[str, Any]] | None]:
-        log, base_key = self._k(project, "changes", "changes_base")
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.get(base_key)
-        pipe.llen(log) if position is None else pipe.lrange(log, 0, -1)
-        raw_base, listed = pipe.execute()
-        base = int(raw_base or 0)
-        if position is None:
-            return base + int(listed), None
-        end = base + len(listed)
-        if position < base or position > end:
-            return end, None
-        return end, [json.loads(item) for item in listed[position - base :]]
-
-    def trim_changes(self, project: int, position: int) -> None:
-        self._trim_changes(keys=self._k(project, "changes", "changes_base"), args=[position])
 
     def fingerprint(self, project: int) -> str | None:
         value = self.redis.get(self.keys.project(project, "fingerprint"))
