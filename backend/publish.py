@@ -43,8 +43,16 @@ LOCAL_VERSION = "labelaudit-file"
 class LabelStudioIO:
     """Reading projects from and pushing audits to Label Studio (tests pass a fake)."""
 
-    def load(self, url: str, api_key: str, project: int, progress: Progress) -> AuditDataset:
-        """Read a project through the Label Studio API."""
+    def load(
+        self,
+        url: str,
+        api_key: str,
+        project: int,
+        progress: Progress,
+        *,
+        keep: Callable[[dict[str, Any]], None] | None = None,
+    ) -> AuditDataset:
+        """Read a project through the Label Studio API (``keep``: handed each task read)."""
         from backend.labelstudio.client import load_project
 
         return load_project(
@@ -52,6 +60,7 @@ class LabelStudioIO:
             api_key,
             project,
             progress=lambda done, total: progress("export", done, total or done),
+            keep=keep,
         )
 
     def export_tasks(self, url: str, api_key: str, project: int) -> Iterator[dict[str, Any]]:

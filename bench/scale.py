@@ -21,6 +21,10 @@ Other measurements (each its own mode):
         --chunks 250 1000 5000 20000
     PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 --audits 0 --pages
     PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 20000 --fixes 1 50 --offline
+    PYTHONPATH=. .venv/bin/python bench/scale.py --tasks 3600 --audits 0 --fixes 1 50 --service
+
+``--service`` (bench/webhook_reads.py): re-audits through the service after k fixes, once
+with the webhooks' payloads (no project read) and once with a full read.
 
 BLAS/OpenMP threads are set to 1. The machine is shared: the load average is printed.
 """
@@ -517,6 +521,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
+        "--service",
+        action="store_true",
+        help="then re-audit after the fixes through the service: webhooks vs full read",
+    )
+    parser.add_argument(
         "--offline", action="store_true", help="only count what re-audits change (no Label Studio)"
     )
     args = parser.parse_args(argv)
@@ -568,6 +577,16 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"[{n}] {check}; load average {load()}; "
                               f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)  # fmt: skip
                     rows += [run.row(n) for run in runs]
+                    if args.service:
+                        from bench.webhook_reads import service_rounds
+
+                        served = service_rounds(server.url, server.token, ls, project,
+                                                args.fixes, root / f"service-{n}", fix=fix,
+                                                make_run=Run)  # fmt: skip
+                        for run in served:
+                            print(run.row(n), run.extra["notes"], flush=True)
+                        rows += [run.row(n) for run in served]
+                        print(f"[{n}] load average {load()}", flush=True)
                     if args.pages:
                         print("| read | tasks | pages | s | MB |")
                         rows += measure_pages(ls, project.id, PAGE_VARIANTS)

@@ -37,6 +37,9 @@ bp = Blueprint("labelaudit", __name__)
 ANNOTATION_EVENTS = frozenset(
     {"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"}
 )
+#: Webhooks of tasks created or deleted: no audit of their own, but a kept copy of the
+#: project's tasks no longer follows it (backend.service.changelog).
+TASK_EVENTS = frozenset({"TASKS_CREATED", "TASKS_DELETED"})
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -148,7 +151,20 @@ def webhook() -> Any:
         return jsonify(status="scheduled", job=job)
     if action == "PROJECT_UPDATED":
         return _project_updated(body)
+    if action in TASK_EVENTS:  # no audit; the next one reads the whole project
+        known = _known_project(body)
+        if known is not None:
+            service().tasks_changed(known, action)
     return jsonify(status="ignored", action=action)
+
+
+def _known_project(body: dict[str, Any]) -> int | None:
+    """The connected project a webhook names, or None (the webhook is still answered)."""
+    try:
+        project, _ = webhook_project(body)
+    except ApiError:
+        return None
+    return project if service().connected(project) else None
 
 
 def _project_updated(body: dict[str, Any]) -> Any:

@@ -249,11 +249,13 @@ def load_project(
     *,
     progress: PageProgress | None = None,
     page_size: int = TASKS_PAGE_SIZE,
+    keep: Callable[[dict[str, Any]], None] | None = None,
 ) -> AuditDataset:
     """Read a Label Studio project (config and every task) into an AuditDataset.
 
     Tasks are turned into dataset rows page by page, so the project's raw tasks are never
-    all in memory at once.
+    all in memory at once; ``keep`` is handed each task as read (the service keeps what
+    the export reads of them, ``backend.service.changelog``).
     """
     if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id < 1:
         raise ValueError(f"project_id must be a positive int; got {project_id!r}")
@@ -267,6 +269,9 @@ def load_project(
         def tasks() -> Iterator[dict[str, Any]]:
             done = 0
             for page, total in iter_task_pages(ls, project_id, page_size=page_size):
+                if keep is not None:
+                    for task in page:
+                        keep(task)
                 yield from page
                 done += len(page)
                 if progress is not None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.service.cache import Cache
+from backend.service.changelog import CHANGES_KEPT, full_entry, log_entry
 from backend.service.credentials import Credentials
 from backend.service.instant import Instant
 from backend.service.policy import (
@@ -175,9 +176,11 @@ class Service:
         """An annotation webhook: schedule the debounced audit and, where the project's audit
         allows, judge the annotation again at once (off this thread); return the job id.
 
-        One store round trip: scheduling answers whether the project is judged at once.
+        One store round trip: the change is logged (backend.service.changelog) and the
+        audit scheduled, which answers whether the project is judged at once.
         """
-        scheduled = self.scheduler.schedule(project, immediate=False, reason=action)
+        change = log_entry(action, body)
+        scheduled = self.scheduler.schedule(project, immediate=False, reason=action, change=change)
         if scheduled.instant:
             try:
                 self.instant.enqueue(project, action, body)
@@ -186,6 +189,10 @@ class Service:
                     "project %s: no instant update (%s)", project, self.scrub(describe_error(err))
                 )
         return scheduled.ticket
+
+    def tasks_changed(self, project: int, action: str) -> None:
+        """Tasks created or deleted: the next audit reads the whole project."""
+        self.store.log_change(project, full_entry(action), keep=CHANGES_KEPT)
 
     def start_audit(self, project: int) -> str:
         """Audit ``project`` now (after the running one); MissingCredentials if it cannot."""

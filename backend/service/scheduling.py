@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.progress import Progress, no_progress
 from backend.service.cache import Cache
+from backend.service.changelog import CHANGES_KEPT, full_entry
 from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.fingerprint import dataset_fingerprint
 from backend.service.policy import TRANSIENT, describe_error, new_id
@@ -94,11 +95,18 @@ class Scheduler:
         return max(self.settings.lock_seconds, 4 * self.settings.debounce_max_seconds)
 
     def trigger(self, project: int, *, immediate: bool, reason: str) -> str:
-        """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id."""
-        return self.schedule(project, immediate=immediate, reason=reason).ticket
+        """Schedule an audit of ``project`` (debounced unless ``immediate``); return its job id.
 
-    def schedule(self, project: int, *, immediate: bool, reason: str) -> Scheduled:
-        """:meth:`trigger`, returning the store's answer (the ticket is the job id)."""
+        Not an annotation webhook: the audit reads the whole project (logged first).
+        """
+        change = full_entry(reason)
+        return self.schedule(project, immediate=immediate, reason=reason, change=change).ticket
+
+    def schedule(
+        self, project: int, *, immediate: bool, reason: str, change: dict[str, Any]
+    ) -> Scheduled:
+        """:meth:`trigger`, returning the store's answer (the ticket is the job id);
+        ``change`` (backend.service.changelog) is logged first, in the same store step."""
         s = self.settings
         scheduled = self.store.schedule(
             project,
@@ -107,6 +115,8 @@ class Scheduler:
             debounce=s.debounce_seconds,
             max_wait=s.debounce_max_seconds,
             ttl=self.ticket_ttl,
+            change=change,
+            keep=CHANGES_KEPT,
         )
         if scheduled.created:
             self.store.put_job(

@@ -1,7 +1,8 @@
 """What one audit does, as steps a Celery group can spread over workers.
 
-:meth:`AuditSteps.begin` (credentials, load the project from Label Studio, prepare, the fold
-splits, all saved under MODEL_DIR), :meth:`AuditSteps.fold` (one fold's out-of-fold
+:meth:`AuditSteps.begin` (credentials, the tasks: the last audit's with the webhooks' changes
+applied, else the project read from Label Studio (:mod:`backend.service.reads`), prepare, the
+fold splits, all saved under MODEL_DIR), :meth:`AuditSteps.fold` (one fold's out-of-fold
 probabilities, read and written by ids), :meth:`AuditSteps.complete` (finish, the final
 model, then :func:`backend.publish.publish`: outputs saved, pushed to Label Studio, made
 current). The pipeline's steps (:mod:`backend.pipeline`) do the work; this module adds what
@@ -13,6 +14,8 @@ embedded thread are a few lines each).
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +26,7 @@ import numpy as np
 
 from backend import verdicts as verdict_rules
 from backend.progress import Progress, no_progress
+from backend.service import changelog
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials
 from backend.service.fingerprint import dataset_fingerprint
@@ -30,6 +34,7 @@ from backend.service.instant import Instant
 from backend.service.instant_data import INSTANT_FILE, InstantData
 from backend.service.policy import Superseded, new_id
 from backend.service.predict import FinalModel, Predictor
+from backend.service.reads import read_tasks
 from backend.service.scheduling import Scheduler
 from backend.settings import Settings
 from backend.store import VERSIONS_ON_DISK, Artifacts, SavedAudit, Store
@@ -38,6 +43,9 @@ if TYPE_CHECKING:
     from backend.labelstudio.dataset import AuditDataset
     from backend.pipeline import AuditResult, Prepared
     from backend.publish import LabelStudioIO
+
+
+logger = logging.getLogger("labelaudit.service")
 
 
 @dataclass
@@ -56,6 +64,8 @@ class WorkItem:
     fingerprint: str
     loaded_at: float = 0.0
     confirmed: np.ndarray | None = None
+    read: str = ""  # how begin read the tasks (Read.how), for the summary's notes
+    position: int | None = None  # the change log's position its kept tasks are at
 
 
 @dataclass(frozen=True)
@@ -152,14 +162,21 @@ class AuditSteps:
 
     def begin(self, project: int, ticket: str, progress: Progress = no_progress) -> int:
         """Load and prepare the project, save the work item; return the number of folds."""
-        from backend.pipeline import fold_splits, prepare, timed
+        from backend.pipeline import fold_splits, prepare
 
         url, key = self.credentials.of(project)
         self.artifacts.clear_work(project, keep=ticket)
         timings: dict[str, float] = {}
         loaded_at = time.time()
-        with timed(timings, "read_tasks"):
-            dataset = self.io.load(url, key, project, progress)
+        started = time.perf_counter()
+        dataset, kept, read = read_tasks(
+            self.store, self.artifacts, self.io, (project, url, key), progress
+        )
+        timings[read.timing] = round(time.perf_counter() - started, 3)
+        logger.info("audit %s of project %s: %s", ticket, project, read.how)
+        self.artifacts.write_pickle(
+            self.artifacts.work_dir(project, ticket) / changelog.TASKS_FILE, kept
+        )
         fingerprint = dataset_fingerprint(dataset)
         self.store.set_fingerprint(project, fingerprint)
         confirmed = self._trust_confirmed(project, dataset)  # after the fingerprint: ours
@@ -168,7 +185,9 @@ class AuditSteps:
         prepared.timings = timings | prepared.timings
         splits = fold_splits(prepared, folds=self.settings.folds, seed=self.settings.seed)
         source = dataset.source or f"project:{project}"
-        work = WorkItem(prepared, splits, source, fingerprint, loaded_at, confirmed)
+        work = WorkItem(
+            prepared, splits, source, fingerprint, loaded_at, confirmed, read.how, kept.position
+        )
         self.artifacts.write_pickle(self.artifacts.work_dir(project, ticket) / "prepared.pkl", work)
         return len(splits)
 
@@ -204,6 +223,8 @@ class AuditSteps:
         probs, fold_seconds = self._out_of_fold(project, ticket, work)
         timings = work.prepared.timings | {"cross_validation": round(fold_seconds, 3)}
         result = finish(replace(work.prepared, timings=timings), probs, self.settings)
+        if work.read:
+            result.notes.append(f"tasks: {work.read}")
         kind = work.prepared.dataset.kind
         task_type = tasktypes.get(kind.task_type)
         with timed(result.timings, "final_model"):
@@ -227,6 +248,9 @@ class AuditSteps:
             self.artifacts.write_pickle(folder / "model.pkl", FinalModel(kind, model, version))
             if instant is not None:
                 self.artifacts.write_pickle(folder / INSTANT_FILE, instant)
+            tasks = self.artifacts.work_dir(project, ticket) / changelog.TASKS_FILE
+            if tasks.is_file():  # what the next audit starts from (signed: moved as it is)
+                os.replace(tasks, folder / changelog.TASKS_FILE)
 
         def switched(version: str, summary: dict[str, Any], pushed: list[dict[str, Any]]) -> None:
             """Make the results current the moment Label Studio shows them."""
@@ -259,6 +283,8 @@ class AuditSteps:
                 )
             )
             self.store.save_audit(project, saved[0])
+            if work.position is not None:  # the next audit starts from this one's tasks
+                self.store.trim_changes(project, work.position)
             if instant is not None:
                 # Verdicts follow this audit; changes made since it read the project are
                 # applied again on its results (it could not see them).

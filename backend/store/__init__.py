@@ -220,6 +220,22 @@ class Store(Protocol):
         """Set (or forget, with None) the fingerprint of the annotations last seen."""
         ...
 
+    def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
+        """Append ``entry`` (small JSON) to the project's change log, which holds the newest
+        ``keep`` entries (older ones are dropped: a re-audit that needed them reads all)."""
+        ...
+
+    def changes_since(
+        self, project: int, position: int | None
+    ) -> tuple[int, list[dict[str, Any]] | None]:
+        """Return the log's end position and its entries from ``position`` on (None when
+        ``position`` is None or some of those entries were dropped)."""
+        ...
+
+    def trim_changes(self, project: int, position: int) -> None:
+        """Drop the log's entries before ``position`` (an audit read past them)."""
+        ...
+
     def schedule(
         self,
         project: int,
@@ -229,8 +245,13 @@ class Store(Protocol):
         debounce: float,
         max_wait: float,
         ttl: float,
+        change: dict[str, Any] | None = None,
+        keep: int = 0,
     ) -> Scheduled:
-        """Note a change; return the pending ticket (``ticket`` if none was pending)."""
+        """Note a change; return the pending ticket (``ticket`` if none was pending).
+
+        ``change`` is first appended to the change log (as :meth:`log_change`, ``keep``),
+        in the same step."""
         ...
 
     def claim_begin(

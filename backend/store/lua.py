@@ -9,13 +9,22 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
-# KEYS: ticket, due, burst, projects, live.
-# ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project
+# KEYS: ticket, due, burst, projects, live, change log, change log base.
+# ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project, a change-log entry
+# ('' for none: appended first, as LOG_CHANGE does), entries the log keeps
 # Returns the ticket, 1 if created, the countdown ms, 1 if the live record says instant.
 SCHEDULE = (
     NOW_MS
     + """
 redis.call('SADD', KEYS[4], ARGV[6])
+if ARGV[7] ~= '' then
+  local n = redis.call('RPUSH', KEYS[6], ARGV[7])
+  local drop = n - tonumber(ARGV[8])
+  if drop > 0 then
+    redis.call('LTRIM', KEYS[6], drop, -1)
+    redis.call('INCRBY', KEYS[7], drop)
+  end
+end
 local ticket = redis.call('GET', KEYS[1])
 local created = 0
 if not ticket then
@@ -151,6 +160,31 @@ end
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('HINCRBY', KEYS[6], 'updates', 1)
   redis.call('HSET', KEYS[6], 'updated_at', ARGV[3])
+end
+return 1
+"""
+
+#: Append a change to a project's log (KEYS: log, base; ARGV: entry, keep); drop the oldest
+#: entries beyond ``keep``, counting them in base (positions stay absolute).
+LOG_CHANGE = """
+local n = redis.call('RPUSH', KEYS[1], ARGV[1])
+local drop = n - tonumber(ARGV[2])
+if drop > 0 then
+  redis.call('LTRIM', KEYS[1], drop, -1)
+  redis.call('INCRBY', KEYS[2], drop)
+end
+return 1
+"""
+
+#: Drop a log's entries before a position (KEYS: log, base; ARGV: position).
+TRIM_CHANGES = """
+local base = tonumber(redis.call('GET', KEYS[2]) or '0')
+local drop = tonumber(ARGV[1]) - base
+if drop > 0 then
+  local n = redis.call('LLEN', KEYS[1])
+  if drop > n then drop = n end
+  redis.call('LTRIM', KEYS[1], drop, -1)
+  redis.call('INCRBY', KEYS[2], drop)
 end
 return 1
 """

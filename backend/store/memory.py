@@ -19,12 +19,13 @@ from backend.store import (
     Store,
 )
 from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
+from backend.store.changes import MemoryChanges
 
 #: Job records are looked over for expired ones every this many new records.
 JOB_PRUNE_EVERY = 256
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryChanges, Store):
     """The state of one process (embedded mode): the same semantics as RedisStore.
 
     Its methods are those of :class:`Store` (documented there, inherited by ``help``).
@@ -39,6 +40,7 @@ class MemoryStore(Store):
         self._job_times: dict[str, float] = {}  # job id -> last update
         self._metrics = _empty_metrics()
         self._sweep_until = 0.0
+        self._changes: dict[int, list[Any]] = {}  # project -> [base position, entries]
 
     # expiring per-project scheduling keys -------------------------------------------
 
@@ -221,8 +223,12 @@ class MemoryStore(Store):
         debounce: float,
         max_wait: float,
         ttl: float,
+        change: dict[str, Any] | None = None,
+        keep: int = 0,
     ) -> Scheduled:
         with self._lock:
+            if change is not None:
+                self.log_change(project, change, keep=keep)
             now = self._clock()
             self._project(project)
             pending = self._get(project, "ticket")

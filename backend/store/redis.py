@@ -20,6 +20,7 @@ from backend.store import (
     lua,
 )
 from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
+from backend.store.changes import RedisChanges
 
 
 def _ms(seconds: float) -> int:
@@ -57,7 +58,7 @@ class Keys:
         return f"{self.ns}:sweep"
 
 
-class RedisStore(Store):
+class RedisStore(RedisChanges, Store):
     """The shared state in Redis; every scheduling operation is one atomic Lua script.
 
     Its methods are those of :class:`Store` (documented there, inherited by ``help``).
@@ -79,6 +80,8 @@ class RedisStore(Store):
         self._delete_if = register(lua.DELETE_IF)
         self._set_stage = register(lua.SET_STAGE)
         self._update_live = register(lua.UPDATE_LIVE)
+        self._log_change = register(lua.LOG_CHANGE)
+        self._trim_changes = register(lua.TRIM_CHANGES)
 
     def _k(self, project: int, *names: str) -> list[str]:
         return [self.keys.project(project, n) for n in names]
@@ -246,14 +249,26 @@ class RedisStore(Store):
         debounce: float,
         max_wait: float,
         ttl: float,
+        change: dict[str, Any] | None = None,
+        keep: int = 0,
     ) -> Scheduled:
+        entry = "" if change is None else json.dumps(change)
         pending, created, countdown, instant = self._schedule(
             keys=[
                 *self._k(project, "ticket", "due", "burst"),
                 self.keys.projects,
-                self.keys.project(project, "live"),
+                *self._k(project, "live", "changes", "changes_base"),
             ],
-            args=[ticket, int(immediate), _ms(debounce), _ms(max_wait), _ms(ttl), project],
+            args=[
+                ticket,
+                int(immediate),
+                _ms(debounce),
+                _ms(max_wait),
+                _ms(ttl),
+                project,
+                entry,
+                keep,
+            ],
         )
         return Scheduled(pending.decode(), bool(created), int(countdown) / 1000, bool(instant))
 

@@ -336,6 +336,20 @@ def test_other_events_are_ignored(client, runner, action):
     assert runner.enqueued == []
 
 
+@pytest.mark.parametrize("action", ["TASKS_CREATED", "TASKS_DELETED"])
+def test_task_events_start_no_audit_but_the_next_one_reads_the_whole_project(
+    client, runner, store, action
+):
+    client.post("/setup", json={"project": 7, "schema": TEXT_CONFIG})
+    answer = client.post("/webhook", json={"action": action, "project": {"id": 7}})
+    assert answer.status_code == 200 and answer.json == {"status": "ignored", "action": action}
+    assert runner.enqueued == []
+    assert store.changes_since(7, 0) == (1, [{"kind": "full", "why": action}])
+    for body in ({"action": action, "project": {"id": 8}}, {"action": action, "project": 3}):
+        assert client.post("/webhook", json=body).json["status"] == "ignored"  # never a 4xx
+    assert store.changes_since(8, 0) == (0, [])
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -479,9 +493,9 @@ def audit_app(tmp_path, runner, monkeypatch):
         task["annotations"][0]["completed_by"] = {"id": 5, "email": "five@example.com"}
 
     class FakeLabelStudio(ServiceFake):
-        def load(self, url, key, project, progress):
+        def load(self, url, key, project, progress, *, keep=None):
             time.sleep(0.05)
-            dataset = super().load(url, key, project, progress)
+            dataset = super().load(url, key, project, progress, keep=keep)
             dataset.title = "Points <&> clusters"
             return dataset
 

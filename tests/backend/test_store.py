@@ -315,3 +315,45 @@ def test_verdicts_survive_a_restart(redis_url):
         again.redis.close()
     finally:
         drop_namespace(redis_url, namespace)
+
+
+def test_the_change_log_keeps_absolute_positions_and_drops_the_oldest(store):
+    assert store.changes_since(1, 0) == (0, [])
+    for i in range(3):
+        store.log_change(1, {"kind": "upsert", "i": i}, keep=10)
+    assert store.changes_since(1, 1) == (
+        3,
+        [{"kind": "upsert", "i": 1}, {"kind": "upsert", "i": 2}],
+    )
+    assert store.changes_since(1, None) == (3, None)
+    assert store.changes_since(1, 4) == (3, None)  # a position this log never had
+    store.trim_changes(1, 2)
+    assert store.changes_since(1, 1) == (3, None)  # dropped: the reader must read whole
+    assert store.changes_since(1, 2) == (3, [{"kind": "upsert", "i": 2}])
+    for i in range(3, 6):
+        store.log_change(1, {"kind": "upsert", "i": i}, keep=2)
+    assert store.changes_since(1, 3) == (6, None)
+    assert store.changes_since(1, 4) == (
+        6,
+        [{"kind": "upsert", "i": 4}, {"kind": "upsert", "i": 5}],
+    )
+    store.trim_changes(1, 100)  # past the end: everything dropped, positions kept
+    assert store.changes_since(1, 6) == (6, [])
+    assert store.changes_since(2, 0) == (0, [])  # another project's log
+
+
+def test_scheduling_logs_its_change_first_in_the_same_step(store):
+    first = store.schedule(
+        1, "t1", immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG, change={"n": 1}, keep=2
+    )
+    again = store.schedule(
+        1, "t2", immediate=True, debounce=LONG, max_wait=LONG, ttl=LONG, change={"n": 2}, keep=2
+    )
+    assert first.created and again.ticket == "t1"
+    schedule(store)  # no change: nothing logged
+    assert store.changes_since(1, 0) == (2, [{"n": 1}, {"n": 2}])
+    store.schedule(
+        1, "t3", immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG, change={"n": 3}, keep=2
+    )
+    assert store.changes_since(1, 0) == (3, None)  # the oldest dropped past keep
+    assert store.changes_since(1, 1) == (3, [{"n": 2}, {"n": 3}])

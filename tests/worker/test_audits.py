@@ -206,3 +206,38 @@ def _show_worker_log_on_failure(request, deployment):
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print((deployment.logs / "worker.log").read_text()[-6000:])
+
+
+def test_a_reaudit_after_webhooks_reads_no_tasks_from_label_studio(client, deployment):
+    """Issue 14: the web process logs the webhooks' changes in Redis; the worker's re-audit
+    applies them to the tasks the last audit kept instead of reading the project."""
+    ls = deployment.label_studio
+    project = ls.add_project(6, numeric_tasks(40, seed=6))
+    assert finished(client, start_training(client, 6))["state"] == "succeeded"
+    reads = ls.count("tasks")
+    task = project.tasks[5]
+    fixed = annotation(task["annotations"][0]["id"], "c")
+    task["annotations"][0] = fixed
+    gone = project.tasks[6]["annotations"].pop()
+    updated = {
+        "action": "ANNOTATION_UPDATED",
+        "annotation": {**fixed, "task": task["id"], "project": 6},
+        "task": {"id": task["id"], "data": task["data"], "is_labeled": True},
+        "project": {"id": 6},
+    }
+    deleted = {
+        "action": "ANNOTATIONS_DELETED",
+        "annotations": [{"id": gone["id"]}],
+        "project": {"id": 6},
+    }
+    job = client.post("/webhook", json=updated).json["job"]
+    assert client.post("/webhook", json=deleted).json["job"] == job
+    assert finished(client, job)["state"] == "succeeded"
+    assert ls.count("tasks") == reads  # no task page read
+    summary = client.get("/projects/6/audit").json["summary"]
+    assert any("2 webhook changes applied" in note for note in summary["notes"])
+    assert summary["counts"]["audited_annotations"] == 39  # the delete was applied
+    assert "read_changes" in summary["timings_seconds"]
+    # A START_TRAINING reads the whole project again.
+    assert finished(client, start_training(client, 6))["state"] == "succeeded"
+    assert ls.count("tasks") > reads

@@ -1,0 +1,77 @@
+"""Each project's change log (:mod:`backend.service.changelog`), for the two stores: the
+methods of :class:`backend.store.Store` named ``log_change``, ``changes_since`` and
+``trim_changes``, kept here so the stores' modules stay one screenful each."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+
+class MemoryChanges:
+    """The change log of :class:`backend.store.MemoryStore` (its lock, its dict)."""
+
+    _lock: threading.RLock
+    _changes: dict[int, list[Any]]  # project -> [base position, entries]
+
+    def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
+        with self._lock:
+            log = self._changes.setdefault(project, [0, []])  # [base, entries]
+            log[1].append(copy.deepcopy(entry))
+            drop = len(log[1]) - keep
+            if drop > 0:
+                log[0], log[1] = log[0] + drop, log[1][drop:]
+
+    def changes_since(
+        self, project: int, position: int | None
+    ) -> tuple[int, list[dict[str, Any]] | None]:
+        with self._lock:
+            base, entries = self._changes.get(project, [0, []])
+            end = base + len(entries)
+            if position is None or position < base or position > end:
+                return end, None
+            return end, copy.deepcopy(entries[position - base :])
+
+    def trim_changes(self, project: int, position: int) -> None:
+        with self._lock:
+            log = self._changes.get(project)
+            drop = 0 if log is None else min(position - log[0], len(log[1]))
+            if log is not None and drop > 0:
+                log[0], log[1] = log[0] + drop, log[1][drop:]
+
+
+class RedisChanges:
+    """The change log of :class:`backend.store.RedisStore` (a list and its base per project)."""
+
+    redis: Any
+    _log_change: Any
+    _trim_changes: Any
+
+    def _k(self, project: int, *names: str) -> list[str]:
+        raise NotImplementedError
+
+    def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
+        self._log_change(
+            keys=self._k(project, "changes", "changes_base"), args=[json.dumps(entry), keep]
+        )
+
+    def changes_since(
+        self, project: int, position: int | None
+    ) -> tuple[int, list[dict[str, Any]] | None]:
+        log, base_key = self._k(project, "changes", "changes_base")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.get(base_key)
+        pipe.llen(log) if position is None else pipe.lrange(log, 0, -1)
+        raw_base, listed = pipe.execute()
+        base = int(raw_base or 0)
+        if position is None:
+            return base + int(listed), None
+        end = base + len(listed)
+        if position < base or position > end:
+            return end, None
+        return end, [json.loads(item) for item in listed[position - base :]]
+
+    def trim_changes(self, project: int, position: int) -> None:
+        self._trim_changes(keys=self._k(project, "changes", "changes_base"), args=[position])
