@@ -135,7 +135,13 @@ def celery_tasks(log_text: str) -> list[tuple[str, float, float]]:
 
 
 def fanout(
-    n: int, concurrencies: list[int], repeats: int, folds: int, seed: int, model: str
+    n: int,
+    concurrencies: list[int],
+    repeats: int,
+    folds: int,
+    seed: int,
+    model: str,
+    redis_db: int,
 ) -> list[str]:
     """Audit n tasks ``repeats`` times per worker concurrency; return the table's rows."""
     from backend.api import create_app
@@ -146,11 +152,15 @@ def fanout(
     namespace = f"labelaudit-fanout-{uuid.uuid4().hex[:10]}"
     projects = iter(PROJECTS)
     with (
-        redis_server() as redis_url,
+        redis_server() as server,
         FakeLabelStudio() as fake,
         tempfile.TemporaryDirectory(prefix="labelaudit-fanout-") as scratch,
     ):
         root = Path(scratch)
+        # A Redis database of its own: kombu keeps every queue's unacknowledged tasks in one
+        # hash per database ("unacked"), restored by any worker on it after *its* own
+        # visibility timeout (the worker tests use 3 s), which ran folds here twice.
+        redis_url = f"{server.rpartition('/')[0]}/{redis_db}"
         settings = {
             "redis_url": redis_url,
             "model_dir": str(root / "models"),
@@ -190,7 +200,20 @@ def fanout(
                     stop_worker(proc)
         finally:
             drop_namespace(redis_url, namespace)
+            drop_celery_keys(redis_url)
     return rows
+
+
+def drop_celery_keys(redis_url: str) -> None:
+    """Delete Celery's own keys in this bench's database (results, chords, unacked)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for pattern in ("celery-task*-meta-*", "*.chord*", "unacked*", "_kombu.binding*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    client.close()
 
 
 def ready(log: Path) -> bool:
@@ -290,6 +313,7 @@ def memory_child(url: str, project: int) -> None:
     from backend.progress import no_progress
     from backend.publish import LabelStudioIO, publish
     from backend.settings import load_settings
+    from backend.store import Artifacts
 
     settings = load_settings({}, environ={})
     resets = reset_peak()
@@ -323,12 +347,17 @@ def memory_child(url: str, project: int) -> None:
     started = time.perf_counter()
     splits = fold_splits(prepared, folds=settings.folds, seed=settings.seed)
     with tempfile.TemporaryDirectory() as scratch:
+        artifacts = Artifacts(scratch, key="bench" * 8)
         path = Path(scratch) / "prepared.pkl"
-        with path.open("wb") as handle:
-            pickle.dump((prepared, splits), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        artifacts.write_pickle(path, (prepared, splits))
         pickled = path.stat().st_size
-    phase("splits + work item pickled (audit_project's prepared.pkl)", started,
-          f"prepared.pkl {pickled / 2**20:.0f} MiB")  # fmt: skip
+        phase("work item written (audit_project: Artifacts.write_pickle)", started,
+              f"prepared.pkl {pickled / 2**20:.0f} MiB")  # fmt: skip
+        started = time.perf_counter()
+        again = artifacts.read_pickle(path)
+        phase("work item read (each fold's process: Artifacts.read_pickle)", started,
+              "a second copy, as a pool process that did not run begin holds it")  # fmt: skip
+        del again
 
     started = time.perf_counter()
     task_type = tasktypes.get(prepared.dataset.kind.task_type)
@@ -376,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--folds", type=int, default=5)
     fan.add_argument("--seed", type=int, default=0)
     fan.add_argument("--model", default="auto", help="LABELAUDIT_MODEL (a dotted path)")
+    fan.add_argument("--redis-db", type=int, default=14, help="a Redis database of its own")
     mem = sub.add_parser("memory")
     mem.add_argument("--tasks", type=int, default=100000)
     mem.add_argument("--seed", type=int, default=0)
@@ -390,7 +420,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"load average at start: {load()}", flush=True)
         print(FANOUT_HEADER, flush=True)
-        rows = fanout(args.tasks, args.concurrency, args.repeats, args.folds, args.seed, args.model)
+        rows = fanout(
+            args.tasks,
+            args.concurrency,
+            args.repeats,
+            args.folds,
+            args.seed,
+            args.model,
+            args.redis_db,
+        )
         print(f"\nload average at end: {load()}\n{FANOUT_HEADER}\n" + "\n".join(rows))
     return 0
 
