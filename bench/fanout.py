@@ -11,9 +11,11 @@ serving ``bench/scale.py``'s generated text project (four topics, 10% of labels 
   end, and per Celery task from the worker's log (``audit_project`` = read + features +
   splits, each ``audit_fold``, ``finish_audit`` = confident learning + final model +
   publish), and the fit alone inside each fold (its ``fold-<i>.pkl``). The pool's peak
-  RSS per process (VmHWM) is read from /proc before each worker stops. Its own namespace
-  (keys and queue) is deleted at the end. Workers run at niceness 0 (LABELAUDIT_AUDIT_NICE=0)
-  so they compete with the rest of the machine on equal terms.
+  RSS per process (VmHWM) is read from /proc before each worker stops. It uses a Redis
+  database of its own (``--redis-db``, 14) and its own namespace, whose keys (and
+  Celery's there) are deleted at the end. ``--model`` sets LABELAUDIT_MODEL (a model
+  whose folds cost something: ``sklearn.linear_model.LogisticRegression``). Workers run
+  at niceness 0 (LABELAUDIT_AUDIT_NICE=0), on equal terms with the rest of the machine.
 * ``memory``: one child process runs the CLI's path on the project read from the fake
   Label Studio (in this process): read (``LabelStudioIO.load``, pages of 1,000),
   prepare, the folds, finish, the final model, the work item pickled as ``audit_project``
@@ -21,7 +23,9 @@ serving ``bench/scale.py``'s generated text project (four topics, 10% of labels 
   reset between phases through /proc/self/clear_refs) and the sizes of what it holds.
 
     PYTHONPATH=. .venv/bin/python bench/fanout.py fanout --tasks 20000 --concurrency 1 2 4 \
-        --repeats 2
+        --repeats 3
+    PYTHONPATH=. .venv/bin/python bench/fanout.py fanout --tasks 20000 --concurrency 1 2 4 \
+        --repeats 2 --model sklearn.linear_model.LogisticRegression
     PYTHONPATH=. .venv/bin/python bench/fanout.py memory --tasks 100000
 
 BLAS/OpenMP threads are set to 1. The machine is shared: the load average is printed.
