@@ -16,6 +16,10 @@ import numpy as np
 #: Labels shown from the model's probabilities, and similar tasks shown.
 TOP_LABELS = 3
 SIMILAR_TASKS = 3
+#: MiB of distances computed at a time when looking for similar tasks (scikit-learn's
+#: ``working_memory``, 1,024 by default): at 100,000 text tasks its default chunks held
+#: ~2.6 GiB (a nearly dense sparse product beside the dense distances; issue 14).
+SIMILAR_WORKING_MEMORY_MIB = 128
 
 
 def flagged_evidence(
@@ -45,6 +49,7 @@ def flagged_evidence(
 def _similar_rows(X: Any, groups: np.ndarray, rows: np.ndarray) -> list[list[int]]:
     """For each of ``rows``, up to SIMILAR_TASKS rows of other tasks, most similar first
     (one row per task)."""
+    from sklearn import config_context
     from sklearn.neighbors import NearestNeighbors
 
     if not hasattr(X, "shape") or len(X.shape) != 2 or X.shape[0] != len(groups):
@@ -52,7 +57,8 @@ def _similar_rows(X: Any, groups: np.ndarray, rows: np.ndarray) -> list[list[int
     per_task = int(np.unique(groups, return_counts=True)[1].max())
     k = min(len(groups), SIMILAR_TASKS * per_task + per_task)
     index = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(X)
-    _, found = index.kneighbors(X[rows])
+    with config_context(working_memory=SIMILAR_WORKING_MEMORY_MIB):
+        _, found = index.kneighbors(X[rows])
     out = []
     for row, candidates in zip(rows.tolist(), found, strict=True):
         seen = {int(groups[row])}

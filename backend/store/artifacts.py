@@ -18,6 +18,10 @@ from typing import Any
 MAGIC = b"labelaudit-pickle-1\n"
 #: The signing key's file under MODEL_DIR when LABELAUDIT_SIGNING_KEY is not set.
 KEY_FILE = ".labelaudit-signing-key"
+#: HMAC-SHA256's length, the signature's place after MAGIC.
+SIGNATURE_BYTES = 32
+#: Bytes read at a time while a pickle's signature is checked.
+READ_CHUNK = 1 << 20
 
 
 class Artifacts:
@@ -67,9 +71,6 @@ class Artifacts:
             raise ValueError(f"signing key file {path} is damaged; remove it to make a new one")
         return key.encode()
 
-    def _sign(self, data: bytes) -> bytes:
-        return hmac.new(self._signing_key(), data, hashlib.sha256).digest()
-
     def check_writable(self) -> None:
         """Raise OSError unless this service can write under MODEL_DIR (or create it)."""
         folder = self.root
@@ -91,31 +92,45 @@ class Artifacts:
         return self.project_dir(project) / "versions" / _safe_name(version)
 
     def write_pickle(self, path: Path, value: Any) -> None:
-        """Pickle ``value`` to ``path`` atomically, signed."""
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        self._write(path, MAGIC + self._sign(data) + data)
+        """Pickle ``value`` to ``path`` atomically, signed.
 
-    def read_pickle(self, path: Path) -> Any:
-        """Unpickle a file this store wrote; refuse (ValueError) one it did not sign."""
-        blob = path.read_bytes()
-        signature, data = blob[len(MAGIC) : len(MAGIC) + 32], blob[len(MAGIC) + 32 :]
-        if not blob.startswith(MAGIC) or not hmac.compare_digest(signature, self._sign(data)):
-            raise ValueError(
-                f"refused to load {path.name}: it was not written by this service (its "
-                "signature does not match; see LABELAUDIT_SIGNING_KEY)"
-            )
-        return pickle.loads(data)  # signed by this service: only files it wrote
-
-    def _write(self, path: Path, data: bytes) -> None:
+        The pickle is streamed into the file through the signature (its place written
+        last), so its bytes are never all in memory: a 100,000-task work item is ~200 MiB.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                fh.write(MAGIC + bytes(SIGNATURE_BYTES))
+                mac = hmac.new(self._signing_key(), digestmod=hashlib.sha256)
+                pickle.dump(value, _Signing(fh, mac), protocol=pickle.HIGHEST_PROTOCOL)
+                fh.seek(len(MAGIC))
+                fh.write(mac.digest())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def read_pickle(self, path: Path) -> Any:
+        """Unpickle a file this store wrote; refuse (ValueError) one it did not sign.
+
+        The signature is checked over the file read in chunks, then the pickle is loaded
+        from the same open file: its bytes are never held whole beside what they make.
+        """
+        with path.open("rb") as fh:
+            head = fh.read(len(MAGIC) + SIGNATURE_BYTES)
+            mac = hmac.new(self._signing_key(), digestmod=hashlib.sha256)
+            for chunk in iter(lambda: fh.read(READ_CHUNK), b""):
+                mac.update(chunk)
+            if not head.startswith(MAGIC) or not hmac.compare_digest(
+                head[len(MAGIC) :], mac.digest()
+            ):
+                raise ValueError(
+                    f"refused to load {path.name}: it was not written by this service (its "
+                    "signature does not match; see LABELAUDIT_SIGNING_KEY)"
+                )
+            fh.seek(len(head))
+            return pickle.load(fh)  # signed by this service: only files it wrote
 
     def clear_work(self, project: int, *, keep: str | None = None) -> None:
         """Remove the work files of the project's audits (all but ``keep``)."""
@@ -142,3 +157,15 @@ def _safe_name(name: str) -> str:
     if not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name:
         raise ValueError(f"not a plain name: {name!r}")
     return name
+
+
+class _Signing:
+    """A file-like writer that feeds every byte written to ``mac`` too."""
+
+    def __init__(self, fh: Any, mac: hmac.HMAC) -> None:
+        self.fh = fh
+        self.mac = mac
+
+    def write(self, data: Any) -> int:
+        self.mac.update(data)
+        return int(self.fh.write(data))
