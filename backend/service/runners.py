@@ -95,12 +95,28 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     An unacknowledged task goes back to the queue ``visibility_timeout`` seconds after it
     was delivered; kombu looks for such tasks every ``unacked_restore_interval`` seconds
     (x ``unacked_restore_throttle``), so the interval follows the timeout.
+
+    kombu keeps the unacknowledged tasks of *every* queue in one hash per Redis database
+    (``unacked``), and any worker restores any entry older than its own timeout: a worker
+    of another namespace with a short timeout handed this namespace's long folds out again.
+    Each namespace gets its own hash, index and mutex, so only its own workers, with its
+    own timeout, restore its tasks.
     """
     timeout = settings.visibility_timeout
     return {
         "visibility_timeout": timeout,
         "unacked_restore_interval": max(1.0, min(10.0, timeout / 10)),
         "unacked_restore_throttle": 1,
+        **unacked_keys(settings.namespace),
+    }
+
+
+def unacked_keys(namespace: str) -> dict[str, str]:
+    """The Redis keys where kombu keeps ``namespace``'s delivered, unacknowledged tasks."""
+    return {
+        "unacked_key": f"{namespace}.unacked",
+        "unacked_index_key": f"{namespace}.unacked_index",
+        "unacked_mutex_key": f"{namespace}.unacked_mutex",
     }
 
 

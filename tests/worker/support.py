@@ -94,7 +94,8 @@ def drop_namespace(redis_url: str, namespace: str) -> None:
 
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
-    keys += list(client.scan_iter(match=f"_kombu.binding*.{namespace}", count=1000))
+    for queue in (namespace, f"{namespace}.instant"):  # the audits' and instant queues
+        keys += list(client.scan_iter(match=f"_kombu.binding*.{queue}", count=1000))
     if keys:
         client.delete(*keys)
     client.close()

@@ -234,3 +234,43 @@ def test_the_web_side_sends_tasks_without_waiting_for_results_or_showing_annotat
     assert instant["headers"]["kwargsrepr"] == "{'project': 1, 'message': <1 change(s)>}"
     _, kwargs, _ = json.loads(base64.b64decode(instant["body"]))
     assert kwargs == {"project": 1, "message": message}  # the worker still gets all of it
+
+
+def test_each_namespace_restores_only_its_own_unacknowledged_tasks(redis_url):
+    """kombu's unacknowledged-task hash is per namespace: a worker of another namespace with
+    a short visibility timeout no longer hands this namespace's running tasks out again."""
+    import time
+
+    import redis
+
+    from backend.service.runners import celery_app, unacked_keys
+
+    ours, theirs = (f"labelaudit-test-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    settings = {
+        name: load_settings(
+            {"redis_url": redis_url, "namespace": name, "visibility_timeout": "1"}, environ={}
+        )
+        for name in (ours, theirs)
+    }
+    apps = {name: celery_app(s) for name, s in settings.items()}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        apps[ours].send_task(AUDIT_TASK, kwargs={"project": 1, "ticket": "t"}, queue=ours)
+        with (
+            apps[ours].connection_for_read() as ours_conn,
+            apps[theirs].connection_for_read() as theirs_conn,
+        ):
+            delivered = ours_conn.default_channel.basic_get(ours, no_ack=False)
+            assert delivered is not None and client.llen(ours) == 0
+            tag = delivered.delivery_tag
+            assert client.hexists(unacked_keys(ours)["unacked_key"], tag)
+            assert not client.hexists("unacked", tag)
+            time.sleep(1.5)  # older than both namespaces' visibility timeout
+            theirs_conn.default_channel.qos.restore_visible()
+            assert client.llen(ours) == 0  # the other namespace left it alone
+            ours_conn.default_channel.qos.restore_visible()
+            assert client.llen(ours) == 1  # its own namespace hands it out again
+    finally:
+        for name in (ours, theirs):
+            drop_namespace(redis_url, name)
+        client.close()
