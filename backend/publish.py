@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,8 @@ logger = logging.getLogger("labelaudit.publish")
 
 #: The version of an audit that is not pushed (a file, or a live project without --push).
 LOCAL_VERSION = "labelaudit-file"
+#: The files that show the push's time: written again once the project shows the version.
+PUSH_TIMED = frozenset({"summary", "report"})
 
 
 class LabelStudioIO:
@@ -205,11 +207,13 @@ def publish(
         version = later_version(version, latest)
     out = folder(version)
 
-    def write() -> dict[str, Any]:
+    def write(only: Collection[str] | None = None) -> dict[str, Any]:
         summary = report.summary(
             result, settings=settings, source=source, model_version=version, title=title
         )
-        published.paths = report.write_outputs(result, out, summary, fetch=fetch, task_url=task_url)
+        published.paths = report.write_outputs(
+            result, out, summary, fetch=fetch, task_url=task_url, only=only
+        )
         published.summary = summary
         return summary
 
@@ -227,7 +231,7 @@ def publish(
         result.timings["push"] = round(time.perf_counter() - started, 3)
         summary = published.summary
         try:
-            summary = write()  # again, now with the push's time
+            summary = write(PUSH_TIMED)  # again, now with the push's time
         except OSError as err:  # the files written before the push stand
             logger.warning("could not add the push time to %s's report: %s", version, err)
         if switched is not None:

@@ -7,12 +7,13 @@ The HTML page is :mod:`backend.report.page`.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -189,29 +190,34 @@ def write_outputs(
     *,
     fetch: Callable[[str], bytes] | None = None,
     task_url: Callable[[int], str] | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, Path]:
     """Write the OUTPUT_FILES into ``out_dir``, and the task type's tables as
-    ``<name>.csv`` (several annotators: tasks.csv, annotators.csv); return their paths.
+    ``<name>.csv`` (several annotators: tasks.csv, annotators.csv); return all their paths.
 
     ``summary_data`` is :func:`summary`'s answer; ``fetch`` and ``task_url`` are passed to
-    :func:`render_html`. Every file is rendered before any is written, and each is written
-    to a temporary name and renamed: a failure leaves the files that were there.
+    :func:`render_html`. ``only`` names the files to (re)write (keys of the answer, e.g.
+    ``{"summary", "report"}`` once the push's time is known); the others are left as they
+    are. Every file is rendered before any is written, and each is written to a temporary
+    name and renamed: a failure leaves the files that were there.
     """
     model_version = summary_data["model_version"]
-    contents = {
-        "issues": csv_text(issues_columns(result), issue_rows(result)),
-        "predictions": json.dumps(predictions(result, model_version), indent=1),
-        "summary": json.dumps(summary_data, indent=2, default=str),
-        "report": render_html(result, summary_data, fetch=fetch, task_url=task_url),
-        "cleaning": cleaning_plan(result, summary_data["settings"]).to_json(),
+    renderers: dict[str, Callable[[], str]] = {
+        "issues": lambda: csv_text(issues_columns(result), issue_rows(result)),
+        "predictions": lambda: json.dumps(predictions(result, model_version), indent=1),
+        "summary": lambda: json.dumps(summary_data, indent=2, default=str),
+        "report": lambda: render_html(result, summary_data, fetch=fetch, task_url=task_url),
+        "cleaning": lambda: cleaning_plan(result, summary_data["settings"]).to_json(),
     }
     names = dict(OUTPUT_FILES)
     for name, columns in tasktypes.get(result.kind.task_type).tables.items():
-        contents[name] = csv_text(columns, result.tables.get(name, []))
+        rows = result.tables.get(name, [])
+        renderers[name] = functools.partial(csv_text, columns, rows)
         names[name] = f"{name}.csv"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {key: out / name for key, name in names.items()}
+    contents = {key: render() for key, render in renderers.items() if only is None or key in only}
     for key, text in contents.items():
         _write_atomically(paths[key], text)
     return paths

@@ -58,6 +58,25 @@ def text_result():
     return run_audit(data, load_settings({"folds": 3}, environ={})), set((flipped + 1).tolist())
 
 
+def test_only_the_named_outputs_are_written_again(tmp_path, text_result):
+    """After the push only the summary and the page change (its time): the rest stays."""
+    result, _ = text_result
+    settings = load_settings({}, environ={}).redacted()
+    first = summary(result, settings=settings, source="file:x.json", model_version="labelaudit-3")
+    paths = write_outputs(result, tmp_path, first)
+    before = {key: path.read_bytes() for key, path in paths.items()}
+    for path in paths.values():
+        path.write_text("left alone")
+    result.timings["push"] = 12.345
+    later = summary(result, settings=settings, source="file:x.json", model_version="labelaudit-3")
+    again = write_outputs(result, tmp_path, later, only={"summary", "report"})
+    assert again == paths  # every path is still named
+    written = {key for key, path in paths.items() if path.read_text() != "left alone"}
+    assert written == {"summary", "report"}
+    assert json.loads(paths["summary"].read_text())["timings_seconds"]["push"] == 12.345
+    assert paths["summary"].read_bytes() != before["summary"]
+
+
 def test_outputs_are_complete_and_consistent(tmp_path, text_result):
     result, flipped_tasks = text_result
     settings = load_settings({"label_studio_api_key": "very-secret-key"}, environ={})
