@@ -23,13 +23,17 @@ class Cache:
                 self._items.move_to_end(key)
                 return self._items[key]
         value = load()
-        if value is None:
-            return None
+        if value is not None:
+            self.put(key, value)
+        return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Remember ``value`` for ``key`` (the newest), as if ``get`` had just loaded it."""
         with self._lock:
             self._items[key] = value
+            self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return value
 
     def clear(self) -> None:
         """Forget everything."""

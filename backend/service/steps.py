@@ -189,6 +189,7 @@ class AuditSteps:
             prepared, splits, source, fingerprint, loaded_at, confirmed, read.how, kept.position
         )
         self.artifacts.write_pickle(self.artifacts.work_dir(project, ticket) / "prepared.pkl", work)
+        self.work_cache.put((project, ticket), work)  # this process's folds need not read it
         return len(splits)
 
     def fold(self, project: int, ticket: str, index: int) -> int:

@@ -10,6 +10,7 @@ import copy
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -300,6 +301,25 @@ def test_a_superseded_audit_never_pushes(service, ls):
     assert ls.pushes == [] and store.current_version(1) is None
     service.scheduler.supersede(ticket)
     assert store.get_job(ticket)["state"] == "superseded"
+
+
+def test_the_process_that_prepared_an_audit_runs_its_folds_without_reading_it_back(
+    service, monkeypatch
+):
+    ticket = service.trigger(1, immediate=True, reason="test")
+    assert service.scheduler.claim_begin(1, ticket, "owner").action == "run"
+    folds = service.steps.begin(1, ticket)
+    read = service.artifacts.read_pickle
+    reads: list[str] = []
+    monkeypatch.setattr(
+        service.artifacts, "read_pickle", lambda path: reads.append(Path(path).name) or read(path)
+    )
+    for index in range(folds):
+        service.steps.fold(1, ticket, index)
+    assert "prepared.pkl" not in reads
+    service.steps.work_cache.clear()
+    service.steps.fold(1, ticket, 0)
+    assert reads.count("prepared.pkl") == 1
 
 
 def test_a_step_of_another_ticket_is_stale(service):
