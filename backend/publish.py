@@ -53,8 +53,11 @@ class LabelStudioIO:
         progress: Progress,
         *,
         keep: Callable[[dict[str, Any]], None] | None = None,
+        pages: bool = False,
     ) -> AuditDataset:
-        """Read a project through the Label Studio API (``keep``: handed each task read)."""
+        """Read a project through the Label Studio API (``keep``: handed each task read):
+        its export in one call, or task pages when refused or asked (``pages``: ~4x the
+        cost to Label Studio, but no copy of the export left in its data dir)."""
         from backend.labelstudio.client import load_project
 
         return load_project(
@@ -63,6 +66,7 @@ class LabelStudioIO:
             project,
             progress=lambda done, total: progress("export", done, total or done),
             keep=keep,
+            pages=pages,
         )
 
     def export_tasks(self, url: str, api_key: str, project: int) -> Iterator[dict[str, Any]]:

@@ -337,7 +337,7 @@ def memory_child(url: str, project: int) -> None:
     started = time.perf_counter()
     dataset = LabelStudioIO().load(url, TOKEN, project, no_progress)
     text = sum(sys.getsizeof(x) for x in dataset.inputs)
-    phase("read (pages of 1,000 into the dataset)", started,
+    phase("read (the export, streamed, into the dataset)", started,
           f"{len(dataset):,} rows; input strings {text / 2**20:.0f} MiB")  # fmt: skip
 
     started = time.perf_counter()

@@ -93,12 +93,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def label_studio(root: Path) -> Iterator[Server]:
+def label_studio(root: Path, password: str | None = None) -> Iterator[Server]:
     """Init a data dir, start Label Studio on a free port, yield it, stop it (by its group)."""
     if not LABEL_STUDIO.exists():
         raise SystemExit(f"{LABEL_STUDIO} is missing: run the e2e tests once to install it")
     data_dir = root / "ls-data"
-    token, password = secrets.token_hex(20), secrets.token_urlsafe(16)
+    token, password = secrets.token_hex(20), password or secrets.token_urlsafe(16)
     env = _env(data_dir, token, password)
     log = (root / "label-studio.log").open("w")
     subprocess.run(

@@ -32,13 +32,6 @@ logger = logging.getLogger("labelaudit.client")
 #: ``progress(done, total)`` is called after each page of tasks (total may be None).
 PageProgress = Callable[[int, "int | None"], None]
 
-#: Tasks fetched per API call (Label Studio's own default page size is 100). Every page
-#: also costs Label Studio a count of the whole project's annotations and predictions, so
-#: fewer, bigger pages read a big project faster (bench/scale.py --pages).
-TASKS_PAGE_SIZE = 1000
-#: Seconds one page may take (the SDK's default is 60).
-PAGE_TIMEOUT = 300
-
 
 def _redact(url: str) -> str:
     """Return ``url`` without its query string, fragment or credentials, for messages."""
@@ -187,57 +180,14 @@ def sdk_request(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> Any:
         return response.json()
 
 
-def iter_task_pages(
-    ls: LabelStudio, project_id: int, *, page_size: int = TASKS_PAGE_SIZE
-) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
-    """Yield ``(tasks, total)`` page by page: every task of the project, with annotations.
-
-    Pages are read as plain JSON (``GET api/tasks/``): the SDK's task models cost about
-    twice the JSON parsing in CPU, on the machine that then audits the tasks.
-    """
-    page, seen = 1, 0
-    while True:
-        try:
-            found = sdk_request(
-                ls,
-                "GET",
-                "api/tasks/",
-                params={
-                    "project": project_id,
-                    "page": page,
-                    "page_size": page_size,
-                    # fields="all" is what brings full annotations. (Narrowing it with
-                    # include="id,data,annotations" turns annotations into {"id": n} stubs.)
-                    "fields": "all",
-                },
-                # A page of 1,000 took ~30 s on a Label Studio sharing 2 busy cores.
-                request_options={"timeout_in_seconds": PAGE_TIMEOUT},
-            )
-        except ValueError as err:
-            if " HTTP 404" in str(err) and page > 1:  # Label Studio's "no more pages"
-                return
-            raise
-        if not isinstance(found, dict) or not isinstance(found.get("tasks"), list):
-            raise ValueError(
-                f"unexpected answer listing tasks of project {project_id}: {found!r:.200}"
-            )
-        items: list[Any] = found["tasks"]  # not dicts: the export reports and skips them
-        total = found.get("total") if isinstance(found.get("total"), int) else None
-        if not items:
-            return
-        seen += len(items)
-        yield items, total
-        if total is not None and seen >= total:
-            return
-        page += 1
-
-
 def iter_project_tasks(url: str, api_key: str, project_id: int) -> Iterator[dict[str, Any]]:
-    """Yield every task of a project as exported (id, data, annotations), page by page."""
+    """Yield every task of a project as exported (id, data, annotations), batch by batch."""
+    from backend.labelstudio.reading import iter_task_batches
+
     ls = connect(url, api_key)
     try:
-        for page, _ in iter_task_pages(ls, project_id):
-            yield from page
+        for batch, _ in iter_task_batches(ls, project_id):
+            yield from batch
     finally:
         close(ls)
 
@@ -248,17 +198,23 @@ def load_project(
     project_id: int,
     *,
     progress: PageProgress | None = None,
-    page_size: int = TASKS_PAGE_SIZE,
+    page_size: int | None = None,
     keep: Callable[[dict[str, Any]], None] | None = None,
+    pages: bool = False,
 ) -> AuditDataset:
     """Read a Label Studio project (config and every task) into an AuditDataset.
 
-    Tasks are turned into dataset rows page by page, so the project's raw tasks are never
-    all in memory at once; ``keep`` is handed each task as read (the service keeps what
-    the export reads of them, ``backend.service.changelog``).
+    Tasks come from the export, streamed, else (refused, or ``pages``) from task pages of
+    ``page_size`` (default ``TASKS_PAGE_SIZE``; ``reading.iter_task_batches``), and are
+    turned into dataset rows batch by batch, so the project's raw tasks are never all in
+    memory at once; ``keep`` is handed each task as read (the service keeps what the
+    export reads of them, ``backend.service.changelog``).
     """
+    from backend.labelstudio.reading import TASKS_PAGE_SIZE, iter_task_batches
+
     if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id < 1:
         raise ValueError(f"project_id must be a positive int; got {project_id!r}")
+    page_size = TASKS_PAGE_SIZE if page_size is None else page_size
     source = f"{_redact(_check_url(url))}projects/{project_id}"
     ls = connect(url, api_key)
     try:
@@ -268,7 +224,8 @@ def load_project(
 
         def tasks() -> Iterator[dict[str, Any]]:
             done = 0
-            for page, total in iter_task_pages(ls, project_id, page_size=page_size):
+            read = iter_task_batches(ls, project_id, page_size=page_size, pages=pages)
+            for page, total in read:
                 if keep is not None:
                     for task in page:
                         keep(task)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,11 @@ SCORE_TOLERANCE = 0.01
 LIST_TIMEOUT = 600
 #: The fields of a prediction a PATCH writes.
 WRITTEN = ("result", "score", "mislabeling")
+#: PATCHes sent at once. On a 20,000-task project (Label Studio 1.23.2, SQLite, 2 busy
+#: cores) 150 PATCHes took 21-30 s one by one, 15.5 s two at a time and 13.9 s four at a
+#: time, every change held (bench/scale_read.py first --patches): two take most of the
+#: gain and leave the server's other writers (annotators saving) room.
+PATCH_THREADS = 2
 
 
 @dataclass
@@ -152,20 +158,29 @@ def write_in_place(
     retried: Callable[..., bool],
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Carry out ``plan``'s creates and PATCHes (``create`` imports; ``retried`` calls a
-    route with short retries); return how many writes failed. Deletes are left to
-    :func:`delete_planned`, after the tab points at the new flags."""
+    """Carry out ``plan``'s creates and PATCHes, PATCH_THREADS at a time (``create``
+    imports; ``retried`` calls a route with short retries); return how many writes failed.
+    Deletes are left to :func:`delete_planned`, after the tab points at the new flags."""
     failed = 0
     total = len(plan.patch) + len(plan.create)
     if plan.create:
         create(plan.create)
     done = len(plan.create)
-    for prediction, body in plan.patch.items():
-        if not retried(ls, "PATCH", f"api/predictions/{prediction}/", json=body):
-            failed += 1
-        done += 1
-        if progress is not None:
-            progress(done, total)
+
+    def patch(prediction: int, body: dict[str, Any]) -> bool:
+        return retried(ls, "PATCH", f"api/predictions/{prediction}/", json=body)
+
+    with ThreadPoolExecutor(PATCH_THREADS, thread_name_prefix="labelaudit-patch") as pool:
+        sent = [pool.submit(patch, prediction, body) for prediction, body in plan.patch.items()]
+        try:
+            for future in as_completed(sent):
+                failed += not future.result()
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # not the PATCHes still queued
+            raise
     if failed:
         logger.warning("project %s: %d predictions could not be updated", project_id, failed)
     return failed

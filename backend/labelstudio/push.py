@@ -303,8 +303,9 @@ def _import(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     """Import predictions in as few calls as fit IMPORT_MAX_BYTES."""
-    done = 0
+    done, calls, started = 0, 0, time.perf_counter()
     for chunk in import_chunks(items):
+        calls += 1
         with translate_errors(f"importing predictions into project {project_id}"):
             # The SDK types `request` as PredictionRequest models; plain dicts are sent as is.
             ls.projects.import_predictions(
@@ -315,6 +316,10 @@ def _import(
         done += len(chunk)
         if progress is not None:
             progress(done, len(items))
+    logger.info(
+        "project %s: %d predictions imported in %d call(s), %.1f s",
+        project_id, done, calls, time.perf_counter() - started,
+    )  # fmt: skip
 
 
 def _point(

@@ -300,7 +300,9 @@ class Scheduler:
             url, key = self.credentials.of(project)
         except MissingCredentials:
             return False
-        dataset = self.io.load(url, key, project, no_progress)
+        # Task pages, not the export: Label Studio 1.23 keeps a copy of every export in its
+        # data dir (~1 KB a task), and this check runs every sweep, changed or not.
+        dataset = self.io.load(url, key, project, no_progress, pages=True)
         if dataset_fingerprint(dataset) == self.store.fingerprint(project):
             return False
         self.trigger(project, immediate=True, reason="sweep")

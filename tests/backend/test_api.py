@@ -493,9 +493,9 @@ def audit_app(tmp_path, runner, monkeypatch):
         task["annotations"][0]["completed_by"] = {"id": 5, "email": "five@example.com"}
 
     class FakeLabelStudio(ServiceFake):
-        def load(self, url, key, project, progress, *, keep=None):
+        def load(self, url, key, project, progress, *, keep=None, pages=False):
             time.sleep(0.05)
-            dataset = super().load(url, key, project, progress, keep=keep)
+            dataset = super().load(url, key, project, progress, keep=keep, pages=pages)
             dataset.title = "Points <&> clusters"
             return dataset
 

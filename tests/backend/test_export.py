@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import json
 import threading
@@ -394,9 +395,12 @@ def test_export_with_an_unsupported_config_or_nothing_to_infer(export_file):
 
 
 class _FakeSDK:
-    """What load_project asks Label Studio: a project, pages of tasks (GET api/tasks/), users."""
+    """What load_project asks Label Studio: a project, the export (streamed) or pages of
+    tasks (GET api/tasks/), users. ``export_status`` answers the export (200: the tasks)."""
 
-    def __init__(self, list_users: Any) -> None:
+    def __init__(self, list_users: Any, export_status: int = 200) -> None:
+        self.export_status = export_status
+        self.export_body: Any = None  # what a 200 export answers instead of the tasks
         tasks = [
             task(1, {"text": "good"}, annotation(11, "pos", who=7)),
             task(2, {"text": "bad"}, annotation(21, "neg", who=8)),
@@ -409,8 +413,32 @@ class _FakeSDK:
         self.asked: list[dict[str, Any]] = []
         self._client_wrapper = SimpleNamespace(
             get_base_url=lambda: "http://ls:8080/",
-            httpx_client=SimpleNamespace(request=self._request),
+            httpx_client=SimpleNamespace(request=self._request, stream=self._stream),
         )
+
+    def _answer(self, status: int, body: Any) -> Any:
+        data = json.dumps(body).encode()
+        return SimpleNamespace(
+            status_code=status,
+            iter_bytes=lambda: (data[i : i + 7] for i in range(0, len(data), 7)),
+            read=lambda: data,
+            json=lambda: body,
+            text=data.decode(),
+            content=data,
+        )
+
+    @contextlib.contextmanager
+    def _stream(
+        self, path: str, *, method: str, params: dict[str, Any], request_options: Any = None
+    ) -> Iterator[Any]:
+        """GET api/projects/3/export: every task in one JSON list, in chunks of 7 bytes."""
+        assert (method, path) == ("GET", "api/projects/3/export")
+        self.asked.append({"export": params})
+        if self.export_status != 200:
+            yield self._answer(self.export_status, {"detail": "no"})
+            return
+        body = [t for page in self.pages for t in page["tasks"]]
+        yield self._answer(200, body if self.export_body is None else self.export_body)
 
     def _request(
         self, path: str, *, method: str, params: dict[str, Any], request_options: Any = None
@@ -420,10 +448,7 @@ class _FakeSDK:
         self.asked.append(params)
         page = params["page"]
         body = self.pages[page - 1] if page <= len(self.pages) else {"detail": "Invalid page."}
-        status = 200 if page <= len(self.pages) else 404
-        return SimpleNamespace(
-            status_code=status, content=json.dumps(body).encode(), json=lambda: body
-        )
+        return self._answer(200 if page <= len(self.pages) else 404, body)
 
 
 def _users() -> list[Any]:
@@ -440,27 +465,58 @@ def _broken_users() -> list[Any]:
     raise ApiError(status_code=403, body={"detail": "not allowed to list users"})
 
 
+EXPORT_ASKED = {"export": {"exportType": "JSON", "download_all_tasks": "true"}}
+PAGE_ASKED = {"project": 3, "page": 1, "page_size": 1000, "fields": "all"}
+
+
 @pytest.mark.parametrize(
     ("list_users", "emails"),
     [(_users, {"7": "seven@x", "9": "n@x"}), (_broken_users, {"9": "n@x"})],
 )
-def test_load_project_maps_user_ids_to_emails(monkeypatch, caplog, list_users, emails):
+@pytest.mark.parametrize(
+    ("export_status", "asked"), [(200, [EXPORT_ASKED]), (403, [EXPORT_ASKED, PAGE_ASKED])]
+)
+def test_load_project_maps_user_ids_to_emails(
+    monkeypatch, caplog, list_users, emails, export_status, asked
+):
     from backend.labelstudio import client
 
-    fake = _FakeSDK(list_users)
+    fake = _FakeSDK(list_users, export_status)
     monkeypatch.setattr(client, "connect", lambda url, key: fake)
     monkeypatch.setattr(client, "close", lambda ls: None)
     ds = client.load_project("http://ls:8080", KEY, 3)
-    assert fake.asked == [{"project": 3, "page": 1, "page_size": 1000, "fields": "all"}]
+    assert fake.asked == asked  # the export, else (refused) task pages
+    assert ("reading task pages instead" in caplog.text) == (export_status == 403)
     assert ds.annotators == ["7", "8", "9"]  # keys stay user ids
     assert ds.annotator_emails == emails  # users who annotated nothing are left out
     assert ds.title == "Product reviews" and ds.source == "http://ls:8080/projects/3"
     assert ("not allowed to list users" in caplog.text) == (list_users is _broken_users)
 
 
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, PermissionError), (500, ConnectionError), (200, None)],
+)
+def test_an_export_that_fails_otherwise_is_not_replaced_by_pages(monkeypatch, status, error):
+    """Only a refusal (400, 403, 404, 405) falls back to pages: a wrong key, a server error
+    (retried by the caller) or an answer that is not a list of tasks is an error."""
+    from backend.labelstudio import client
+
+    fake = _FakeSDK(_users, status)
+    if status == 200:
+        fake.export_body = {"detail": "not a list of tasks"}
+        error = ValueError
+    monkeypatch.setattr(client, "connect", lambda url, key: fake)
+    monkeypatch.setattr(client, "close", lambda ls: None)
+    with pytest.raises(error) as raised:
+        client.load_project("http://ls:8080", KEY, 3)
+    assert KEY not in str(raised.value)
+    assert fake.asked == [EXPORT_ASKED]  # no page read
+
+
 @pytest.mark.parametrize("with_total", [True, False])
 def test_iter_task_pages_reads_until_the_total_or_a_404(with_total):
-    from backend.labelstudio.client import iter_task_pages
+    from backend.labelstudio.reading import iter_task_pages
 
     fake = _FakeSDK(_users)
     (whole,) = fake.pages

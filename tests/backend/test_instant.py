@@ -35,8 +35,10 @@ class ShowingLabelStudio(FakeLabelStudio):
         self.shown: list[dict[str, Any]] = []
         self.on_load: list[Any] = []
 
-    def load(self, url: str, key: str, project: int, progress: Any, *, keep=None) -> Any:
-        dataset = super().load(url, key, project, progress, keep=keep)
+    def load(
+        self, url: str, key: str, project: int, progress: Any, *, keep=None, pages=False
+    ) -> Any:
+        dataset = super().load(url, key, project, progress, keep=keep, pages=pages)
         while self.on_load:
             self.on_load.pop(0)()  # a person saves while the audit reads the project
         return dataset

@@ -46,10 +46,14 @@ class FakeLabelStudio:
         self.config = CONFIG  # the projects' label config
         self.unreachable = False  # export_tasks fails as an unreachable Label Studio would
         self.loads = 0  # projects read whole
+        self.paged: list[bool] = []  # per read: task pages asked for (not the export)
 
-    def load(self, url: str, key: str, project: int, progress: Any, *, keep=None) -> Any:
+    def load(
+        self, url: str, key: str, project: int, progress: Any, *, keep=None, pages=False
+    ) -> Any:
         with self.lock:
             self.loads += 1
+            self.paged.append(pages)
             self.active += 1
             self.most_active = max(self.most_active, self.active)
         try:
@@ -342,7 +346,9 @@ def test_the_sweep_audits_only_changed_projects(service, ls):
     service.store.remember_project(3)  # known, no credentials of its own: env ones apply
     ls.tasks[3] = numeric_tasks(30, seed=3)
     audit(service)
+    assert ls.paged == [False]  # the audit read the export
     assert not service.scheduler.check_project(1)
+    assert ls.paged == [False, True]  # the sweep's check: task pages (no export file left)
     ls.tasks[1][0]["annotations"] = [annotation(10_001, "c")]
     assert service.scheduler.check_project(1)
     assert not service.scheduler.check_project(1)  # already scheduled

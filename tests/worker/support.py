@@ -233,6 +233,8 @@ class FakeLabelStudio:
             ("DELETE", r"/api/projects/(\d+)/model-versions/", "versions", self._delete_version),
             ("POST", r"/api/projects/(\d+)/import/predictions", "import", self._import),
             ("GET", r"/api/tasks/", "tasks", self._tasks),
+            # The export is a read of the project too: counted, delayed and failed as "tasks".
+            ("GET", r"/api/projects/(\d+)/export", "tasks", self._export),
             ("GET", r"/api/dm/views/", "views", self._views),
             ("POST", r"/api/dm/views/", "views", self._create_view),
             ("PATCH", r"/api/dm/views/(\d+)/", "views", self._update_view),
@@ -373,6 +375,13 @@ class FakeLabelStudio:
             "total_annotations": total_annotations,
             "total_predictions": 0,
         }
+
+    def _export(self, project_id: int, **_: Any) -> tuple[int, Any]:
+        """The export API (JSON, all tasks): every task of the project in one list."""
+        project = self._project(project_id)
+        if project is None:
+            return 404, {"detail": "Not found."}
+        return 200, [self._task_json(project, t) for t in project.tasks]
 
     def _task_json(self, project: FakeProject, task: dict) -> dict:
         annotations = [
