@@ -5,6 +5,10 @@ the C scanner ``json.loads`` uses, so numbers, strings and nesting come out exac
 ``json.loads`` makes them), as soon as its last byte is in. An answer of any size is never
 held whole, neither as bytes nor as parsed objects: only the text not parsed yet (about one
 chunk and one item) and the item being handed on.
+
+Why not ijson (installed with label-studio-sdk): its C parser refuses integers beyond 64
+bits ("integer overflow"), which ``json.loads`` and Label Studio's task data allow, and it
+parsed a 20,000-task export 1.1-1.5x slower than this (``json.loads`` itself: the same).
 """
 
 from __future__ import annotations
