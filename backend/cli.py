@@ -164,7 +164,7 @@ def _audit(args: argparse.Namespace) -> int:
                     "LABEL_STUDIO_API_KEY) and --project"
                 )
             with timed(timings, "read_tasks"):
-                dataset = LabelStudioIO().load(
+                dataset = LabelStudioIO(export=settings.read_with_export).load(
                     settings.label_studio_url, settings.label_studio_api_key, args.project, bars
                 )
             source = dataset.source  # the URL without credentials
@@ -246,7 +246,7 @@ def _write_cleaned(args: argparse.Namespace, settings: Any, result: Any) -> dict
     tasks = (
         read_export(args.export)
         if args.export is not None
-        else LabelStudioIO().export_tasks(
+        else LabelStudioIO(export=settings.read_with_export).export_tasks(
             settings.label_studio_url, settings.label_studio_api_key, args.project
         )
     )

@@ -43,7 +43,14 @@ PUSH_TIMED = frozenset({"summary", "report"})
 
 
 class LabelStudioIO:
-    """Reading projects from and pushing audits to Label Studio (tests pass a fake)."""
+    """Reading projects from and pushing audits to Label Studio (tests pass a fake).
+
+    ``export``: whole projects are read with Label Studio's export API (else task pages;
+    the ``read_with_export`` setting).
+    """
+
+    def __init__(self, *, export: bool = True) -> None:
+        self.export = export
 
     def load(
         self,
@@ -56,8 +63,9 @@ class LabelStudioIO:
         pages: bool = False,
     ) -> AuditDataset:
         """Read a project through the Label Studio API (``keep``: handed each task read):
-        its export in one call, or task pages when refused or asked (``pages``: ~4x the
-        cost to Label Studio, but no copy of the export left in its data dir)."""
+        its export in one call, or task pages when refused, asked (``pages``) or this reader
+        does not export: ~4x the cost to Label Studio, but no copy of the export left in
+        its data dir."""
         from backend.labelstudio.client import load_project
 
         return load_project(
@@ -66,14 +74,14 @@ class LabelStudioIO:
             project,
             progress=lambda done, total: progress("export", done, total or done),
             keep=keep,
-            pages=pages,
+            pages=pages or not self.export,
         )
 
     def export_tasks(self, url: str, api_key: str, project: int) -> Iterator[dict[str, Any]]:
         """Every task of a project as an export has it (id, data, annotations), page by page."""
         from backend.labelstudio.client import iter_project_tasks
 
-        return iter_project_tasks(url, api_key, project)
+        return iter_project_tasks(url, api_key, project, pages=not self.export)
 
     def next_version(self, url: str, api_key: str, project: int) -> str:
         """Return the name the project's next audit is pushed under."""

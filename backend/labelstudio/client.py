@@ -180,13 +180,16 @@ def sdk_request(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> Any:
         return response.json()
 
 
-def iter_project_tasks(url: str, api_key: str, project_id: int) -> Iterator[dict[str, Any]]:
-    """Yield every task of a project as exported (id, data, annotations), batch by batch."""
+def iter_project_tasks(
+    url: str, api_key: str, project_id: int, *, pages: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Yield every task of a project as exported (id, data, annotations), batch by batch
+    (``pages``: from task pages, not the export)."""
     from backend.labelstudio.reading import iter_task_batches
 
     ls = connect(url, api_key)
     try:
-        for batch, _ in iter_task_batches(ls, project_id):
+        for batch, _ in iter_task_batches(ls, project_id, pages=pages):
             yield from batch
     finally:
         close(ls)

@@ -95,7 +95,7 @@ class Service:
         self._connected: set[int] = {
             int(p) for p in settings.projects.split(",") if p.strip().isdigit()
         }
-        io = io if io is not None else LabelStudioIO()
+        io = io if io is not None else LabelStudioIO(export=settings.read_with_export)
         self.io = io
         work = Cache(WORK_CACHED)
         self.scheduler = Scheduler(settings, store, artifacts, self.credentials, io, work)

@@ -628,3 +628,29 @@ def test_fetch_errors_hold_no_key_and_no_query(servers):
     with pytest.raises(ConnectionError) as refused:
         fetch_bytes("http://127.0.0.1:9/x.png", base_url=_url(ls), api_key=KEY, timeout=2)
     assert KEY not in str(refused.value)
+
+
+@pytest.mark.parametrize(("setting", "asked"), [("true", EXPORT_ASKED), ("false", PAGE_ASKED)])
+def test_the_read_with_export_setting_chooses_how_the_service_reads(
+    monkeypatch, tmp_path, setting, asked
+):
+    """LABELAUDIT_READ_WITH_EXPORT=false: whole projects are read in task pages (nothing left
+    in Label Studio's data dir), for the audits' reads and the cleaned exports alike."""
+    from backend.labelstudio import client
+    from backend.service import build_service
+    from backend.settings import load_settings
+
+    fakes: list[_FakeSDK] = []
+
+    def connect(url: str, key: str) -> _FakeSDK:
+        fakes.append(_FakeSDK(_users))
+        return fakes[-1]
+
+    monkeypatch.setattr(client, "connect", connect)
+    monkeypatch.setattr(client, "close", lambda ls: None)
+    settings = load_settings({"read_with_export": setting, "model_dir": str(tmp_path)}, environ={})
+    io = build_service(settings).io
+    io.load("http://ls:8080", KEY, 3, lambda *a: None)
+    tasks = list(io.export_tasks("http://ls:8080", KEY, 3))
+    assert [fake.asked[0] for fake in fakes] == [asked, asked]
+    assert [t["id"] for t in tasks] == [1, 2, 3]
