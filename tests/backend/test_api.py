@@ -30,14 +30,14 @@ class RecordingRunner:
 
     def __init__(self) -> None:
         self.enqueued: list[tuple[int, str, float]] = []
-        self.instant: list[tuple[int, dict]] = []
+        self.instant: list[int] = []
         self.started = 0
 
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         self.enqueued.append((project, ticket, countdown))
 
-    def enqueue_instant(self, project: int, message: dict) -> None:
-        self.instant.append((project, message))
+    def enqueue_instant(self, project: int) -> None:
+        self.instant.append(project)
 
     def queue_depth(self) -> int:
         return len(self.enqueued)
