@@ -216,6 +216,10 @@ class Service:
         """One answer per task, in order: stored verdicts, else the final model, else empty."""
         return self.predictor.predict(project, tasks)
 
+    def predict_json(self, project: int, tasks: list[dict[str, Any]]) -> str:
+        """:meth:`predict` as the JSON text of its list (stored answers sent as stored)."""
+        return self.predictor.predict_json(project, tasks)
+
     def versions(self, project: int | None = None) -> list[str]:
         """A project's versions, newest first, or every project's current one."""
         return self.store.versions(project)

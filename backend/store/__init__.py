@@ -169,6 +169,10 @@ class Store(Protocol):
         """Return the stored /predict answer of each task (None where there is none)."""
         ...
 
+    def answers_json(self, project: int, task_ids: list[int]) -> list[str | None]:
+        """:meth:`answers` as JSON text, as stored (/predict sends it without decoding)."""
+        ...
+
     def save_audit(self, project: int, saved: SavedAudit) -> None:
         """Make a finished audit current: version, /predict answers, summary, all at once."""
         ...

@@ -128,6 +128,9 @@ class MemoryStore(MemoryChanges, Store):
             stored = self._projects.get(project, {}).get("answers", {})
             return [stored.get(t) for t in task_ids]
 
+    def answers_json(self, project: int, task_ids: list[int]) -> list[str | None]:
+        return [None if a is None else json.dumps(a) for a in self.answers(project, task_ids)]
+
     def save_audit(self, project: int, saved: SavedAudit) -> None:
         with self._lock:
             entry = self._project(project)

@@ -132,10 +132,13 @@ class RedisStore(RedisChanges, Store):
         return sorted({v.decode() for v in self.redis.mget(keys) if v is not None})
 
     def answers(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
+        return [None if v is None else json.loads(v) for v in self.answers_json(project, task_ids)]
+
+    def answers_json(self, project: int, task_ids: list[int]) -> list[str | None]:
         if not task_ids:
             return []
         found = self.redis.hmget(self.keys.project(project, "predictions"), task_ids)
-        return [None if v is None else json.loads(v) for v in found]
+        return [None if v is None else v.decode() for v in found]
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
         # Each hash is written under a staging name, then renamed in the transaction below.

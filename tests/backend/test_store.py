@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -250,6 +251,14 @@ def test_an_audit_saves_its_flags_and_live_record(store):
     }
     store.save_audit(5, saved("labelaudit-2", flags={}, instant=False))
     assert store.flags(5) == {} and store.live(5)["instant"] is False
+
+
+def test_answers_come_decoded_or_as_the_json_text_stored(store):
+    store.save_audit(5, saved("labelaudit-1"))
+    answer = store.answers(5, [10])[0]
+    assert answer is not None and store.answers(5, [10, 12]) == [answer, None]
+    assert store.answers_json(5, [10, 12]) == [json.dumps(answer), None]
+    assert store.answers_json(5, []) == []
 
 
 def test_scheduling_says_whether_the_current_audit_judges_changes_at_once(store):
