@@ -50,7 +50,7 @@ from backend import verdicts as verdict_rules
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.instant_data import INSTANT_FILE, Change, InstantData, changes_of
-from backend.service.policy import new_id
+from backend.service.policy import TRANSIENT, describe_error, new_id
 from backend.settings import Settings
 from backend.store import Artifacts, Store
 
@@ -134,7 +134,7 @@ class Instant:
         try:
             end, entries = self.store.instant_changes(project)
             changes = changes_of(entries)
-            shown = [self._apply(project, change, push_always=again) for change in changes]
+            shown = [self._apply_logged(project, change, push_always=again) for change in changes]
             judged = time.perf_counter()
             self._show(project, [s for s in shown if s is not None])
             self.store.set_instant_position(project, end)
@@ -183,6 +183,24 @@ class Instant:
         return self.cache.get((project, version), load)
 
     # ------------------------------------------------------------------ judging
+
+    def _apply_logged(self, project: int, change: Change, *, push_always: bool) -> Shown | None:
+        """:meth:`_apply`, an unexpected error logged and the change passed over (the audit
+        that follows has it): one change the rule cannot judge never holds up the others
+        logged after it. A transient error (the store, Label Studio) is raised: the run is
+        tried again from the same position."""
+        try:
+            return self._apply(project, change, push_always=push_always)
+        except TRANSIENT:
+            raise
+        except Exception as err:
+            logger.warning(
+                "project %s: annotation %s not judged at once (%s)",
+                project,
+                change.annotation,
+                self.credentials.scrub(describe_error(err), project),
+            )
+            return None
 
     def _apply(self, project: int, change: Change, *, push_always: bool) -> Shown | None:
         """Judge one change against the current audit; save it; return what to show.

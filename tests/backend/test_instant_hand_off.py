@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from backend.service import Service
 from tests.backend import test_instant as shared
 from tests.backend.test_instant import flagged_tasks, suggestion
@@ -117,3 +119,32 @@ def test_changes_logged_before_an_audit_switches_are_judged_on_its_results(servi
     assert meanwhile not in flagged_tasks(service)
     assert ls.shown[-1]["task"] == meanwhile and ls.shown[-1]["version"] == "labelaudit-2"
     assert service.store.verdicts(1)[10_000 + meanwhile]["state"] == "fixed"
+
+
+def test_a_change_that_cannot_be_judged_holds_up_none_after_it(service, ls, monkeypatch):
+    """An unexpected error judging one logged change is logged and that change passed over
+    (the audit that follows has it); a transient one (the store, Label Studio) fails the
+    run before the position moves, so the next run judges the same changes again."""
+    audit(service)
+    broken, fine = flagged_tasks(service)[:2]
+    fix(service, ls, broken)
+    fix(service, ls, fine)
+    real_apply = service.instant._apply
+    errors = [ConnectionError("Redis went away")]
+
+    def apply(project, change, *, push_always):
+        if errors:
+            raise errors.pop()
+        if change.annotation == 10_000 + broken:
+            raise RuntimeError("a bug in the rule")
+        return real_apply(project, change, push_always=push_always)
+
+    monkeypatch.setattr(service.instant, "_apply", apply)
+    with pytest.raises(ConnectionError):
+        service.instant.run(1)
+    assert broken in flagged_tasks(service) and fine in flagged_tasks(service)
+    assert service.instant.run(1, again=True)  # the retry, from the same position
+    assert broken in flagged_tasks(service) and fine not in flagged_tasks(service)
+    monkeypatch.setattr(service.instant, "_apply", real_apply)
+    assert service.instant.run(1)  # passed over for good: the next audit judges it
+    assert broken in flagged_tasks(service)
