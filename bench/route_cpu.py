@@ -3,10 +3,12 @@
 The Flask test client calls each route of ``create_app()`` (Redis mode, the store seeded
 as bench/service.py seeds it, basic auth on) and of the bare app (``bench/bare_app.py``)
 ``--requests`` times; prints this process's CPU time per request (``time.process_time``:
-the client's share, the same for both, included) and what labelaudit adds. Then the CPU
-of one Celery ``send_task`` as the web process sends an instant update (an annotation
-webhook of a project judged at once sends one). No server, no concurrency: what each
-route costs, not how it queues.
+the client's share, the same for both, included) and what labelaudit adds. The row
+"/webhook, judged at once" posts the same webhook for a second project whose audit judges
+changes at once (its instant message is sent to Redis as in production; no worker runs it
+here, so a code that sends once per pending run sends once, one that sends per webhook
+sends each time). Then the CPU of one Celery ``send_task`` as the web process sends an
+instant message. No server, no concurrency: what each route costs, not how it queues.
 
     .venv/bin/python bench/route_cpu.py [--redis-url redis://127.0.0.1:6379/0]
 """
@@ -14,6 +16,7 @@ route costs, not how it queues.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -49,13 +52,14 @@ def main() -> int:
     args = parser.parse_args()
     namespace = f"labelaudit-bench-{uuid.uuid4().hex[:8]}"
     tasks = seed(args.redis_url, namespace)
+    judged_at_once(args.redis_url, namespace)
     settings = {
         "redis_url": args.redis_url,
         "namespace": namespace,
         "model_dir": tempfile.mkdtemp(prefix="labelaudit-bench-"),
         "debounce_seconds": 3600,
         "sweep_seconds": 0,
-        "projects": "1",
+        "projects": f"1,{INSTANT_PROJECT}",
         "basic_auth_user": USER,
         "basic_auth_pass": PASSWORD,
     }
@@ -69,8 +73,13 @@ def main() -> int:
     warm_up()
     headers = {"Authorization": AUTH, "Content-Type": "application/json"}
     rows = []
+    requests = requests_for(tasks)
+    method, path, body = requests["/webhook"]
+    hook = json.loads(body)
+    hook["project"]["id"] = INSTANT_PROJECT
+    requests["/webhook, judged at once"] = (method, path, json.dumps(hook).encode())
     try:
-        for route, (method, path, body) in requests_for(tasks).items():
+        for route, (method, path, body) in requests.items():
             cpu = {}
             for name, app in apps.items():
                 client = app.test_client()
@@ -84,16 +93,10 @@ def main() -> int:
             rows.append((route, cpu["labelaudit"], cpu["bare Flask"]))
         loaded = load_settings(settings, environ={})
         app = celery_app(loaded)
-        message = {"action": "ANNOTATION_CREATED", "at": 1.0, "changes": [{"annotation": 7}]}
 
         def send() -> None:
             app.send_task(
-                INSTANT_TASK,
-                kwargs={"project": 1, "message": message},
-                queue=instant_queue(loaded),
-                ignore_result=True,
-                argsrepr="()",
-                kwargsrepr="{'project': 1, 'message': <1 change(s)>}",
+                INSTANT_TASK, kwargs={"project": 1}, queue=instant_queue(loaded), ignore_result=True
             )
 
         celery_send = per_call(send, min(args.requests, 1000))
@@ -115,10 +118,24 @@ def main() -> int:
     for route, ours, bare in rows:
         print(f"| {route} | {ours:.0f} | {bare:.0f} | {ours - bare:.0f} | {ours / bare:.2f}x |")
     print(
-        "\nOne Celery send_task of an instant update (as CeleryRunner sends it): "
-        f"{celery_send:.0f} µs"
+        "\nOne Celery send_task of an instant message (the project's id, as CeleryRunner "
+        f"sends it): {celery_send:.0f} µs"
     )
     return 0
+
+
+#: The project of the "/webhook, judged at once" row.
+INSTANT_PROJECT = 2
+
+
+def judged_at_once(redis_url: str, namespace: str) -> None:
+    """Store an audit of INSTANT_PROJECT that judges changes at once (its live record)."""
+    from backend.store import RedisStore, SavedAudit
+
+    store = RedisStore(redis_url, namespace=namespace)
+    audit = SavedAudit("labelaudit-1", "bench", {}, {"counts": {}}, "fp", 0, 1.0, instant=True)
+    store.save_audit(INSTANT_PROJECT, audit)
+    store.redis.close()
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class _NoRunner:
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         pass
 
-    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
+    def enqueue_instant(self, project: int) -> None:
         pass
 
     def queue_depth(self) -> int:

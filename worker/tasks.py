@@ -3,10 +3,10 @@
 One audit is ``audit_project`` (claim, load, prepare, split) → a chord of ``audit_fold``
 (one task per fold, on any worker) → ``finish_audit`` (finish, final model, publish). Every
 step takes ``project`` and ``ticket`` (the job id) and reads what it needs from MODEL_DIR;
-nothing but ids and small JSON goes through the broker. ``instant_update`` judges one
-changed annotation again at once (its own queue, see ``backend.service.instant``). Claims,
-leases and stages are the
-service's (``backend.service.steps``); retries follow its one policy
+nothing but ids and small JSON goes through the broker. ``instant_update`` judges the
+annotations changed since its last run again at once (its own queue; the changes are read
+from the project's change log, see ``backend.service.instant``). Claims, leases and stages
+are the service's (``backend.service.steps``); retries follow its one policy
 (``backend.service.policy.RETRY``), for transient I/O only.
 """
 
@@ -131,8 +131,12 @@ def register(app: Celery, service: Callable[[], Service]) -> None:
         acks_late=True,
         **RETRY_OPTIONS,
     )
-    def instant_update(self: Task, project: int, message: dict[str, Any]) -> None:
-        """Judge a changed annotation again at once; show it in Label Studio."""
+    def instant_update(self: Task, project: int, message: Any = None) -> None:
+        """Judge the project's changed annotations again at once; show them in Label Studio.
+
+        ``message``: what web processes of older versions sent with each change; those
+        changes are in the change log too, so it is not read.
+        """
         again = bool(self.request.retries)  # a retry: Label Studio is told even if stored
-        if not service().instant.run(project, message, again=again):
+        if not service().instant.run(project, again=again):
             raise self.retry(countdown=RETRY.backoff)  # the project stayed locked

@@ -125,11 +125,13 @@ def setup() -> Any:
 
 @bp.post("/predict")
 def predict() -> Any:
-    """One result per task, in order (see Service.predict)."""
+    """One result per task, in order (see Service.predict); the stored answers' JSON is sent
+    as stored, not decoded and encoded again."""
     body = json_object()
     tasks = tasks_list(body)
     project = project_id(body.get("project"))
-    return jsonify(results=service().predict(project, tasks))
+    results = service().predict_json(project, tasks)
+    return current_app.response_class(f'{{"results": {results}}}\n', mimetype="application/json")
 
 
 @bp.post("/webhook")

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from backend.service.cache import Cache
 from backend.service.changelog import CHANGES_KEPT, full_entry, log_entry
 from backend.service.credentials import Credentials
-from backend.service.instant import Instant
+from backend.service.instant import HAND_OFF_SECONDS, Instant
+from backend.service.instant_data import judged_at_once
 from backend.service.policy import (
     RETRY,
     TRANSIENT,
@@ -177,13 +178,18 @@ class Service:
         allows, judge the annotation again at once (off this thread); return the job id.
 
         One store round trip: the change is logged (backend.service.changelog) and the
-        audit scheduled, which answers whether the project is judged at once.
+        audit scheduled, which also sets the project's instant hand-off flag when it is
+        judged at once and no message is pending; only then does this request send one
+        (backend.service.instant: the run judges every change logged since the last).
         """
-        change = log_entry(action, body)
-        scheduled = self.scheduler.schedule(project, immediate=False, reason=action, change=change)
-        if scheduled.instant:
+        change = log_entry(action, body, at=time.time())
+        hand_off = HAND_OFF_SECONDS if judged_at_once(change) else 0.0
+        scheduled = self.scheduler.schedule(
+            project, immediate=False, reason=action, change=change, hand_off=hand_off
+        )
+        if scheduled.hand_off:
             try:
-                self.instant.enqueue(project, action, body)
+                self.instant.hand_off(project)
             except Exception as err:  # the debounced audit still follows: never fail the webhook
                 logger.warning(
                     "project %s: no instant update (%s)", project, self.scrub(describe_error(err))
@@ -209,6 +215,10 @@ class Service:
     def predict(self, project: int, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One answer per task, in order: stored verdicts, else the final model, else empty."""
         return self.predictor.predict(project, tasks)
+
+    def predict_json(self, project: int, tasks: list[dict[str, Any]]) -> str:
+        """:meth:`predict` as the JSON text of its list (stored answers sent as stored)."""
+        return self.predictor.predict_json(project, tasks)
 
     def versions(self, project: int | None = None) -> list[str]:
         """A project's versions, newest first, or every project's current one."""

@@ -67,8 +67,11 @@ def full_entry(why: str) -> dict[str, Any]:
     return {"kind": "full", "why": why}
 
 
-def log_entry(action: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The change-log entry of an annotation webhook (``full`` when it cannot be applied)."""
+def log_entry(action: str, body: Mapping[str, Any], *, at: float | None = None) -> dict[str, Any]:
+    """The change-log entry of an annotation webhook (``full`` when it cannot be applied);
+    ``at``: when it arrived (``time.time()``), kept in an upsert or delete entry for instant
+    feedback (backend.service.instant)."""
+    stamp = {} if at is None else {"at": at}
     if action == "ANNOTATIONS_DELETED":
         listed = body.get("annotations")
         ids = (
@@ -76,7 +79,7 @@ def log_entry(action: str, body: Mapping[str, Any]) -> dict[str, Any]:
         )
         if not ids or not all(_is_id(i) for i in ids):
             return full_entry(f"{action} without annotation ids")
-        return {"kind": "delete", "annotations": ids}
+        return {"kind": "delete", "annotations": ids, **stamp}
     if action not in {"ANNOTATION_CREATED", "ANNOTATION_UPDATED"}:
         return full_entry(action)
     annotation = body.get("annotation")
@@ -93,6 +96,7 @@ def log_entry(action: str, body: Mapping[str, Any]) -> dict[str, Any]:
         "kind": "upsert",
         "task": task,
         "annotation": slim_annotation(annotation),
+        **stamp,
     }
     if isinstance(payload_task, dict) and payload_task.get("id") == task:
         data = payload_task.get("data")

@@ -21,10 +21,20 @@ tab is never written from a superseded state; a change applied after a full audi
 reading the project is applied again on top of that audit's results when it switches
 (:meth:`Instant.reconcile`), since the audit could not have seen it.
 
-The web request only hands a small message to the runner (:meth:`Instant.enqueue`); the
-work runs in a Celery worker (its own queue, ``<namespace>.instant``) or in the embedded
-runner's instant thread. Only task types that say so (``TaskType.instant``: single choice)
-are judged at once; the others keep the debounced re-audit alone.
+The changes come from the project's change log (backend.service.changelog), where each
+annotation webhook's one store step put them, not from the message: that step also sets a
+per-project *hand-off* flag when the project is judged at once and it was not set, and only
+the request that set it sends a message (:meth:`Instant.hand_off`: the project's id) to the
+runner, a Celery worker (its own queue, ``<namespace>.instant``) or the embedded runner's
+instant thread. :meth:`Instant.run` clears the flag and reads the log from the *instant
+position* on in one store step, judges those changes in order, shows them, then records the
+new position: a burst of webhooks makes about one message per run, not one each, and a
+webhook logged after the clear sets the flag again and sends, so none is left unjudged.
+Judging a change twice is harmless (an applied change, or a newer one of the same
+annotation, is only shown again). The flag expires after :data:`HAND_OFF_SECONDS`, so a
+message that was lost (a send that failed, a run that gave up) delays, never stops, the
+next one. Only task types that say so (``TaskType.instant``: single choice) are judged at
+once; the others keep the debounced re-audit alone.
 """
 
 from __future__ import annotations
@@ -32,21 +42,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from backend import verdicts as verdict_rules
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials, MissingCredentials
-from backend.service.instant_data import (
-    INSTANT_FILE,
-    Change,
-    InstantData,
-    changes_of,
-    event_message,
-)
-from backend.service.policy import new_id
+from backend.service.instant_data import INSTANT_FILE, Change, InstantData, changes_of
+from backend.service.policy import TRANSIENT, describe_error, new_id
 from backend.settings import Settings
 from backend.store import Artifacts, Store
 
@@ -68,6 +72,10 @@ LOCK_POLL_SECONDS = 0.02
 INSTANT_CACHED = 4
 #: How many audits a change is judged on when newer ones keep becoming current under it.
 APPLY_TRIES = 3
+#: How long a project's instant hand-off flag lives unless a run clears it, seconds: after
+#: it, the next webhook sends again (a message lost or a run given up delays the changes,
+#: never drops them; a run still queued then only meets a second one, which finds less).
+HAND_OFF_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -103,40 +111,41 @@ class Instant:
 
     # ------------------------------------------------------------------ the web side
 
-    def enqueue(self, project: int, action: str, body: Mapping[str, Any]) -> bool:
-        """Hand an annotation webhook of a project judged at once (the caller knows it from
-        the store: ``Scheduled.instant``) to the runner; False if it names no change."""
-        message = event_message(action, body, time.time())
-        if message is None:
-            return False
+    def hand_off(self, project: int) -> None:
+        """Send the project's instant message (the caller's store step set the hand-off
+        flag: ``Scheduled.hand_off``)."""
         runner = self.scheduler.runner
         if runner is None:
             raise RuntimeError("the scheduler has no runner (the service sets one)")
-        runner.enqueue_instant(project, message)
-        return True
+        runner.enqueue_instant(project)
 
     # ------------------------------------------------------------------ the worker side
 
-    def run(self, project: int, message: Mapping[str, Any], *, again: bool = False) -> bool:
-        """Apply one message under the project's lock; False if the lock stayed busy (try
-        later). ``again``: a retry, so Label Studio is told even if the store had it."""
+    def run(self, project: int, *, again: bool = False) -> bool:
+        """Judge, under the project's lock, the logged changes since the instant position
+        (clearing the hand-off flag), show them, record the new position; False if the lock
+        stayed busy (try later). ``again``: a retry, so Label Studio is told even if the
+        store had the changes."""
         owner = new_id()
         started = time.perf_counter()
         if not self._acquire(project, owner):
             return False
         locked = time.perf_counter()
         try:
-            at, changes = changes_of(message)
-            shown = [self._apply(project, change, at, push_always=again) for change in changes]
+            end, entries = self.store.instant_changes(project)
+            changes = changes_of(entries)
+            shown = [self._apply_logged(project, change, push_always=again) for change in changes]
             judged = time.perf_counter()
             self._show(project, [s for s in shown if s is not None])
+            self.store.set_instant_position(project, end)
         finally:
             self.store.unlock(project, LOCK, owner)
         logger.info(
-            "project %s: %d change(s) judged at once in %.0f ms (%.0f ms waiting for the "
-            "lock), Label Studio told in %.0f ms",
+            "project %s: %d change(s) of %d log entries judged at once in %.0f ms (%.0f ms "
+            "waiting for the lock), Label Studio told in %.0f ms",
             project,
             len(changes),
+            len(entries),
             (judged - started) * 1000,
             (locked - started) * 1000,
             (time.perf_counter() - judged) * 1000,
@@ -175,23 +184,42 @@ class Instant:
 
     # ------------------------------------------------------------------ judging
 
-    def _apply(self, project: int, change: Change, at: float, *, push_always: bool) -> Shown | None:
+    def _apply_logged(self, project: int, change: Change, *, push_always: bool) -> Shown | None:
+        """:meth:`_apply`, an unexpected error logged and the change passed over (the audit
+        that follows has it): one change the rule cannot judge never holds up the others
+        logged after it. A transient error (the store, Label Studio) is raised: the run is
+        tried again from the same position."""
+        try:
+            return self._apply(project, change, push_always=push_always)
+        except TRANSIENT:
+            raise
+        except Exception as err:
+            logger.warning(
+                "project %s: annotation %s not judged at once (%s)",
+                project,
+                change.annotation,
+                self.credentials.scrub(describe_error(err), project),
+            )
+            return None
+
+    def _apply(self, project: int, change: Change, *, push_always: bool) -> Shown | None:
         """Judge one change against the current audit; save it; return what to show.
 
         Judged again on a newer audit if one became current meanwhile (possible only once
         the lock ran out: a switch waits for it otherwise).
         """
         for _ in range(APPLY_TRIES):
-            landed, shown = self._apply_once(project, change, at, push_always=push_always)
+            landed, shown = self._apply_once(project, change, push_always=push_always)
             if landed:
                 return shown
         return None
 
     def _apply_once(
-        self, project: int, change: Change, at: float, *, push_always: bool
+        self, project: int, change: Change, *, push_always: bool
     ) -> tuple[bool, Shown | None]:
         from backend import tasktypes
 
+        at = change.at
         live = self.store.live(project)
         if not live or not live.get("instant"):
             return True, None

@@ -1,13 +1,12 @@
 """What instant feedback works from: the rows an audit kept (:class:`InstantData`, the
-version's ``instant.pkl``) and the annotation webhooks, as the small messages that go
-through the broker (:func:`event_message`, :func:`changes_of`). :mod:`backend.service.instant`
-judges and shows them.
+version's ``instant.pkl``) and the annotation webhooks, as the project's change log holds
+them (backend.service.changelog; :func:`changes_of`). :mod:`backend.service.instant` judges
+and shows them.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,23 +17,17 @@ if TYPE_CHECKING:
     from backend.pipeline import AuditResult
 
 __all__ = [
-    "INSTANT_ACTIONS",
     "INSTANT_FILE",
     "Change",
     "InstantData",
     "changes_of",
-    "event_message",
+    "judged_at_once",
 ]
 
-#: Webhook actions judged at once (ANNOTATIONS_CREATED, a bulk import, is left to the audit).
-INSTANT_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"})
 #: What an audit keeps for instant updates, in its version's directory.
 INSTANT_FILE = "instant.pkl"
 #: Annotations deleted in one webhook that are judged again at once (more: the audit).
 MAX_DELETED = 100
-#: An annotation result longer than this (as JSON) is left to the audit, not sent through
-#: the broker (a single choice takes ~150 bytes).
-MAX_RESULT_BYTES = 64 * 1024
 
 
 @dataclass
@@ -92,69 +85,51 @@ class InstantData:
 
 @dataclass(frozen=True)
 class Change:
-    """One annotation event as the webhook hands it over (small JSON through the broker)."""
+    """One annotation event as the change log holds it (backend.service.changelog)."""
 
     annotation: int
     task: int | None
     result: Any  # the annotation's result (a list), None when deleted
     ground_truth: bool = False
     deleted: bool = False
+    at: float = 0.0  # when the webhook arrived (0: unknown, never newer than an audit)
 
 
-def event_message(action: str, body: Mapping[str, Any], at: float) -> dict[str, Any] | None:
-    """The message an annotation webhook becomes (None: nothing to judge at once)."""
-    if action not in INSTANT_ACTIONS:
-        return None
-    changes: list[dict[str, Any]] = []
-    if action == "ANNOTATIONS_DELETED":
-        listed = body.get("annotations")
-        for item in listed if isinstance(listed, list) else []:
-            ident = item.get("id") if isinstance(item, dict) else None
-            if _is_id(ident):
-                changes.append({"annotation": ident, "task": None, "deleted": True})
-        changes = changes[:MAX_DELETED]
-    else:
-        annotation = body.get("annotation")
-        if not isinstance(annotation, dict) or not _is_id(annotation.get("id")):
-            return None
-        task = annotation.get("task")
-        if isinstance(task, dict):
-            task = task.get("id")
-        if not _is_id(task):
-            payload_task = body.get("task")
-            task = payload_task.get("id") if isinstance(payload_task, dict) else None
-        cancelled = bool(annotation.get("was_cancelled"))
-        if len(json.dumps(annotation.get("result"), default=str)) > MAX_RESULT_BYTES:
-            return None
-        changes.append(
-            {
-                "annotation": annotation["id"],
-                "task": task if _is_id(task) else None,
-                "result": None if cancelled else annotation.get("result"),
-                "ground_truth": bool(annotation.get("ground_truth")),
-                "deleted": cancelled,  # a cancelled (skipped) annotation is not audited
-            }
-        )
-    if not changes:
-        return None
-    return {"action": action, "at": at, "changes": changes}
+def judged_at_once(entry: Mapping[str, Any]) -> bool:
+    """Whether a change-log entry names annotations instant feedback judges (an annotation
+    created, updated or deleted; not ``full``: a bulk import, tasks, the config)."""
+    return entry.get("kind") in {"upsert", "delete"}
+
+
+def changes_of(entries: Iterable[Mapping[str, Any]]) -> list[Change]:
+    """The changes instant feedback judges in change-log entries, in order (``full`` entries
+    name none; a delete names at most MAX_DELETED annotations, more are left to the audit).
+    """
+    changes: list[Change] = []
+    for entry in entries:
+        at = entry.get("at")
+        at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else 0.0
+        if entry.get("kind") == "delete":
+            listed = entry.get("annotations")
+            ids = [i for i in listed if _is_id(i)] if isinstance(listed, list) else []
+            changes += [Change(i, None, None, deleted=True, at=at) for i in ids[:MAX_DELETED]]
+        elif entry.get("kind") == "upsert":
+            annotation, task = entry.get("annotation"), entry.get("task")
+            if not isinstance(annotation, dict) or not _is_id(annotation.get("id")):
+                continue
+            cancelled = bool(annotation.get("was_cancelled"))  # skipped: not audited
+            changes.append(
+                Change(
+                    annotation=annotation["id"],
+                    task=task if _is_id(task) else None,
+                    result=None if cancelled else annotation.get("result"),
+                    ground_truth=bool(annotation.get("ground_truth")),
+                    deleted=cancelled,
+                    at=at,
+                )
+            )
+    return changes
 
 
 def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def changes_of(message: Mapping[str, Any]) -> tuple[float, list[Change]]:
-    """The time and changes of a message from :func:`event_message`."""
-    at = float(message.get("at") or 0.0)
-    changes = [
-        Change(
-            annotation=int(item["annotation"]),
-            task=item.get("task"),
-            result=item.get("result"),
-            ground_truth=bool(item.get("ground_truth")),
-            deleted=bool(item.get("deleted")),
-        )
-        for item in message.get("changes") or []
-    ]
-    return at, changes

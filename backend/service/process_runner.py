@@ -43,7 +43,7 @@ class _NoRunner:
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         raise RuntimeError("an audit process does not schedule audits")
 
-    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
+    def enqueue_instant(self, project: int) -> None:
         raise RuntimeError("an audit process gets no webhooks")
 
     def queue_depth(self) -> int:

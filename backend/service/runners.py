@@ -132,7 +132,7 @@ class CeleryRunner:
 
     # Both tasks are declared ignore_result (worker.tasks) and this process never waits for
     # them: sent with ignore_result, the result backend does not SUBSCRIBE (and later
-    # UNSUBSCRIBE) to each task's result channel, two sends off every webhook's path.
+    # UNSUBSCRIBE) to each task's result channel, two sends off a webhook's path.
 
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         """Send ``audit_project(project, ticket)`` to the queue, due in ``countdown`` s."""
@@ -144,22 +144,11 @@ class CeleryRunner:
             ignore_result=True,
         )
 
-    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
-        """Send ``instant_update(project, message)`` to the instant queue.
-
-        Its shown form (``kwargsrepr``, in worker logs and monitors) names the project and
-        how many changes, not the annotations' results: shorter to make, and no annotation
-        text in logs.
-        """
-        changes = message.get("changes")
-        count = len(changes) if isinstance(changes, list) else 0
+    def enqueue_instant(self, project: int) -> None:
+        """Send ``instant_update(project)`` to the instant queue (the changes are in the
+        project's change log, not in the message)."""
         self.app.send_task(
-            INSTANT_TASK,
-            kwargs={"project": project, "message": message},
-            queue=self.instant_queue,
-            ignore_result=True,
-            argsrepr="()",
-            kwargsrepr=f"{{'project': {project}, 'message': <{count} change(s)>}}",
+            INSTANT_TASK, kwargs={"project": project}, queue=self.instant_queue, ignore_result=True
         )
 
     def queue_depth(self) -> int:
@@ -192,7 +181,7 @@ class ThreadRunner:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
-        self._instant: queue.Queue[tuple[int, dict[str, Any]] | None] = queue.Queue()
+        self._instant: queue.Queue[int | None] = queue.Queue()
         self._instant_thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -219,30 +208,30 @@ class ThreadRunner:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
-        """Judge a changed annotation at once, in the instant thread."""
+    def enqueue_instant(self, project: int) -> None:
+        """Judge the project's changes logged since the last instant run, in the instant
+        thread."""
         with self._cond:
             if self._instant_thread is None or not self._instant_thread.is_alive():
                 self._instant_thread = threading.Thread(
                     target=self._instant_loop, name="labelaudit-instant", daemon=True
                 )
                 self._instant_thread.start()
-        self._instant.put((project, message))
+        self._instant.put(project)
 
     def _instant_loop(self) -> None:
-        while (item := self._instant.get()) is not None:
-            project, message = item
+        while (project := self._instant.get()) is not None:
             try:
-                self.run_instant(project, message)
+                self.run_instant(project)
             except Exception:
                 logger.exception("embedded runner: instant update of project %s failed", project)
 
-    def run_instant(self, project: int, message: dict[str, Any]) -> None:
-        """Apply one instant update, retrying as RETRY says while Label Studio is away."""
+    def run_instant(self, project: int) -> None:
+        """Run one instant update, retrying as RETRY says while Label Studio is away."""
         again = False
         for delay in (*self.retry_delays, None):
             try:
-                if self.service.instant.run(project, message, again=again):
+                if self.service.instant.run(project, again=again):
                     return
                 reason = "its project stayed locked"
             except TRANSIENT as err:

@@ -56,8 +56,9 @@ class Runner(Protocol):
         """Start the ticket's audit in ``countdown`` seconds."""
         ...
 
-    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
-        """Judge a changed annotation at once (``message``: backend.service.instant's)."""
+    def enqueue_instant(self, project: int) -> None:
+        """Judge the project's changes logged since the last instant run, at once
+        (backend.service.instant)."""
         ...
 
     def queue_depth(self) -> int:
@@ -103,10 +104,18 @@ class Scheduler:
         return self.schedule(project, immediate=immediate, reason=reason, change=change).ticket
 
     def schedule(
-        self, project: int, *, immediate: bool, reason: str, change: dict[str, Any]
+        self,
+        project: int,
+        *,
+        immediate: bool,
+        reason: str,
+        change: dict[str, Any],
+        hand_off: float = 0.0,
     ) -> Scheduled:
         """:meth:`trigger`, returning the store's answer (the ticket is the job id);
-        ``change`` (backend.service.changelog) is logged first, in the same store step."""
+        ``change`` (backend.service.changelog) is logged first, in the same store step,
+        which also sets the instant hand-off flag for ``hand_off`` seconds where it can
+        (``Store.schedule``)."""
         s = self.settings
         scheduled = self.store.schedule(
             project,
@@ -117,6 +126,7 @@ class Scheduler:
             ttl=self.ticket_ttl,
             change=change,
             keep=CHANGES_KEPT,
+            hand_off=hand_off,
         )
         if scheduled.created:
             self.store.put_job(

@@ -14,7 +14,10 @@ since the audit (``events``) and what people did with the flags (``verdicts``, k
 across audits). :meth:`Store.update_live` changes answers, flags, events and verdicts in
 one step, and only while the audit it was computed from is current; a short per-project
 lock (:meth:`Store.try_lock`) keeps one writer at a time between an instant update and a
-full audit's switch.
+full audit's switch. Instant feedback reads the change log: a per-project *hand-off* flag
+(set by :meth:`Store.schedule`, cleared by :meth:`Store.instant_changes`) makes one
+instant message per batch of webhooks, and the *instant position* is the log position up
+to which it judged.
 
 **Artifacts** are big and live on disk under ``MODEL_DIR`` (a shared volume when workers
 run on several machines): the prepared dataset and the out-of-fold probabilities of an
@@ -98,12 +101,15 @@ class Claim:
 class Scheduled:
     """The pending audit of a project after an event: its ticket and whether to enqueue it;
     ``instant``: whether the project's current audit judges changed annotations at once
-    (its live record's ``instant``, read in the same step)."""
+    (its live record's ``instant``, read in the same step); ``hand_off``: whether this step
+    set the project's instant hand-off flag, so its caller sends the one instant message
+    (backend.service.instant)."""
 
     ticket: str
     created: bool
     countdown: float
     instant: bool = False
+    hand_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,10 @@ class Store(Protocol):
 
     def answers(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
         """Return the stored /predict answer of each task (None where there is none)."""
+        ...
+
+    def answers_json(self, project: int, task_ids: list[int]) -> list[str | None]:
+        """:meth:`answers` as JSON text, as stored (/predict sends it without decoding)."""
         ...
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
@@ -236,6 +246,16 @@ class Store(Protocol):
         """Drop the log's entries before ``position`` (an audit read past them)."""
         ...
 
+    def instant_changes(self, project: int) -> tuple[int, list[dict[str, Any]]]:
+        """Clear the project's instant hand-off flag and return, in the same step, the log's
+        end and its entries from the instant position on (from the log's start when there
+        is none, or it lies outside the log: those entries were dropped)."""
+        ...
+
+    def set_instant_position(self, project: int, position: int) -> None:
+        """Record that instant feedback judged the log's entries before ``position``."""
+        ...
+
     def schedule(
         self,
         project: int,
@@ -247,11 +267,14 @@ class Store(Protocol):
         ttl: float,
         change: dict[str, Any] | None = None,
         keep: int = 0,
+        hand_off: float = 0.0,
     ) -> Scheduled:
         """Note a change; return the pending ticket (``ticket`` if none was pending).
 
         ``change`` is first appended to the change log (as :meth:`log_change`, ``keep``),
-        in the same step."""
+        in the same step. ``hand_off`` > 0: if the project is judged at once, set its
+        instant hand-off flag for that many seconds unless it is set (``Scheduled.hand_off``
+        says whether this call set it; :meth:`instant_changes` clears it)."""
         ...
 
     def claim_begin(

@@ -1,6 +1,8 @@
 """Each project's change log (:mod:`backend.service.changelog`), for the two stores: the
-methods of :class:`backend.store.Store` named ``log_change``, ``changes_since`` and
-``trim_changes``, kept here so the stores' modules stay one screenful each."""
+methods of :class:`backend.store.Store` named ``log_change``, ``changes_since``,
+``trim_changes``, and instant feedback's reading of it (``instant_changes``,
+``set_instant_position``; the hand-off flag ``schedule`` sets), kept here so the stores'
+modules stay one screenful each."""
 
 from __future__ import annotations
 
@@ -9,12 +11,48 @@ import json
 import threading
 from typing import Any
 
+#: The expiring per-project key of the instant hand-off flag (both stores).
+HAND_OFF = "instant_pending"
+#: The per-project key of the instant position (both stores).
+INSTANT_POSITION = "instant_position"
+
 
 class MemoryChanges:
     """The change log of :class:`backend.store.MemoryStore` (its lock, its dict)."""
 
     _lock: threading.RLock
     _changes: dict[int, list[Any]]  # project -> [base position, entries]
+
+    def _get(self, project: int, key: str) -> Any:
+        raise NotImplementedError
+
+    def _set(self, project: int, key: str, value: Any, ttl: float | None = None) -> None:
+        raise NotImplementedError
+
+    def _delete(self, project: int, *keys: str) -> None:
+        raise NotImplementedError
+
+    def _flag_hand_off(self, project: int, ttl: float) -> bool:
+        """Set the instant hand-off flag for ``ttl`` seconds unless set; whether this did
+        (the caller holds the lock)."""
+        if ttl <= 0 or self._get(project, HAND_OFF) is not None:
+            return False
+        self._set(project, HAND_OFF, True, ttl)
+        return True
+
+    def instant_changes(self, project: int) -> tuple[int, list[dict[str, Any]]]:
+        with self._lock:
+            self._delete(project, HAND_OFF)
+            base, entries = self._changes.get(project, [0, []])
+            end = base + len(entries)
+            start = self._get(project, INSTANT_POSITION)
+            if start is None or not base <= start <= end:
+                start = base
+            return end, copy.deepcopy(entries[start - base :])
+
+    def set_instant_position(self, project: int, position: int) -> None:
+        with self._lock:
+            self._set(project, INSTANT_POSITION, int(position))
 
     def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
         with self._lock:
@@ -48,6 +86,7 @@ class RedisChanges:
     redis: Any
     _log_change: Any
     _trim_changes: Any
+    _take_instant: Any
 
     def _k(self, project: int, *names: str) -> list[str]:
         raise NotImplementedError
@@ -75,3 +114,12 @@ class RedisChanges:
 
     def trim_changes(self, project: int, position: int) -> None:
         self._trim_changes(keys=self._k(project, "changes", "changes_base"), args=[position])
+
+    def instant_changes(self, project: int) -> tuple[int, list[dict[str, Any]]]:
+        end, listed = self._take_instant(
+            keys=self._k(project, HAND_OFF, INSTANT_POSITION, "changes", "changes_base")
+        )
+        return int(end), [json.loads(item) for item in listed]
+
+    def set_instant_position(self, project: int, position: int) -> None:
+        self.redis.set(self._k(project, INSTANT_POSITION)[0], int(position))

@@ -9,22 +9,31 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
-# KEYS: ticket, due, burst, projects, live, change log, change log base.
-# ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project, a change-log entry
-# ('' for none: appended first, as LOG_CHANGE does), entries the log keeps
-# Returns the ticket, 1 if created, the countdown ms, 1 if the live record says instant.
-SCHEDULE = (
-    NOW_MS
-    + """
-redis.call('SADD', KEYS[4], ARGV[6])
-if ARGV[7] ~= '' then
-  local n = redis.call('RPUSH', KEYS[6], ARGV[7])
-  local drop = n - tonumber(ARGV[8])
+#: A local function appending a change to a project's log (its key and its base's), then
+#: dropping the oldest entries beyond ``keep``, counted in the base (positions stay absolute).
+APPEND_CHANGE = """
+local function append_change(log, base, entry, keep)
+  local n = redis.call('RPUSH', log, entry)
+  local drop = n - tonumber(keep)
   if drop > 0 then
-    redis.call('LTRIM', KEYS[6], drop, -1)
-    redis.call('INCRBY', KEYS[7], drop)
+    redis.call('LTRIM', log, drop, -1)
+    redis.call('INCRBY', base, drop)
   end
 end
+"""
+
+# KEYS: ticket, due, burst, projects, live, change log, change log base, instant hand-off.
+# ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project, a change-log entry
+# ('' for none: appended first, as LOG_CHANGE does), entries the log keeps, hand-off ms
+# ('0': none). Returns the ticket, 1 if created, the countdown ms, 1 if the live record says
+# instant, 1 if this call set the instant hand-off flag (the project judged at once, a
+# hand-off asked for and none pending: the caller sends the one instant message).
+SCHEDULE = (
+    NOW_MS
+    + APPEND_CHANGE
+    + """
+redis.call('SADD', KEYS[4], ARGV[6])
+if ARGV[7] ~= '' then append_change(KEYS[6], KEYS[7], ARGV[7], ARGV[8]) end
 local ticket = redis.call('GET', KEYS[1])
 local created = 0
 if not ticket then
@@ -40,9 +49,14 @@ if ARGV[2] == '1' then
 end
 local due = math.min(now + tonumber(ARGV[3]), burst + tonumber(ARGV[4]))
 redis.call('SET', KEYS[2], due, 'PX', ARGV[5])
-local instant = 0
-if redis.call('HGET', KEYS[5], 'instant') == 'true' then instant = 1 end
-return {ticket, created, math.max(due - now, 0), instant}
+local instant, hand_off = 0, 0
+if redis.call('HGET', KEYS[5], 'instant') == 'true' then
+  instant = 1
+  if ARGV[9] ~= '0' and redis.call('SET', KEYS[8], '1', 'NX', 'PX', ARGV[9]) then
+    hand_off = 1
+  end
+end
+return {ticket, created, math.max(due - now, 0), instant, hand_off}
 """
 )
 
@@ -164,16 +178,26 @@ end
 return 1
 """
 
-#: Append a change to a project's log (KEYS: log, base; ARGV: entry, keep); drop the oldest
-#: entries beyond ``keep``, counting them in base (positions stay absolute).
-LOG_CHANGE = """
-local n = redis.call('RPUSH', KEYS[1], ARGV[1])
-local drop = n - tonumber(ARGV[2])
-if drop > 0 then
-  redis.call('LTRIM', KEYS[1], drop, -1)
-  redis.call('INCRBY', KEYS[2], drop)
-end
+#: Append a change to a project's log (KEYS: log, base; ARGV: entry, keep), as APPEND_CHANGE.
+LOG_CHANGE = (
+    APPEND_CHANGE
+    + """
+append_change(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return 1
+"""
+)
+
+#: Clear the instant hand-off flag and read the log from the instant position on, in one
+#: step (a change logged after it sets the flag again). KEYS: hand-off flag, instant
+#: position, log, base. Returns the log's end, then its entries from the position (from
+#: the log's start when there is none, or it lies outside the log).
+TAKE_INSTANT = """
+redis.call('DEL', KEYS[1])
+local base = tonumber(redis.call('GET', KEYS[4]) or '0')
+local finish = base + redis.call('LLEN', KEYS[3])
+local start = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if start < base or start > finish then start = base end
+return {finish, redis.call('LRANGE', KEYS[3], start - base, -1)}
 """
 
 #: Drop a log's entries before a position (KEYS: log, base; ARGV: position).

@@ -128,6 +128,9 @@ class MemoryStore(MemoryChanges, Store):
             stored = self._projects.get(project, {}).get("answers", {})
             return [stored.get(t) for t in task_ids]
 
+    def answers_json(self, project: int, task_ids: list[int]) -> list[str | None]:
+        return [None if a is None else json.dumps(a) for a in self.answers(project, task_ids)]
+
     def save_audit(self, project: int, saved: SavedAudit) -> None:
         with self._lock:
             entry = self._project(project)
@@ -225,6 +228,7 @@ class MemoryStore(MemoryChanges, Store):
         ttl: float,
         change: dict[str, Any] | None = None,
         keep: int = 0,
+        hand_off: float = 0.0,
     ) -> Scheduled:
         with self._lock:
             if change is not None:
@@ -244,8 +248,9 @@ class MemoryStore(MemoryChanges, Store):
                 self._set(project, "burst", burst, ttl)
             due = min(now + debounce, burst + max_wait)
             self._set(project, "due", due, ttl)
-            live = self._projects.get(project, {}).get("live") or {}
-            return Scheduled(pending, created, max(due - now, 0.0), bool(live.get("instant")))
+            instant = bool((self._projects[project].get("live") or {}).get("instant"))
+            handed = instant and self._flag_hand_off(project, hand_off)
+            return Scheduled(pending, created, max(due - now, 0.0), instant, handed)
 
     def claim_begin(
         self,

@@ -20,7 +20,7 @@ from backend.store import (
     lua,
 )
 from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
-from backend.store.changes import RedisChanges
+from backend.store.changes import HAND_OFF, RedisChanges
 
 
 def _ms(seconds: float) -> int:
@@ -82,6 +82,7 @@ class RedisStore(RedisChanges, Store):
         self._update_live = register(lua.UPDATE_LIVE)
         self._log_change = register(lua.LOG_CHANGE)
         self._trim_changes = register(lua.TRIM_CHANGES)
+        self._take_instant = register(lua.TAKE_INSTANT)
 
     def _k(self, project: int, *names: str) -> list[str]:
         return [self.keys.project(project, n) for n in names]
@@ -131,10 +132,13 @@ class RedisStore(RedisChanges, Store):
         return sorted({v.decode() for v in self.redis.mget(keys) if v is not None})
 
     def answers(self, project: int, task_ids: list[int]) -> list[dict[str, Any] | None]:
+        return [None if v is None else json.loads(v) for v in self.answers_json(project, task_ids)]
+
+    def answers_json(self, project: int, task_ids: list[int]) -> list[str | None]:
         if not task_ids:
             return []
         found = self.redis.hmget(self.keys.project(project, "predictions"), task_ids)
-        return [None if v is None else json.loads(v) for v in found]
+        return [None if v is None else v.decode() for v in found]
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
         # Each hash is written under a staging name, then renamed in the transaction below.
@@ -251,13 +255,14 @@ class RedisStore(RedisChanges, Store):
         ttl: float,
         change: dict[str, Any] | None = None,
         keep: int = 0,
+        hand_off: float = 0.0,
     ) -> Scheduled:
         entry = "" if change is None else json.dumps(change)
-        pending, created, countdown, instant = self._schedule(
+        pending, created, countdown, instant, handed = self._schedule(
             keys=[
                 *self._k(project, "ticket", "due", "burst"),
                 self.keys.projects,
-                *self._k(project, "live", "changes", "changes_base"),
+                *self._k(project, "live", "changes", "changes_base", HAND_OFF),
             ],
             args=[
                 ticket,
@@ -268,9 +273,11 @@ class RedisStore(RedisChanges, Store):
                 project,
                 entry,
                 keep,
+                _ms(hand_off) if hand_off > 0 else 0,
             ],
         )
-        return Scheduled(pending.decode(), bool(created), int(countdown) / 1000, bool(instant))
+        countdown_s = int(countdown) / 1000
+        return Scheduled(pending.decode(), bool(created), countdown_s, bool(instant), bool(handed))
 
     def claim_begin(
         self,

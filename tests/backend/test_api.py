@@ -30,14 +30,14 @@ class RecordingRunner:
 
     def __init__(self) -> None:
         self.enqueued: list[tuple[int, str, float]] = []
-        self.instant: list[tuple[int, dict]] = []
+        self.instant: list[int] = []
         self.started = 0
 
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         self.enqueued.append((project, ticket, countdown))
 
-    def enqueue_instant(self, project: int, message: dict) -> None:
-        self.instant.append((project, message))
+    def enqueue_instant(self, project: int) -> None:
+        self.instant.append(project)
 
     def queue_depth(self) -> int:
         return len(self.enqueued)
@@ -247,6 +247,9 @@ def test_predict_answers_one_result_per_task_in_order(client, store):
     results = answer.json["results"]
     empty = {"result": [], "score": 0.0, "model_version": "labelaudit-3"}
     assert results == [answers[11], empty, empty, answers[10], answers[10]]
+    # The stored answers' JSON is sent as the store keeps it (not decoded and encoded again).
+    (stored,) = store.answers_json(7, [11])
+    assert stored == json.dumps(answers[11]) and stored in answer.get_data(as_text=True)
 
 
 def test_predict_before_any_audit_gives_empty_results(client):

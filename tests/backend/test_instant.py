@@ -17,7 +17,8 @@ import pytest
 from backend.api import create_app
 from backend.service import Service
 from backend.service import instant as instant_module
-from backend.service.instant_data import event_message
+from backend.service.changelog import CHANGES_KEPT, log_entry
+from backend.service.instant_data import Change, changes_of
 from backend.service.runners import ThreadRunner
 from backend.settings import load_settings
 from backend.store import Artifacts, MemoryStore, RedisStore, SavedAudit
@@ -60,10 +61,10 @@ class ShowingLabelStudio(FakeLabelStudio):
 
 class RecordingRunner(NullRunner):
     def __init__(self) -> None:
-        self.instant: list[tuple[int, dict[str, Any]]] = []
+        self.instant: list[int] = []
 
-    def enqueue_instant(self, project: int, message: dict[str, Any]) -> None:
-        self.instant.append((project, message))
+    def enqueue_instant(self, project: int) -> None:
+        self.instant.append(project)
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +108,17 @@ def service(tmp_path, ls, store):
     return Service(settings, store, Artifacts(tmp_path), runner, io=ls, retry_delays=(0.0, 0.0))
 
 
-def saved(ls, task: int, label: str, *, action="ANNOTATION_UPDATED", at=None) -> dict[str, Any]:
-    """The instant message of a person saving ``task`` with ``label`` in the fake."""
+def logged(service: Service, action: str, body: dict[str, Any], at: float | None = None) -> None:
+    """Log an annotation webhook's change as the webhook's store step does."""
+    entry = log_entry(action, body, at=time.time() if at is None else at)
+    service.store.log_change(1, entry, keep=CHANGES_KEPT)
+
+
+def saved(service, ls, task: int, label: str, *, action="ANNOTATION_UPDATED", at=None) -> None:
+    """A person saves ``task`` with ``label`` in the fake: its change logged."""
     stored = ls.relabel(1, task, label)
     body = {"action": action, "annotation": {**stored, "task": task}, "project": {"id": 1}}
-    message = event_message(action, body, time.time() if at is None else at)
-    assert message is not None
-    return message
+    logged(service, action, body, at)
 
 
 def label_of(ls, task: int) -> str:
@@ -138,7 +143,8 @@ def test_a_fix_leaves_the_tab_at_once_and_is_counted(service, ls):
     assert service.store.live(1)["instant"] is True
     task = flagged[0]
     better = suggestion(service, task)
-    assert service.instant.run(1, saved(ls, task, better))
+    saved(service, ls, task, better)
+    assert service.instant.run(1)
     assert task not in flagged_tasks(service)
     assert task not in service.store.flags(1)
     (answer,) = service.store.answers(1, [task])
@@ -153,16 +159,22 @@ def test_a_fix_leaves_the_tab_at_once_and_is_counted(service, ls):
     assert record["summary"]["verdicts"]["open"] == len(flagged) - 1
     assert record["summary"]["counts"]["flagged_tasks"] == len(flagged) - 1
     assert record["live"]["instant_updates"] == 1
-    # The same message again (a redelivery) changes and shows nothing.
-    assert service.instant.run(1, saved(ls, task, better, at=0.0))
-    assert len(ls.shown) == 1
+    # The same entry judged again (the position lost) changes and shows nothing; so does an
+    # older change of the annotation logged after it.
+    service.store.set_instant_position(1, 0)
+    assert service.instant.run(1)
+    saved(service, ls, task, better, at=0.0)
+    assert service.instant.run(1)
+    assert len(ls.shown) == 1 and task not in service.store.flags(1)
+    assert service.latest_audit(1)[0]["live"]["instant_updates"] == 1
 
 
 def test_a_kept_label_is_confirmed_and_never_flagged_again(service, ls):
     audit(service)
     task = flagged_tasks(service)[0]
     kept = label_of(ls, task)
-    assert service.instant.run(1, saved(ls, task, kept))  # pressed Update, unchanged
+    saved(service, ls, task, kept)  # pressed Update, unchanged
+    assert service.instant.run(1)
     assert task not in flagged_tasks(service)
     verdict = service.store.verdicts(1)[10_000 + task]
     assert verdict["state"] == "confirmed" and verdict["label"] == CLASSES.index(kept)
@@ -180,7 +192,8 @@ def test_a_kept_label_is_confirmed_and_never_flagged_again(service, ls):
     # Changed later (to the suggestion): a fix, and no longer trusted.
     other = suggestion(service, task)
     assert other != kept
-    assert service.instant.run(1, saved(ls, task, other))
+    saved(service, ls, task, other)
+    assert service.instant.run(1)
     assert service.store.verdicts(1)[10_000 + task]["state"] == "fixed"
     audit(service)
     assert service.store.latest_audit(1)["summary"]["counts"]["ground_truth_annotations"] == 0
@@ -192,7 +205,8 @@ def test_a_new_wrong_label_is_flagged_at_once(service, ls):
     # The task the model is surest of: change its label to another one.
     task = min(unflagged, key=lambda t: service.store.answers(1, [t])[0]["score"])
     wrong = next(c for c in CLASSES if c != suggestion(service, task))
-    assert service.instant.run(1, saved(ls, task, wrong))
+    saved(service, ls, task, wrong)
+    assert service.instant.run(1)
     assert task in flagged_tasks(service)
     assert service.store.answers(1, [task])[0]["score"] > 0.5
     assert service.store.verdicts(1)[10_000 + task]["state"] == "open"
@@ -221,7 +235,8 @@ def test_an_instant_answer_keeps_the_version_a_project_updated_in_place_shows(
     assert service.store.current_version(1) == "labelaudit-2"
     task = flagged_tasks(service)[0]
     assert service.store.answers(1, [task])[0]["model_version"] == "labelaudit-1"
-    assert service.instant.run(1, saved(ls, task, suggestion(service, task)))
+    saved(service, ls, task, suggestion(service, task))
+    assert service.instant.run(1)
     (answer,) = service.store.answers(1, [task])
     assert task not in flagged_tasks(service)
     assert answer["model_version"] == "labelaudit-1" and answer["score"] < 0.5
@@ -231,7 +246,8 @@ def test_a_deleted_annotation_leaves_the_tab_and_its_score(service, ls):
     audit(service)
     task = flagged_tasks(service)[0]
     body = {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 10_000 + task}]}
-    assert service.instant.run(1, event_message("ANNOTATIONS_DELETED", body, time.time()))
+    logged(service, "ANNOTATIONS_DELETED", body)
+    assert service.instant.run(1)
     assert task not in flagged_tasks(service)
     assert service.store.answers(1, [task]) == [None]  # /predict asks the final model now
     assert ls.shown[-1]["prediction"] is None and ls.shown[-1]["task"] == task
@@ -246,9 +262,9 @@ def test_a_fix_made_while_an_audit_reads_the_project_is_applied_on_its_results(s
     old = dict(entry["annotations"][0])
 
     def save_meanwhile() -> None:
-        message = saved(ls, task, better)
+        saved(service, ls, task, better)
         entry["annotations"] = [old]  # the audit already read the old label
-        assert service.instant.run(1, message)
+        assert service.instant.run(1)
 
     ls.on_load.append(save_meanwhile)
     audit(service)  # reads the old label, so flags the task again, then switches
@@ -262,7 +278,7 @@ def test_a_fix_made_while_an_audit_reads_the_project_is_applied_on_its_results(s
 def test_an_update_computed_on_a_superseded_audit_lands_nowhere(service, ls, monkeypatch):
     audit(service)
     task = flagged_tasks(service)[0]
-    message = saved(ls, task, suggestion(service, task))
+    saved(service, ls, task, suggestion(service, task))
     real = service.store.update_live
     newer = SavedAudit("labelaudit-2", "job-2", {}, {}, "fp", 1, 1.0, flags={task: {}})
 
@@ -273,39 +289,41 @@ def test_an_update_computed_on_a_superseded_audit_lands_nowhere(service, ls, mon
         return real(project, version, **changes)
 
     monkeypatch.setattr(service.store, "update_live", newer_audit_first)
-    assert service.instant.run(1, message)
+    assert service.instant.run(1)
     # Nothing landed on the audit that was superseded; the newer one has no rows to judge
     # again (no instant data here), so its flags stay as it saved them.
     assert service.store.flags(1) == {task: {}}
     assert service.store.events(1) == {} and ls.shown == []
 
 
-def test_webhooks_become_small_messages_or_none():
+def test_logged_webhooks_become_the_changes_judged_at_once():
     body = {"annotation": {**annotation(5, "a"), "task": 3}, "task": {"id": 3}}
-    message = event_message("ANNOTATION_UPDATED", body, 12.5)
-    assert message == {
-        "action": "ANNOTATION_UPDATED",
-        "at": 12.5,
-        "changes": [
-            {
-                "annotation": 5,
-                "task": 3,
-                "result": body["annotation"]["result"],
-                "ground_truth": False,
-                "deleted": False,
-            }
-        ],
-    }
+    entry = log_entry("ANNOTATION_UPDATED", body, at=12.5)
+    assert changes_of([entry]) == [
+        Change(5, 3, body["annotation"]["result"], ground_truth=False, deleted=False, at=12.5)
+    ]
     cancelled = {"annotation": {**annotation(5, "a"), "was_cancelled": True, "task": 3}}
-    assert event_message("ANNOTATION_UPDATED", cancelled, 1)["changes"][0]["deleted"]
-    deleted = {"annotations": [{"id": 5}, {"id": "x"}, {"id": 6}]}
-    assert [
-        c["annotation"] for c in event_message("ANNOTATIONS_DELETED", deleted, 1)["changes"]
-    ] == [5, 6]
+    (change,) = changes_of([log_entry("ANNOTATION_UPDATED", cancelled, at=1)])
+    assert change.deleted and change.result is None
+    deleted = log_entry("ANNOTATIONS_DELETED", {"annotations": [{"id": 5}, {"id": 6}]}, at=2)
+    assert [(c.annotation, c.deleted, c.at) for c in changes_of([deleted])] == [
+        (5, True, 2.0),
+        (6, True, 2.0),
+    ]
+    many = {"annotations": [{"id": i} for i in range(1, 150)]}
+    assert len(changes_of([log_entry("ANNOTATIONS_DELETED", many)])) == 100  # more: the audit
     huge = {"annotation": {**annotation(5, "a"), "result": [{"x": "y" * 70_000}], "task": 3}}
-    assert event_message("ANNOTATION_UPDATED", huge, 1) is None  # left to the audit
-    assert event_message("ANNOTATIONS_CREATED", body, 1) is None  # a bulk import: the audit
-    assert event_message("ANNOTATION_UPDATED", {"annotation": {"id": "7"}}, 1) is None
+    assert changes_of([log_entry("ANNOTATION_UPDATED", huge)]) == []  # left to the audit
+    assert changes_of([log_entry("ANNOTATIONS_CREATED", body)]) == []  # a bulk import: the audit
+    assert changes_of([log_entry("ANNOTATION_UPDATED", {"annotation": {"id": "7"}})]) == []
+    # In order, a full entry between them naming nothing; no time (an older web process's
+    # entry): never newer than anything.
+    assert [c.at for c in changes_of([entry, {"kind": "full", "why": "x"}, deleted])] == [
+        12.5,
+        2.0,
+        2.0,
+    ]
+    assert changes_of([log_entry("ANNOTATION_UPDATED", body)])[0].at == 0.0
 
 
 def test_only_annotations_of_the_audit_are_judged_at_once(service, ls):
@@ -315,7 +333,8 @@ def test_only_annotations_of_the_audit_are_judged_at_once(service, ls):
         "annotation": {**annotation(99_999, "a"), "task": 1},
         "project": {"id": 1},
     }
-    assert service.instant.run(1, event_message("ANNOTATION_CREATED", body, time.time()))
+    logged(service, "ANNOTATION_CREATED", body)
+    assert service.instant.run(1)
     assert ls.shown == []  # a second annotation of task 1: the next audit judges it
 
 
@@ -325,7 +344,8 @@ def test_a_task_labelled_by_two_people_is_left_to_the_audit(service, ls):
     audit(service)
     assert service.store.latest_audit(1)["summary"]["task_kind"]["task_type"] == "single_choice"
     body = {"annotation": {**annotation(20_001, "c", user=2), "task": 1}}
-    assert service.instant.run(1, event_message("ANNOTATION_UPDATED", body, time.time()))
+    logged(service, "ANNOTATION_UPDATED", body)
+    assert service.instant.run(1)
     assert ls.shown == [] and service.store.events(1) == {}
 
 
@@ -344,8 +364,9 @@ def test_the_webhook_hands_the_change_over_and_still_schedules_the_audit(service
     audit(service)
     answer = client.post("/webhook", json=body)
     assert answer.status_code == 200 and answer.json["status"] == "scheduled"
-    ((project, message),) = service.runner.instant
-    assert project == 1 and message["changes"][0]["annotation"] == 10_001
+    assert service.runner.instant == [1]  # the project's id: the change is in its log
+    answer = client.post("/webhook", json=body)
+    assert answer.status_code == 200 and service.runner.instant == [1]  # one is pending
     audit_view = client.get("/projects/1/audit").json
     assert set(audit_view["summary"]["verdicts"]) == {"confirmed", "fixed", "open", "by_annotator"}
 
@@ -365,11 +386,14 @@ def test_the_embedded_runner_applies_changes_in_its_own_thread(tmp_path, ls):
     assert isinstance(service.runner, ThreadRunner)
     try:
         audit(service)
-        task = flagged_tasks(service)[0]
-        service.runner.enqueue_instant(1, saved(ls, task, suggestion(service, task)))
+        tasks = flagged_tasks(service)[:3]
+        for task in tasks:  # webhooks: the memory store's flag hands the project over
+            stored = ls.relabel(1, task, suggestion(service, task))
+            body = {"annotation": {**stored, "task": task}, "project": {"id": 1}}
+            service.annotation_changed(1, "ANNOTATION_UPDATED", body)
         deadline = time.monotonic() + 10
-        while task in service.store.flags(1):
-            assert time.monotonic() < deadline, "the instant thread did not apply the change"
+        while set(tasks) & set(service.store.flags(1)):
+            assert time.monotonic() < deadline, "the instant thread did not apply the changes"
             time.sleep(0.01)
     finally:
         service.runner.stop()  # type: ignore[attr-defined]
@@ -379,12 +403,12 @@ def test_a_busy_project_makes_the_update_wait_then_try_later(service, ls, monkey
     audit(service)
     monkeypatch.setattr(instant_module, "LOCK_WAIT_SECONDS", 0.1)
     task = flagged_tasks(service)[0]
-    message = saved(ls, task, suggestion(service, task))
+    saved(service, ls, task, suggestion(service, task))
     assert service.store.try_lock(1, instant_module.LOCK, "an audit switching", 60)
-    assert not service.instant.run(1, message)
+    assert not service.instant.run(1)
     assert task in service.store.flags(1)
     service.store.unlock(1, instant_module.LOCK, "an audit switching")
-    assert service.instant.run(1, message)
+    assert service.instant.run(1)
     assert task not in service.store.flags(1)
 
 

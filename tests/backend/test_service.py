@@ -106,7 +106,7 @@ class NullRunner:
     def enqueue(self, project: int, ticket: str, countdown: float) -> None:
         pass
 
-    def enqueue_instant(self, project: int, message: dict) -> None:
+    def enqueue_instant(self, project: int) -> None:
         pass
 
     def queue_depth(self) -> int:

@@ -141,4 +141,5 @@ def test_each_label_studio_route_costs_one_redis_round_trip_at_most(tmp_path):
             drop_namespace(url, namespace)
             pool.disconnect()
     assert sent == {"/health": 0, "/setup": 1, "/predict": 1, "/webhook": 1}
-    assert len(runner.instant) == 2  # both webhooks reached the instant queue
+    # The first webhook handed the project over; the second found that message pending.
+    assert runner.instant == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -252,6 +253,14 @@ def test_an_audit_saves_its_flags_and_live_record(store):
     assert store.flags(5) == {} and store.live(5)["instant"] is False
 
 
+def test_answers_come_decoded_or_as_the_json_text_stored(store):
+    store.save_audit(5, saved("labelaudit-1"))
+    answer = store.answers(5, [10])[0]
+    assert answer is not None and store.answers(5, [10, 12]) == [answer, None]
+    assert store.answers_json(5, [10, 12]) == [json.dumps(answer), None]
+    assert store.answers_json(5, []) == []
+
+
 def test_scheduling_says_whether_the_current_audit_judges_changes_at_once(store):
     """The webhook's one round trip: the ticket and the live record's instant flag."""
     assert schedule(store, 5).instant is False  # never audited
@@ -260,6 +269,56 @@ def test_scheduling_says_whether_the_current_audit_judges_changes_at_once(store)
     assert schedule(store, 6).instant is False  # another project
     store.save_audit(5, saved("labelaudit-2", instant=False))
     assert schedule(store, 5).instant is False
+
+
+def test_one_hand_off_is_pending_per_project_until_a_run_takes_the_log(store):
+    """The instant hand-off flag: set by the scheduling step only for a project judged at
+    once and only by the first step while it is pending; cleared by instant_changes, which
+    reads the log from the instant position (from the log's start without one) at once."""
+
+    def webhook(project=5, n=0, hand_off=LONG):
+        return store.schedule(
+            project, uuid.uuid4().hex, immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG,
+            change={"kind": "upsert", "n": n}, keep=100, hand_off=hand_off,
+        )  # fmt: skip
+
+    assert webhook(n=0).hand_off is False  # never audited: not judged at once
+    store.save_audit(5, saved("labelaudit-1", instant=True))
+    assert webhook(n=1, hand_off=0).hand_off is False  # not asked (a full entry)
+    assert [webhook(n=n).hand_off for n in (2, 3, 4)] == [True, False, False]
+    assert webhook(project=6).hand_off is False  # another project, never audited
+    assert store.instant_changes(5) == (5, [{"kind": "upsert", "n": n} for n in range(5)])
+    assert webhook(n=5).hand_off is True  # cleared: the next webhook sends again
+    store.set_instant_position(5, 5)
+    assert store.instant_changes(5) == (6, [{"kind": "upsert", "n": 5}])
+    assert store.instant_changes(5) == (6, [{"kind": "upsert", "n": 5}])  # not yet recorded
+    store.set_instant_position(5, 6)
+    assert store.instant_changes(5) == (6, [])
+    store.trim_changes(5, 6)
+    assert [webhook(n=n).hand_off for n in (6, 7)] == [True, False]
+    store.trim_changes(5, 7)  # past the position: from the log's start
+    assert store.instant_changes(5) == (8, [{"kind": "upsert", "n": 7}])
+    store.set_instant_position(5, 99)  # a position this log never had
+    assert store.instant_changes(5) == (8, [{"kind": "upsert", "n": 7}])
+    store.save_audit(5, saved("labelaudit-2", instant=False))
+    assert webhook(n=8).hand_off is False  # the current audit is not judged at once
+
+
+def test_a_hand_off_flag_expires(store):
+    store.save_audit(5, saved("labelaudit-1", instant=True))
+    handed = [
+        store.schedule(
+            5, uuid.uuid4().hex, immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG,
+            change={"kind": "delete"}, keep=10, hand_off=0.05,
+        ).hand_off
+        for _ in range(2)
+    ]  # fmt: skip
+    time.sleep(0.1)  # no run cleared it (a lost message): the next webhook sends again
+    again = store.schedule(
+        5, "t", immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG, change={}, keep=10,
+        hand_off=0.05,
+    )  # fmt: skip
+    assert handed == [True, False] and again.hand_off is True
 
 
 def test_live_updates_land_only_on_the_current_version(store):

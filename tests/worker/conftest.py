@@ -36,7 +36,7 @@ FAST = {
     "visibility_timeout": "3",
     "sweep_seconds": "3600",
     # The fake Label Studio's projects, audited with the environment's key without /setup.
-    "projects": "1,2,3,4,5,6,404",
+    "projects": "1,2,3,4,5,6,7,404",
 }
 WORKER_START_TIMEOUT = 60.0
 

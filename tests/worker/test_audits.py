@@ -241,3 +241,84 @@ def test_a_reaudit_after_webhooks_reads_no_tasks_from_label_studio(client, deplo
     # A START_TRAINING reads the whole project again.
     assert finished(client, start_training(client, 6))["state"] == "succeeded"
     assert ls.count("tasks") > reads
+
+
+def test_a_burst_of_webhooks_makes_few_instant_sends_and_loses_none(client, deployment):
+    """Issue 16: an annotation webhook of a project judged at once sends the Celery instant
+    message only when it set the project's hand-off flag; the worker's run judges every
+    change logged since its last one. First the project's instant lock is held (as by an
+    audit switching) while 32 threads post webhooks: one send, all 32 judged after; then a
+    burst with the worker free: fewer sends than webhooks, again none lost."""
+    import threading
+
+    from backend.service import instant as instant_module
+
+    ls = deployment.label_studio
+    project = ls.add_project(7, numeric_tasks(120, seed=7, flip=0.3))
+    assert finished(client, start_training(client, 7))["state"] == "succeeded"
+    service = client.application.extensions["labelaudit"]
+    sends: list[int] = []
+    real_send = service.runner.enqueue_instant
+
+    def counted(project_id: int) -> None:
+        sends.append(project_id)
+        real_send(project_id)
+
+    service.runner.enqueue_instant = counted
+    flagged = client.get("/projects/7/audit").json["summary"]["flagged_task_ids"]
+    assert len(flagged) >= 8
+    by_id = {t["id"]: t for t in project.tasks}
+
+    def fix(task_id: int) -> dict:
+        """A person takes the suggestion in the fake; the webhook Label Studio sends."""
+        (answer,) = service.store.answers(7, [task_id])
+        label = answer["result"][0]["value"]["choices"][0]
+        task = by_id[task_id]
+        with ls.lock:
+            task["annotations"] = [annotation(task["annotations"][0]["id"], label)]
+        return {
+            "action": "ANNOTATION_UPDATED",
+            "annotation": {**task["annotations"][0], "task": task_id},
+            "task": {"id": task_id, "data": task["data"]},
+            "project": {"id": 7},
+        }
+
+    def burst(bodies: list[dict]) -> None:
+        def post(body: dict) -> None:
+            answer = client.application.test_client().post("/webhook", json=body)
+            assert answer.status_code == 200, answer.json
+
+        threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def judged(tasks: list[int]) -> bool:
+        now = client.get("/projects/7/audit").json["summary"]["flagged_task_ids"]
+        return not set(tasks) & set(now)
+
+    first, second = flagged[: len(flagged) // 2], flagged[len(flagged) // 2 :]
+    # 32 webhooks: each fix posted 32 // len(first) (+1) times, as Label Studio re-sends saves.
+    bodies = [fix(t) for t in first]
+    bodies = [bodies[i % len(bodies)] for i in range(32)]
+    assert service.store.try_lock(7, instant_module.LOCK, "a switch", 30)
+    try:
+        burst(bodies)
+        assert sends == [7]  # the first webhook set the flag; 31 found it pending
+    finally:
+        service.store.unlock(7, instant_module.LOCK, "a switch")
+    wait_for(lambda: judged(first), timeout=JOB_TIMEOUT, what="the first burst judged")
+    bodies = [fix(t) for t in second]
+    burst([bodies[i % len(bodies)] for i in range(32)])
+    wait_for(lambda: judged(second), timeout=JOB_TIMEOUT, what="the second burst judged")
+    assert len(sends) < 1 + 32  # coalesced: not one send per webhook
+    # Label Studio shows every fix: the task's prediction is the label given now.
+    shown = ls.current_predictions(7)
+    for task_id in flagged:
+        label = by_id[task_id]["annotations"][0]["result"][0]["value"]["choices"][0]
+        (prediction,) = shown[task_id]
+        assert prediction["result"][0]["value"]["choices"] == [label]
+    record = client.get("/projects/7/audit").json
+    assert record["summary"]["verdicts"]["fixed"] == len(flagged)
+    assert record["live"]["instant_updates"] == len(flagged)
