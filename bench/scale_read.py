@@ -11,10 +11,13 @@ labels flipped, one annotation each) is built once into a Label Studio data dir
   ``api/projects/<id>/tasks/``); each answer's dataset compared with the task pages'.
 * ``first``: the CLI's own path (``LabelStudioIO.load`` -> ``run_audit`` -> ``publish``
   with a target), per phase: read, math, push (bench/scale.py's ``audit_once``).
+* ``service``: Start Training to the pushed tab through a real ``labelaudit serve`` and
+  ``labelaudit worker`` on Redis (``--embedded``: serve alone), bench/scale_service.py.
 
     PYTHONPATH=. .venv/bin/python bench/scale_read.py build --tasks 20000 --dir /tmp/big
     PYTHONPATH=. .venv/bin/python bench/scale_read.py reads --dir /tmp/big
     PYTHONPATH=. .venv/bin/python bench/scale_read.py first --dir /tmp/big [--profile]
+    PYTHONPATH=. .venv/bin/python bench/scale_read.py service --dir /tmp/big [--embedded]
 
 The machine is shared: the load average is printed beside every figure.
 """
@@ -117,12 +120,14 @@ def build(folder: Path, n: int, seed: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("mode", choices=["build", "reads", "first"])
+    parser.add_argument("mode", choices=["build", "reads", "first", "service"])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--tasks", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="first: cProfile the math")
     parser.add_argument("--no-pages", action="store_true", help="reads: not the task pages")
+    parser.add_argument("--embedded", action="store_true", help="service: no Redis, no worker")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="service")
     parser.add_argument(
         "--patches", type=int, default=0, help="first: then PATCH this many on 1/2/4 threads"
     )
@@ -144,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)  # fmt: skip
         if args.mode == "reads":
             read_options(server, project, pages_too=not args.no_pages)
+        elif args.mode == "service":
+            from bench.scale_service import service_first_audit
+
+            mode = "embedded" if args.embedded else "redis"
+            service_first_audit(server, project, tasks, mode=mode, redis_url=args.redis_url)
         else:
             first_audit(server, project, args.dir, tasks, profile=args.profile)
             if args.patches:
