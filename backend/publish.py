@@ -86,7 +86,7 @@ class LabelStudioIO:
     def next_version(self, url: str, api_key: str, project: int) -> str:
         """Return the name the project's next audit is pushed under."""
         from backend.labelstudio.client import close, connect
-        from backend.labelstudio.push import next_version
+        from backend.labelstudio.versions import next_version
 
         client = connect(url, api_key)
         try:
@@ -214,7 +214,7 @@ def publish(
         io.next_version(target.url, target.api_key, target.project) if target else LOCAL_VERSION
     )
     if target is not None and latest is not None:
-        from backend.labelstudio.push import later_version
+        from backend.labelstudio.versions import later_version
 
         version = later_version(version, latest)
     out = folder(version)

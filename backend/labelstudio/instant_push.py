@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from backend.labelstudio import views
 from backend.labelstudio.client import sdk_request, translate_errors
 from backend.labelstudio.predictions import VERSION_PREFIX
-from backend.labelstudio.push import retried, version_number
+from backend.labelstudio.versions import retried, version_number
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

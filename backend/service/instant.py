@@ -10,7 +10,8 @@ confident learning's flag. Then, in this order:
 1. the store: the task's /predict answer, whether it is flagged (the review tab's list),
    the annotation's verdict (:mod:`backend.verdicts`: a flagged label kept is
    *confirmed*, a changed one *fixed*) and the change itself (``events``), in one step
-   that only lands while the audit it was computed from is current;
+   that only lands while the audit it was computed from is current
+   (:func:`backend.service.rejudge.settle`);
 2. Label Studio: the task's prediction replaced (same model version; the new one created
    before the old one is deleted) and the review tab re-pointed when its list changed.
 
@@ -43,14 +44,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from backend import verdicts as verdict_rules
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.instant_data import INSTANT_FILE, Change, InstantData, changes_of
 from backend.service.policy import TRANSIENT, describe_error, new_id
+from backend.service.rejudge import Shown, current, settle
 from backend.settings import Settings
 from backend.store import Artifacts, Store
 
@@ -76,17 +76,6 @@ APPLY_TRIES = 3
 #: it, the next webhook sends again (a message lost or a run given up delays the changes,
 #: never drops them; a run still queued then only meets a second one, which finds less).
 HAND_OFF_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class Shown:
-    """What Label Studio must show after a change: the task's prediction (None: none of
-    ours) and, when the flagged list changed, the review tab's annotation ids."""
-
-    version: str
-    task: int
-    prediction: dict[str, Any] | None
-    tab_changed: bool
 
 
 class Instant:
@@ -233,7 +222,7 @@ class Instant:
         seen = self.store.events(project).get(change.annotation)
         if seen is not None and float(seen["at"]) >= at:
             # This change (a redelivery) or a newer one is applied: only show it again.
-            return True, self._current(project, version, data, row) if push_always else None
+            return True, current(self.store, project, version, data, row) if push_always else None
         label: int | None = None
         if not change.deleted:
             try:
@@ -243,7 +232,8 @@ class Instant:
         if at < float(live.get("loaded_at") or 0.0) and label != data.labels[row]:
             return True, None  # the audit read the project after this change: a newer label
         event = {"label": label, "task": int(data.task_ids[row]), "at": at}
-        return self._settle(
+        return settle(
+            self.store,
             project,
             version,
             data,
@@ -254,92 +244,6 @@ class Instant:
             saved=True,
             push_always=push_always,
         )
-
-    def _settle(
-        self,
-        project: int,
-        version: str,
-        data: InstantData,
-        row: int,
-        label: int | None,
-        *,
-        ground_truth: bool,
-        event: dict[str, Any] | None,
-        saved: bool,
-        push_always: bool = False,
-    ) -> tuple[bool, Shown | None]:
-        """Judge row ``row`` with ``label`` (None: gone), save; return whether it landed
-        (False: ``version`` is no longer current, nothing changed) and what to show.
-
-        ``saved``: a person saved the annotation (a confirmation is possible); otherwise the
-        change is re-applied on a newer audit's results (reconcile), and the verdict only
-        follows the flag.
-        """
-        from backend import tasktypes
-        from backend.labelstudio.predictions import build_predict_result
-
-        task = int(data.task_ids[row])
-        annotation = int(data.annotation_ids[row])
-        annotator = data.annotators[row]
-        (old_answer,) = self.store.answers(project, [task])
-        flags = self.store.flags(project)
-        old_flag = flags.get(task)
-        previous = self.store.verdicts(project).get(annotation)
-        answer: dict[str, Any] | None = None
-        flag: dict[str, Any] | None = None
-        new_verdict: dict[str, Any] | None = None
-        if label is not None:
-            if saved:
-                trusted = verdict_rules.trusted(previous, label)
-            else:
-                trusted = bool(
-                    previous
-                    and previous["state"] == verdict_rules.CONFIRMED
-                    and previous["label"] == label
-                )
-            trusted = trusted or ground_truth
-            task_type = tasktypes.get(data.kind.task_type)
-            judged = task_type.rejudge(data.state, data.probs[row], label, trusted=trusted)
-            # In the version Label Studio shows: a project updated in place keeps an older
-            # one of ours, which the audit's answers already carry.
-            shown = str((old_answer or {}).get("model_version") or version)
-            answer = build_predict_result(
-                data.kind, judged.suggested, judged.suspicion, shown, mislabeling=judged.suspicion
-            )
-            if judged.flagged:
-                rank = old_flag.get("rank") if old_flag else None
-                flag = {"annotation": annotation, "suspicion": judged.suspicion, "rank": rank}
-            if saved:
-                new_verdict = verdict_rules.after_save(
-                    previous, label, flagged=judged.flagged, task=task, annotator=annotator
-                )
-            else:
-                row_now = verdict_rules.AuditRow(annotation, task, label, annotator, judged.flagged)
-                new_verdict = verdict_rules.after_audit(
-                    {annotation: previous} if previous else {}, [row_now]
-                ).get(annotation, previous)
-        changed = answer != old_answer or flag != old_flag
-        done = self.store.update_live(
-            project,
-            version,
-            answers={task: answer} if answer != old_answer else None,
-            flags={task: flag} if flag != old_flag else None,
-            verdicts={annotation: new_verdict} if new_verdict != previous else None,
-            events={annotation: event} if event is not None else None,
-            count=changed,
-        )
-        if not done:
-            return False, None  # a newer audit became current meanwhile
-        if not changed and not push_always:
-            return True, None
-        tab_changed = (flag is None) != (old_flag is None) or push_always
-        return True, Shown(version, task, answer, tab_changed)
-
-    def _current(self, project: int, version: str, data: InstantData, row: int) -> Shown:
-        """What the store says a task shows now (for a retry of an applied change)."""
-        task = int(data.task_ids[row])
-        (answer,) = self.store.answers(project, [task])
-        return Shown(version, task, answer, True)
 
     def _show(self, project: int, shown: list[Shown]) -> None:
         """Make Label Studio show what the store says: the review tab first (what people
@@ -386,7 +290,8 @@ class Instant:
             if row is None:
                 continue  # made after the audit read the project: the next audit has it
             label = event.get("label")
-            _, result = self._settle(
+            _, result = settle(
+                self.store,
                 project,
                 version,
                 data,

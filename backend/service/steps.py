@@ -9,7 +9,9 @@ current). The pipeline's steps (:mod:`backend.pipeline`) do the work; this modul
 running them as a service needs, in one place: :meth:`AuditSteps.run_begin`,
 :meth:`AuditSteps.run_fold` and :meth:`AuditSteps.run_finish` wrap each step in its claim,
 lease and stage, and answer an :class:`Outcome` the runners act on (the Celery tasks and the
-embedded thread are a few lines each).
+embedded thread are a few lines each). What an audit takes from people's verdicts and leaves
+for them (the flags, the verdicts, instant feedback's data) is
+:mod:`backend.service.audit_verdicts`.
 """
 
 from __future__ import annotations
@@ -27,11 +29,17 @@ import numpy as np
 from backend import verdicts as verdict_rules
 from backend.progress import Progress, no_progress
 from backend.service import changelog
+from backend.service.audit_verdicts import (
+    audit_flags,
+    instant_data,
+    trust_confirmed,
+    verdict_changes,
+)
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials
 from backend.service.fingerprint import dataset_fingerprint
 from backend.service.instant import Instant
-from backend.service.instant_data import INSTANT_FILE, InstantData
+from backend.service.instant_data import INSTANT_FILE
 from backend.service.policy import Superseded, new_id
 from backend.service.predict import FinalModel, Predictor
 from backend.service.reads import read_tasks
@@ -40,8 +48,7 @@ from backend.settings import Settings
 from backend.store import VERSIONS_ON_DISK, Artifacts, SavedAudit, Store
 
 if TYPE_CHECKING:
-    from backend.labelstudio.dataset import AuditDataset
-    from backend.pipeline import AuditResult, Prepared
+    from backend.pipeline import Prepared
     from backend.publish import LabelStudioIO
 
 
@@ -179,7 +186,7 @@ class AuditSteps:
         )
         fingerprint = dataset_fingerprint(dataset)
         self.store.set_fingerprint(project, fingerprint)
-        confirmed = self._trust_confirmed(project, dataset)  # after the fingerprint: ours
+        confirmed = trust_confirmed(self.store, project, dataset)  # after the fingerprint: ours
         fetch = self.credentials.fetcher(url, key)
         prepared = prepare(dataset, self.settings, fetch=fetch, progress=progress)
         prepared.timings = timings | prepared.timings
@@ -230,11 +237,11 @@ class AuditSteps:
         task_type = tasktypes.get(kind.task_type)
         with timed(result.timings, "final_model"):
             model = task_type.final_model(work.prepared, result, self.settings)
-        instant = self._instant_data(work, result) if task_type.instant else None
+        instant = instant_data(work, result) if task_type.instant else None
         if instant is not None:  # the verdicts as this audit leaves them, for its summary
             verdicts: dict[int, dict[str, Any] | None] = dict(self.store.verdicts(project))
             verdicts.update(
-                self._verdict_changes(project, work, result, self.store.verdicts(project))
+                verdict_changes(self.instant, project, work, result, self.store.verdicts(project))
             )
             result.verdicts = verdict_rules.counts({a: v for a, v in verdicts.items() if v})
         url, key = self.credentials.of(project)
@@ -278,7 +285,7 @@ class AuditSteps:
                     fingerprint=work.fingerprint,
                     flagged=len(result.flagged_task_ids()),
                     duration=max(duration, time.perf_counter() - started),
-                    flags=_flags(result),
+                    flags=audit_flags(result),
                     loaded_at=work.loaded_at,
                     instant=instant is not None,
                 )
@@ -289,7 +296,9 @@ class AuditSteps:
             if instant is not None:
                 # Verdicts follow this audit; changes made since it read the project are
                 # applied again on its results (it could not see them).
-                changes = self._verdict_changes(project, work, result, self.store.verdicts(project))
+                changes = verdict_changes(
+                    self.instant, project, work, result, self.store.verdicts(project)
+                )
                 self.store.update_live(project, version, verdicts=changes)
                 self.instant.reconcile(project, version, instant)
             self.artifacts.prune_versions(project, self.store.versions(project)[:VERSIONS_ON_DISK])
@@ -316,68 +325,6 @@ class AuditSteps:
 
     # ------------------------------------------------------------------ helpers
 
-    def _trust_confirmed(self, project: int, dataset: AuditDataset) -> np.ndarray:
-        """Mark the rows whose flag a person confirmed (and whose label is still the one
-        confirmed) as trusted, like ground truth; return which rows were marked."""
-        from backend import tasktypes
-
-        marked = np.zeros(len(dataset), dtype=bool)
-        if not tasktypes.get(dataset.kind.task_type).instant:
-            return marked
-        confirmed = verdict_rules.confirmed_labels(self.store.verdicts(project))
-        if not confirmed:
-            return marked
-        for row, annotation in enumerate(dataset.annotation_ids.tolist()):
-            label = confirmed.get(int(annotation))
-            if label is not None and int(dataset.labels[row]) == label:
-                marked[row] = not dataset.ground_truth[row]
-        dataset.ground_truth = dataset.ground_truth | marked
-        return marked
-
-    def _instant_data(self, work: WorkItem, result: AuditResult) -> InstantData | None:
-        """What instant updates need of this audit (None: its task type has nothing)."""
-        from backend import tasktypes
-
-        state = tasktypes.get(result.kind.task_type).instant_state(result)
-        if state is None:
-            return None
-        rows = work.prepared.rows
-        confirmed = (
-            work.confirmed[rows] if work.confirmed is not None else np.zeros(len(rows), bool)
-        )
-        return InstantData.of(result, state, work.loaded_at, confirmed)
-
-    def _verdict_changes(
-        self,
-        project: int,
-        work: WorkItem,
-        result: AuditResult,
-        verdicts: dict[int, dict[str, Any]],
-    ) -> dict[int, dict[str, Any] | None]:
-        """The verdict changes this audit makes (annotations changed at once after it read
-        the project are left as they are: :meth:`Instant.reconcile` judges them)."""
-        fresh = self.instant.fresh_annotations(project, work.loaded_at)
-        rows = [
-            verdict_rules.AuditRow(
-                annotation=int(a),
-                task=int(t),
-                label=int(label),
-                annotator=who,
-                flagged=bool(flagged),
-            )
-            for a, t, label, who, flagged in zip(
-                result.annotation_ids.tolist(),
-                result.task_ids.tolist(),
-                result.given.tolist(),
-                result.annotators,
-                result.is_label_issue.tolist(),
-                strict=True,
-            )
-            if int(a) not in fresh
-        ]
-        skipped = {s.annotation_id for s in result.skipped if s.annotation_id is not None}
-        return verdict_rules.after_audit(verdicts, rows, keep=skipped | fresh)
-
     def _work(self, project: int, ticket: str) -> WorkItem:
         path = self.artifacts.work_dir(project, ticket) / "prepared.pkl"
         return self.work_cache.get((project, ticket), lambda: self.artifacts.read_pickle(path))
@@ -397,13 +344,3 @@ class AuditSteps:
             probs[test], took = self.artifacts.read_pickle(path)
             seconds += took
         return probs, seconds
-
-
-def _flags(result: AuditResult) -> dict[int, dict[str, Any]]:
-    """The flagged tasks of an audit for the store: task id -> its flagged annotation (the
-    one the tab lists), its suspicion and its place in the tab."""
-    suspicion = {v["task_id"]: v["suspicion"] for v in result.task_verdicts()}
-    return {
-        task: {"annotation": annotation, "suspicion": suspicion[task], "rank": rank}
-        for rank, (task, annotation) in enumerate(result.flagged_annotations().items())
-    }

@@ -12,10 +12,12 @@ import pytest
 from label_studio_sdk.core.api_error import ApiError
 
 from backend.labelstudio import push as push_module
+from backend.labelstudio import versions as versions_module
 from backend.labelstudio.dataset import TaskKind
 from backend.labelstudio.instant_push import point_tabs, replace_task_prediction
 from backend.labelstudio.predictions import build_predict_result, build_prediction
-from backend.labelstudio.push import push_as_next_version, push_audit, version_number
+from backend.labelstudio.push import push_as_next_version, push_audit
+from backend.labelstudio.versions import version_number
 from tests.checks import validate_prediction
 
 KIND = TaskKind("sentiment", "text", "text", ("text",), ("pos", "neg"))
@@ -438,7 +440,7 @@ def test_in_place_needs_a_version_of_ours_with_predictions(fake):
 
 
 def test_the_next_version_counts_from_the_latest_audit_too():
-    from backend.labelstudio.push import later_version
+    from backend.labelstudio.versions import later_version
 
     assert later_version("labelaudit-2", "labelaudit-6") == "labelaudit-7"
     assert later_version("labelaudit-8", "labelaudit-6") == "labelaudit-8"
@@ -486,7 +488,7 @@ def test_push_twice_keeps_one_current_prediction_per_task_and_one_tab(fake):
 
 
 def test_a_big_old_version_is_deleted_prediction_by_prediction(fake, monkeypatch):
-    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 2)
+    monkeypatch.setattr(versions_module, "VERSION_DELETE_MAX", 2)
     push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
     push_as_next_version(fake, 1, _preds({1: 0.5, 4: 0.5}), {})
     assert fake.calls[-3:] == ["delete one"] * 3  # three short writes, not one long one
@@ -497,8 +499,8 @@ def test_a_big_old_version_is_deleted_prediction_by_prediction(fake, monkeypatch
 def test_deletes_that_meet_an_annotator_s_write_try_again_and_never_fail_the_push(
     fake, monkeypatch, caplog
 ):
-    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 1)
-    monkeypatch.setattr(push_module, "DELETE_RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr(versions_module, "VERSION_DELETE_MAX", 1)
+    monkeypatch.setattr(versions_module, "DELETE_RETRY_DELAYS", (0.0, 0.0))
     push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
     fake.locked_deletes = 2  # the first delete meets two writes, then gets through
     push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5, 3: 0.5}), {})
@@ -514,7 +516,7 @@ def test_deletes_that_meet_an_annotator_s_write_try_again_and_never_fail_the_pus
 
 
 def test_a_prediction_deleted_meanwhile_counts_as_deleted(fake, monkeypatch, caplog):
-    monkeypatch.setattr(push_module, "VERSION_DELETE_MAX", 0)
+    monkeypatch.setattr(versions_module, "VERSION_DELETE_MAX", 0)
     push_as_next_version(fake, 1, _preds({1: 0.5, 2: 0.5}), {})
     fake.predictions = [p for p in fake.predictions if p["task"] != 1]  # a person deleted it
     answer = fake._request
