@@ -82,7 +82,6 @@ NOISE = 0.10
 class Server:
     url: str
     token: str
-    proc: subprocess.Popen[bytes]
     data_dir: Path
 
 
@@ -110,6 +109,17 @@ def label_studio(root: Path, password: str | None = None) -> Iterator[Server]:
         check=True,
         timeout=1800,  # minutes on a busy machine
     )
+    try:
+        with started_label_studio(data_dir, env, log) as url:
+            yield Server(url, token, data_dir)
+    finally:
+        log.close()
+
+
+@contextlib.contextmanager
+def started_label_studio(data_dir: Path, env: dict[str, str], log: Any) -> Iterator[str]:
+    """Start Label Studio on ``data_dir`` on a free port, yield its URL once its /health
+    says UP, then stop it (by its process group)."""
     port = _free_port()
     proc = subprocess.Popen(
         [str(LABEL_STUDIO), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p",
@@ -119,17 +129,17 @@ def label_studio(root: Path, password: str | None = None) -> Iterator[Server]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while True:
             if proc.poll() is not None:
-                raise SystemExit(f"Label Studio exited; see {root / 'label-studio.log'}")
+                raise SystemExit(f"Label Studio exited; see {log.name}")
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 if httpx.get(f"{url}/health", timeout=2).json().get("status") == "UP":
                     break
             if time.monotonic() > deadline:
                 raise SystemExit("Label Studio did not come up")
             time.sleep(0.25)
-        yield Server(url, token, proc, data_dir)
+        yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -139,7 +149,6 @@ def label_studio(root: Path, password: str | None = None) -> Iterator[Server]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=15)
-        log.close()
 
 
 # --------------------------------------------------------------------------- data
@@ -386,6 +395,7 @@ def measure_patch(ls: Any, project: int, n: int, count: int = 50) -> str:
 
 
 def project_tasks(ls: Any, project: int) -> list[int]:
+    """Every task id of the project (``api/tasks/`` with only the id, pages of 10,000)."""
     from backend.labelstudio.client import sdk_request
 
     ids: list[int] = []
@@ -394,15 +404,15 @@ def project_tasks(ls: Any, project: int) -> list[int]:
         try:
             found = sdk_request(
                 ls, "GET", "api/tasks/",
-                params={"project": project, "page": page, "page_size": 5000, "fields": "task_only",
-                        "include": "id"},
+                params={"project": project, "page": page, "page_size": 10000, "include": "id"},
+                request_options={"timeout_in_seconds": 900},
             )  # fmt: skip
         except ValueError:
             break
         items = found.get("tasks", []) if isinstance(found, dict) else []
-        if not items:
-            break
         ids += [int(t["id"]) for t in items]
+        if not items or len(ids) >= int(found.get("total", 0)):
+            break
         page += 1
     return ids
 

@@ -109,7 +109,7 @@ def read_options(server: scale.Server, project: int, *, pages_too: bool = True) 
 
     def batched(size: int) -> Callable[[Counted], Iterator[dict]]:
         def calls(counted: Counted) -> Iterator[dict]:
-            ids = task_ids(ls, project)
+            ids = scale.project_tasks(ls, project)
             for start in range(0, len(ids), size):
                 yield from _export_stream(
                     ls, project, counted, **{"ids[]": ids[start : start + size]}
@@ -169,33 +169,10 @@ def read_options(server: scale.Server, project: int, *, pages_too: bool = True) 
         run("snapshot export: create, download, delete", snapshot)
         run("api/projects/<id>/tasks/ pages of 1,000 (deprecated)", old_pages)
         begun = time.perf_counter()
-        n = len(task_ids(ls, project))
+        n = len(scale.project_tasks(ls, project))
         print(f"listing {n:,} task ids alone: {time.perf_counter() - begun:.1f} s; load {_load()}")
     finally:
         close(ls)
-
-
-def task_ids(ls: Any, project: int) -> list[int]:
-    """Every task id of the project (``api/tasks/`` with only the id, pages of 10,000)."""
-    from backend.labelstudio.client import sdk_request
-
-    ids: list[int] = []
-    page = 1
-    while True:
-        try:
-            found = sdk_request(
-                ls, "GET", "api/tasks/",
-                params={"project": project, "page": page, "page_size": 10000, "include": "id"},
-                request_options={"timeout_in_seconds": 900},
-            )  # fmt: skip
-        except ValueError:
-            break
-        items = found.get("tasks", []) if isinstance(found, dict) else []
-        ids += [int(t["id"]) for t in items]
-        if not items or len(ids) >= int(found.get("total", 0)):
-            break
-        page += 1
-    return ids
 
 
 def first_audit(server: scale.Server, project: int, folder: Path, n: int, *, profile: bool) -> None:

@@ -34,14 +34,10 @@ import contextlib  # noqa: E402
 import json  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
-
-import httpx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,35 +61,10 @@ def started(folder: Path) -> Iterator[tuple[scale.Server, int]]:
     shutil.copytree(folder / PRISTINE, copy, symlinks=True)
     env = _env(copy, facts["token"], facts["password"])
     log = (copy.parent / f"{copy.name}.log").open("w")
-    port = scale._free_port()
-    proc = subprocess.Popen(
-        [str(scale.LABEL_STUDIO), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p",
-         str(port), "--data-dir", str(copy), "--log-level", "WARNING"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"Label Studio exited; see {log.name}")
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                if httpx.get(f"{url}/health", timeout=2).json().get("status") == "UP":
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit("Label Studio did not come up")
-            time.sleep(0.25)
-        yield scale.Server(url, facts["token"], proc, copy), int(facts["project"])
+        with scale.started_label_studio(copy, env, log) as url:
+            yield scale.Server(url, facts["token"], copy), int(facts["project"])
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
         log.close()
         shutil.rmtree(copy, ignore_errors=True)
 

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 
 from bench import scale
-from bench.scale_modes import task_ids
 from tests.worker.support import start_server, start_worker, stop_worker, worker_env
 
 #: A 20,000-task first audit took 83-147 s through the CLI's path on this machine.
@@ -76,7 +75,7 @@ def service_first_audit(
         print(f"| {n:,} | {mode} | Start Training to the pushed tab **{wall:.1f} s** | "
               f"{phases} | {loads} |", flush=True)  # fmt: skip
         ls = _client(server)
-        check = scale.predictions_check(ls, project, task_ids(ls, project))
+        check = scale.predictions_check(ls, project, scale.project_tasks(ls, project))
         print(f"  Label Studio: {check}; "
               f"model version {job.get('model_version')}", flush=True)  # fmt: skip
     finally:
