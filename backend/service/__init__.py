@@ -23,6 +23,7 @@ for the web process and the workers.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -68,6 +69,13 @@ WORK_CACHED = 1
 #: never trusted): a Redis round trip per health check cost a third of /health's throughput
 #: under load (bench/RESULTS.md, issue 16).
 PING_FRESH_SECONDS = 1.0
+#: A /setup the same as one this process stored less than this long ago (same project,
+#: URL, token and config) is answered with the version it got then, without a round trip:
+#: Label Studio sends the same /setup again and again (issue 16). Only the version can be
+#: this stale.
+SETUP_FRESH_SECONDS = 1.0
+#: Distinct /setup calls remembered per process (older ones are forgotten).
+SETUPS_KEPT = 256
 
 logger = logging.getLogger("labelaudit.service")
 
@@ -114,6 +122,8 @@ class Service:
             self.instant,
         )
         self._pinged_at = -PING_FRESH_SECONDS  # time.monotonic() of the last good store ping
+        # /setup calls this process stored: (project, URL, token digest, config) -> (when, version)
+        self._setups: dict[tuple[int, str, str, str], tuple[float, str]] = {}
         delays = RETRY.delays() if retry_delays is None else retry_delays
         self.runner = runner if runner is not None else ThreadRunner(self, retry_delays=delays)
 
@@ -152,12 +162,22 @@ class Service:
         self.artifacts.check_writable()
 
     def setup(self, project: int, *, url: str, token: str, config_hash: str) -> str:
-        """Remember a project connected by Label Studio; return its current version."""
+        """Remember a project connected by Label Studio; return its current version (from
+        this process's memory for a /setup it stored less than SETUP_FRESH_SECONDS ago)."""
+        key = (project, url, hashlib.sha256(token.encode()).hexdigest(), config_hash)
+        now = time.monotonic()
+        seen = self._setups.get(key)
+        if seen is not None and now - seen[0] < SETUP_FRESH_SECONDS:
+            return seen[1]
         version = self.store.remember_project(
             project, url=url, token=token, config_hash=config_hash
         )
         self.runner.start()
-        return version or NO_VERSION
+        answer = version or NO_VERSION
+        if len(self._setups) >= SETUPS_KEPT:
+            self._setups.clear()
+        self._setups[key] = (now, answer)
+        return answer
 
     def connected(self, project: int) -> bool:
         """Whether the project may be audited: it connected through /setup, or is listed in

@@ -166,7 +166,11 @@ def test_health_trusts_a_recent_good_ping_only(tmp_path, monkeypatch):
     assert client.get("/health").status_code == 503 and store.pings == 5
 
 
-def test_setup_answers_the_current_version_and_keeps_the_credentials(client, store, runner):
+def test_setup_answers_the_current_version_and_keeps_the_credentials(
+    client, store, runner, monkeypatch
+):
+    import backend.service
+
     body = {
         "project": "7.1732700000",
         "schema": TEXT_CONFIG,
@@ -180,6 +184,10 @@ def test_setup_answers_the_current_version_and_keeps_the_credentials(client, sto
     assert store.credentials(7) == ("http://localhost:8080", TOKEN)
     assert runner.started == 1
     audited(store)
+    # Within SETUP_FRESH_SECONDS this process answers the same /setup from memory (the
+    # version it stored then); after it, the store's current version.
+    assert client.post("/setup", json=body).json == {"model_version": NO_VERSION}
+    monkeypatch.setattr(backend.service, "SETUP_FRESH_SECONDS", 0.0)
     assert client.post("/setup", json=body).json == {"model_version": "labelaudit-3"}
     assert TOKEN not in client.post("/setup", json=body).get_data(as_text=True)
 

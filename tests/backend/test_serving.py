@@ -77,8 +77,9 @@ def test_embedded_audits_run_in_a_child_process_on_the_parent_s_store(tmp_path):
 
 def test_each_label_studio_route_costs_one_redis_round_trip_at_most(tmp_path):
     """Under load a Redis round trip costs more than Flask's own work on a route (issue 16):
-    /setup, /predict and an annotation /webhook cost one each, /health none within a second
-    of its last good ping. Counted on the wire: each command or pipeline sent is one."""
+    /predict and an annotation /webhook cost one each; /health none within a second of its
+    last good ping, /setup none within a second of the same /setup stored by this process,
+    one for a new one. Counted on the wire: each command or pipeline sent is one."""
     import uuid
 
     import redis
@@ -137,9 +138,22 @@ def test_each_label_studio_route_costs_one_redis_round_trip_at_most(tmp_path):
                 answer = call()
                 assert answer.status_code == 200, (route, answer.json)
                 sent[route] = Counting.sent - before
+            # Another token (a reconnected project): stored at once, one round trip.
+            before = Counting.sent
+            other = {**setup, "access_token": "feedf00dfeedf00dfeedf00dfeedf00dfeedf00d"}
+            assert client.post("/setup", json=other).status_code == 200
+            sent["/setup, another token"] = Counting.sent - before
+            stored = store.credentials(1)
         finally:
             drop_namespace(url, namespace)
             pool.disconnect()
-    assert sent == {"/health": 0, "/setup": 1, "/predict": 1, "/webhook": 1}
+    assert sent == {
+        "/health": 0,
+        "/setup": 0,
+        "/predict": 1,
+        "/webhook": 1,
+        "/setup, another token": 1,
+    }
+    assert stored == (setup["hostname"], other["access_token"])
     # The first webhook handed the project over; the second found that message pending.
     assert runner.instant == [1]
