@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 #: The expiring per-project key of the instant hand-off flag (both stores).
 HAND_OFF = "instant_pending"
@@ -23,14 +23,13 @@ class MemoryChanges:
     _lock: threading.RLock
     _changes: dict[int, list[Any]]  # project -> [base position, entries]
 
-    def _get(self, project: int, key: str) -> Any:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the store's expiring keys (MemoryScheduling), whatever the base order
 
-    def _set(self, project: int, key: str, value: Any, ttl: float | None = None) -> None:
-        raise NotImplementedError
+        def _get(self, project: int, key: str) -> Any: ...
 
-    def _delete(self, project: int, *keys: str) -> None:
-        raise NotImplementedError
+        def _set(self, project: int, key: str, value: Any, ttl: float | None = None) -> None: ...
+
+        def _delete(self, project: int, *keys: str) -> None: ...
 
     def _flag_hand_off(self, project: int, ttl: float) -> bool:
         """Set the instant hand-off flag for ``ttl`` seconds unless set; whether this did
@@ -88,8 +87,9 @@ class RedisChanges:
     _trim_changes: Any
     _take_instant: Any
 
-    def _k(self, project: int, *names: str) -> list[str]:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the store's own key names (RedisStore)
+
+        def _k(self, project: int, *names: str) -> list[str]: ...
 
     def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
         self._log_change(
