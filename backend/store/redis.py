@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backend.store import (
@@ -25,6 +27,17 @@ from backend.store.changes import HAND_OFF, RedisChanges
 
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
+
+
+class _Script:
+    """A Lua script (loaded on first use), run on the calling thread's client."""
+
+    def __init__(self, store: RedisStore, source: str) -> None:
+        self._store = store
+        self._script = store._base.register_script(source)
+
+    def __call__(self, *, keys: list[Any], args: Sequence[Any] = ()) -> Any:
+        return self._script(keys=keys, args=args, client=self._store.redis)
 
 
 class Keys:
@@ -68,21 +81,52 @@ class RedisStore(RedisChanges, Store):
         import redis
 
         # Untyped on purpose: redis-py's stubs cannot tell that answers are bytes here.
-        self.redis: Any = client if client is not None else redis.Redis.from_url(url)
+        base: Any = client if client is not None else redis.Redis.from_url(url)
+        self._base = base
+        self._local = threading.local()
         self.keys = Keys(namespace)
-        register = self.redis.register_script
-        self._remember = register(lua.REMEMBER)
-        self._schedule = register(lua.SCHEDULE)
-        self._claim_begin = register(lua.CLAIM_BEGIN)
-        self._claim_step = register(lua.CLAIM_STEP)
-        self._renew = register(lua.RENEW)
-        self._release = register(lua.RELEASE)
-        self._delete_if = register(lua.DELETE_IF)
-        self._set_stage = register(lua.SET_STAGE)
-        self._update_live = register(lua.UPDATE_LIVE)
-        self._log_change = register(lua.LOG_CHANGE)
-        self._trim_changes = register(lua.TRIM_CHANGES)
-        self._take_instant = register(lua.TAKE_INSTANT)
+        self._remember = _Script(self, lua.REMEMBER)
+        self._schedule = _Script(self, lua.SCHEDULE)
+        self._claim_begin = _Script(self, lua.CLAIM_BEGIN)
+        self._claim_step = _Script(self, lua.CLAIM_STEP)
+        self._renew = _Script(self, lua.RENEW)
+        self._release = _Script(self, lua.RELEASE)
+        self._delete_if = _Script(self, lua.DELETE_IF)
+        self._set_stage = _Script(self, lua.SET_STAGE)
+        self._update_live = _Script(self, lua.UPDATE_LIVE)
+        self._log_change = _Script(self, lua.LOG_CHANGE)
+        self._trim_changes = _Script(self, lua.TRIM_CHANGES)
+        self._take_instant = _Script(self, lua.TAKE_INSTANT)
+
+    @property
+    def redis(self) -> Any:
+        """This thread's client: one connection of the shared pool, held for the thread's
+        life (redis-py's ``single_connection_client``).
+
+        A client that takes a pooled connection per command first checks the connection
+        has nothing left to read (a poll, a failed non-blocking read and two ``ioctl``
+        calls): each such system call lets go of the GIL, and under concurrent requests
+        winning it back is what a web thread waits on. Pipelines still take pooled
+        connections. Keyed by process id, so a forked child never shares its parent's socket.
+        """
+        pid = os.getpid()
+        held = getattr(self._local, "client", None)
+        if held is None or held[0] != pid:
+            import redis
+
+            client = redis.Redis(
+                connection_pool=self._base.connection_pool, single_connection_client=True
+            )
+            held = self._local.client = (pid, client)
+        return held[1]
+
+    def close(self) -> None:
+        """Close every connection of the pool (this thread's included)."""
+        held = getattr(self._local, "client", None)
+        if held is not None:
+            held[1].close()
+            self._local.client = None
+        self._base.connection_pool.disconnect()
 
     def _k(self, project: int, *names: str) -> list[str]:
         return [self.keys.project(project, n) for n in names]

@@ -82,7 +82,7 @@ def store(request, redis_url):
     redis_store = RedisStore(redis_url, namespace=namespace)
     yield redis_store
     drop_namespace(redis_url, namespace)
-    redis_store.redis.close()
+    redis_store.close()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def store(request, redis_url):
     redis_store = RedisStore(redis_url, namespace=namespace)
     yield redis_store
     drop_namespace(redis_url, namespace)
-    redis_store.redis.close()
+    redis_store.close()
 
 
 def schedule(store, project=1, *, immediate=False, debounce=LONG, max_wait=LONG):
@@ -367,11 +367,11 @@ def test_verdicts_survive_a_restart(redis_url):
         first.save_audit(7, saved("labelaudit-1"))
         verdict = {"state": "fixed", "label": 1, "task": 10, "annotator": "a", "flagged_label": 0}
         first.update_live(7, "labelaudit-1", verdicts={110: verdict})
-        first.redis.close()
+        first.close()
         again = RedisStore(redis_url, namespace=namespace)  # a new process
         assert again.verdicts(7) == {110: verdict}
         assert again.flags(7) == {10: {"annotation": 110, "suspicion": 0.9, "rank": 0}}
-        again.redis.close()
+        again.close()
     finally:
         drop_namespace(redis_url, namespace)
 
@@ -416,3 +416,55 @@ def test_scheduling_logs_its_change_first_in_the_same_step(store):
     )
     assert store.changes_since(1, 0) == (3, None)  # the oldest dropped past keep
     assert store.changes_since(1, 1) == (3, [{"n": 2}, {"n": 3}])
+
+
+def test_each_thread_keeps_one_connection_and_a_forked_child_gets_its_own(redis_url):
+    """Commands on a thread go over the connection it holds: no checkout from the pool
+    (with its readiness poll) per command; a forked child connects anew."""
+    import multiprocessing
+    import threading
+
+    import redis
+
+    class Counting(redis.Connection):
+        checks = 0
+
+        def can_read(self, timeout=0):
+            Counting.checks += 1
+            return super().can_read(timeout)
+
+    namespace = f"labelaudit-test-{uuid.uuid4().hex[:12]}"
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=Counting)
+    store = RedisStore(redis_url, namespace=namespace, client=redis.Redis(connection_pool=pool))
+    try:
+        store.knows(1)  # this thread takes its connection (one check)
+        before = Counting.checks
+        for project in range(50):
+            store.schedule(project, uuid.uuid4().hex, immediate=False, debounce=LONG,
+                           max_wait=LONG, ttl=LONG)  # fmt: skip
+            store.knows(project)
+        assert Counting.checks == before
+        mine = store.redis.connection
+        seen = []
+        worker = threading.Thread(
+            target=lambda: seen.append((store.knows(3), store.redis.connection))
+        )
+        worker.start()
+        worker.join()
+        assert seen[0][0] is True and seen[0][1] is not mine
+        assert store.redis.connection is mine
+
+        answers = multiprocessing.get_context("fork").SimpleQueue()
+
+        def child() -> None:  # runs in the forked child: the parent's thread-local is copied
+            answers.put((store.knows(3), store.redis.connection is not mine))
+
+        forked = multiprocessing.get_context("fork").Process(target=child)
+        forked.start()
+        forked.join(30)
+        assert answers.get() == (True, True)
+        assert store.knows(3)  # the parent's connection still answers
+        assert store.redis.connection is mine
+    finally:
+        drop_namespace(redis_url, namespace)
+        store.close()

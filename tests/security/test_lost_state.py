@@ -57,4 +57,4 @@ def test_an_audit_whose_state_vanished_fails_saying_why_and_pushes_nothing(
         assert ls.pushes == [] and store.current_version(1) is None
     finally:
         drop_namespace(redis_url, namespace)
-        store.redis.close()
+        store.close()
