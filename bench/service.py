@@ -9,7 +9,11 @@ so load from elsewhere on a shared machine falls on both alike): GET /health, PO
 /predict (the 10 audited tasks), POST /webhook (annotation events: debounced, so they only
 touch Redis). Clients open a **new connection per request**, as Label Studio does, and,
 second, keep one connection alive. Basic auth is on (as in production). Prints p50/p99
-per route for both servers and labelaudit's p99 as a ratio to the bare app's.
+per route for both servers and labelaudit's p99 as a ratio to the bare app's, and the
+machine's CPU per request while each server was measured: its processes (``/proc``), the
+Redis server (its ``INFO cpu``) and this process's clients. At 32 clients the 2 cores are
+saturated, so latency follows that total: a route that waits on one Redis round trip pays
+for the round trip's system calls, its thread's sleep and wake-up, and Redis's side.
 ``--during-audit N`` then measures both again while audits of an N-task project run back to
 back (a fake Label Studio serves it; Redis mode: a ``labelaudit worker``), and prints each
 audit's seconds against one run alone.
@@ -38,6 +42,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -250,6 +255,28 @@ class AuditLoop:
         self.thread.join(60)
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc."""
+    found = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    total = 0.0
+    for each in [pid, *(int(p) for p in found.stdout.split())]:
+        try:
+            with open(f"/proc/{each}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # exited meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def redis_cpu(client: Any) -> float:
+    """CPU seconds the Redis server has used (its INFO), or 0 without one."""
+    if client is None:
+        return 0.0
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def measure(
     ports: dict[str, int],
     request: tuple[str, str, bytes],
@@ -257,25 +284,40 @@ def measure(
     per_client: int,
     new: bool,
     rounds: int,
+    pids: dict[str, int] | None = None,
+    redis_client: Any = None,
 ) -> dict[str, dict[str, float]]:
-    """p50, p99 (ms), requests/s and errors of one route on each server (by name).
+    """p50, p99 (ms), requests/s and errors of one route on each server (by name), and the
+    machine's CPU per request (µs) while that server was measured: its processes
+    (``pids``), the Redis server and this process's clients.
 
     The servers take turns, ``rounds`` times, each turn ``per_client / rounds`` requests per
     client: a burst of load from elsewhere on a shared machine then falls on both alike.
     """
     runs: dict[str, list[tuple[list[float], int, float]]] = {name: [] for name in ports}
+    cpu = {name: [0.0, 0.0, 0.0] for name in ports}
     for _ in range(rounds):
         for name, port in ports.items():
+            pid = (pids or {}).get(name)
+            before = (tree_cpu(pid) if pid else 0.0, redis_cpu(redis_client), time.process_time())
             runs[name].append(asyncio.run(load(port, request, clients, per_client // rounds, new)))
+            after = (tree_cpu(pid) if pid else 0.0, redis_cpu(redis_client), time.process_time())
+            for i in range(3):
+                cpu[name][i] += after[i] - before[i]
     out = {}
     for name, parts in runs.items():
         ms = np.array([x for latencies, _, _ in parts for x in latencies]) * 1000
+        server, in_redis, client = (seconds * 1e6 / max(1, len(ms)) for seconds in cpu[name])
         out[name] = {
             "n": len(ms),
             "p50": float(np.percentile(ms, 50)),
             "p99": float(np.percentile(ms, 99)),
             "rate": len(ms) / sum(wall for _, _, wall in parts),
             "errors": sum(errors for _, errors, _ in parts),
+            "cpu_server": server,
+            "cpu_redis": in_redis,
+            "cpu_client": client,
+            "cpu": server + in_redis + client,
         }
     return out
 
@@ -362,6 +404,11 @@ def main() -> int:
     modes = {"new": [True], "keep-alive": [False], "both": [True, False]}[args.connections]
     results: dict[tuple[bool, str, str], dict[str, float]] = {}
     requests = requests_for(tasks)
+    redis_client = None
+    if args.mode == "redis":
+        import redis
+
+        redis_client = redis.Redis.from_url(args.redis_url)
     try:
         for name, proc in procs.items():
             wait_up(ports[name], proc)
@@ -369,7 +416,11 @@ def main() -> int:
                 asyncio.run(load(ports[name], request, args.clients, 10, False))
         for new in modes:
             for route, request in requests.items():
-                found = measure(ports, request, args.clients, args.requests, new, args.rounds)
+                found = measure(
+                    *(ports, request, args.clients, args.requests, new, args.rounds),
+                    pids={name: proc.pid for name, proc in procs.items()},
+                    redis_client=redis_client,
+                )
                 for name in procs:
                     results[new, route, name] = found[name]
         if fake is not None:
@@ -434,15 +485,17 @@ def main() -> int:
         )
         lines = [
             "| route | labelaudit p50 ms | p99 ms | req/s | bare Flask p50 ms | p99 ms | req/s "
-            "| p99 ratio | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| p99 ratio | CPU µs/request, labelaudit: server + Redis + clients | bare Flask "
+            "| CPU ratio | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for route in requests:
             ours, bare = results[new, route, "labelaudit"], results[new, route, "bare Flask"]
             lines.append(
                 f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {ours['rate']:.0f} "
                 f"| {bare['p50']:.1f} | {bare['p99']:.1f} | {bare['rate']:.0f} "
-                f"| {ours['p99'] / bare['p99']:.2f}x | {ours['errors']} / {bare['errors']} |"
+                f"| {ours['p99'] / bare['p99']:.2f}x | {_cpu(ours)} | {_cpu(bare)} "
+                f"| {ours['cpu'] / bare['cpu']:.2f}x | {ours['errors']} / {bare['errors']} |"
             )
         out.append(f"{title}\n\n" + "\n".join(lines))
     if fake is not None:
@@ -475,6 +528,13 @@ def main() -> int:
         with open(args.markdown, "a", encoding="utf-8") as handle:
             handle.write("\n" + "\n\n".join(out) + "\n")
     return 1 if any(r["errors"] for r in results.values()) else 0
+
+
+def _cpu(found: dict[str, float]) -> str:
+    return (
+        f"{found['cpu']:.0f} = {found['cpu_server']:.0f} + {found['cpu_redis']:.0f} "
+        f"+ {found['cpu_client']:.0f}"
+    )
 
 
 if __name__ == "__main__":
