@@ -219,7 +219,8 @@ class Instant:
         row = data.row_of_annotation(change.annotation)
         if row is None or (change.task is not None and data.task_ids[row] != change.task):
             return True, None  # not an annotation of the audit (a new one): the audit sees it
-        seen = self.store.events(project).get(change.annotation)
+        state = self.store.row_state(project, int(data.task_ids[row]), change.annotation)
+        seen = state.event
         if seen is not None and float(seen["at"]) >= at:
             # This change (a redelivery) or a newer one is applied: only show it again.
             return True, current(self.store, project, version, data, row) if push_always else None
@@ -243,6 +244,7 @@ class Instant:
             event=event,
             saved=True,
             push_always=push_always,
+            state=state,
         )
 
     def _show(self, project: int, shown: list[Shown]) -> None:

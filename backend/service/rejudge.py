@@ -18,7 +18,7 @@ from backend import verdicts as verdict_rules
 
 if TYPE_CHECKING:
     from backend.service.instant_data import InstantData
-    from backend.store import Store
+    from backend.store import RowState, Store
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,11 @@ def settle(
     event: dict[str, Any] | None,
     saved: bool,
     push_always: bool = False,
+    state: RowState | None = None,
 ) -> tuple[bool, Shown | None]:
     """Judge row ``row`` with ``label`` (None: gone), save; return whether it landed
     (False: ``version`` is no longer current, nothing changed) and what to show.
+    ``state``: what the store holds for the row, if the caller read it already.
 
     ``saved``: a person saved the annotation (a confirmation is possible); otherwise the
     change is re-applied on a newer audit's results (reconcile), and the verdict only
@@ -58,10 +60,9 @@ def settle(
     task = int(data.task_ids[row])
     annotation = int(data.annotation_ids[row])
     annotator = data.annotators[row]
-    (old_answer,) = store.answers(project, [task])
-    flags = store.flags(project)
-    old_flag = flags.get(task)
-    previous = store.verdicts(project).get(annotation)
+    if state is None:
+        state = store.row_state(project, task, annotation)
+    old_answer, old_flag, previous = state.answer, state.flag, state.verdict
     answer: dict[str, Any] | None = None
     flag: dict[str, Any] | None = None
     new_verdict: dict[str, Any] | None = None

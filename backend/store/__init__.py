@@ -59,6 +59,7 @@ __all__ = [
     "Keys",
     "MemoryStore",
     "RedisStore",
+    "RowState",
     "SavedAudit",
     "Scheduled",
     "Stage",
@@ -110,6 +111,18 @@ class Scheduled:
     countdown: float
     instant: bool = False
     hand_off: bool = False
+
+
+@dataclass(frozen=True)
+class RowState:
+    """What the store holds for one annotated task, read in one step (instant feedback):
+    the task's /predict answer and flag, the annotation's verdict and the change applied at
+    once (each None where there is none)."""
+
+    answer: dict[str, Any] | None
+    flag: dict[str, Any] | None
+    verdict: dict[str, Any] | None
+    event: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,11 @@ class Store(Protocol):
 
     def events(self, project: int) -> dict[int, dict[str, Any]]:
         """Return the changes applied at once: annotation id -> {"label", "task", "at"}."""
+        ...
+
+    def row_state(self, project: int, task: int, annotation: int) -> RowState:
+        """Return :class:`RowState` of ``task`` and its ``annotation`` (one step; its cost
+        does not grow with the project's flags, verdicts or events)."""
         ...
 
     def update_live(

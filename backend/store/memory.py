@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from backend.store import JOB_TTL_SECONDS, VERSION_HISTORY, SavedAudit, Store
+from backend.store import JOB_TTL_SECONDS, VERSION_HISTORY, RowState, SavedAudit, Store
 from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
 from backend.store.changes import MemoryChanges
 from backend.store.memory_scheduling import MemoryScheduling
@@ -136,6 +136,21 @@ class MemoryStore(MemoryScheduling, MemoryChanges, Store):
 
     def events(self, project: int) -> dict[int, dict[str, Any]]:
         return self._copy(project, "events")
+
+    def row_state(self, project: int, task: int, annotation: int) -> RowState:
+        with self._lock:
+            held = self._projects.get(project, {})
+            return RowState(
+                *(
+                    copy.deepcopy(held.get(name, {}).get(key))
+                    for name, key in (
+                        ("answers", task),
+                        ("flags", task),
+                        ("verdicts", annotation),
+                        ("events", annotation),
+                    )
+                )
+            )
 
     def _copy(self, project: int, name: str) -> dict[int, dict[str, Any]]:
         with self._lock:

@@ -10,19 +10,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backend.store import (
-    DURATION_BUCKETS,
-    JOB_TTL_SECONDS,
     SAVE_CHUNK,
     VERSION_HISTORY,
     Claim,
+    RowState,
     SavedAudit,
     Scheduled,
     Stage,
     Store,
     lua,
 )
-from backend.store._records import _audit_record, _bucket_hits, _empty_metrics, _live_record
+from backend.store._records import _audit_record, _live_record
 from backend.store.changes import HAND_OFF, RedisChanges
+from backend.store.redis_jobs import RedisJobs
 
 
 def _ms(seconds: float) -> int:
@@ -71,7 +71,7 @@ class Keys:
         return f"{self.ns}:sweep"
 
 
-class RedisStore(RedisChanges, Store):
+class RedisStore(RedisChanges, RedisJobs, Store):
     """The shared state in Redis; every scheduling operation is one atomic Lua script.
 
     Its methods are those of :class:`Store` (documented there, inherited by ``help``).
@@ -237,6 +237,14 @@ class RedisStore(RedisChanges, Store):
     def events(self, project: int) -> dict[int, dict[str, Any]]:
         return self._hash(project, "events")
 
+    def row_state(self, project: int, task: int, annotation: int) -> RowState:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(self.keys.project(project, "predictions"), task)
+        pipe.hget(self.keys.project(project, "flags"), task)
+        pipe.hget(self.keys.project(project, "verdicts"), annotation)
+        pipe.hget(self.keys.project(project, "events"), annotation)
+        return RowState(*(None if v is None else json.loads(v) for v in pipe.execute()))
+
     def _hash(self, project: int, name: str) -> dict[int, dict[str, Any]]:
         raw = self.redis.hgetall(self.keys.project(project, name))
         return {int(k): json.loads(v) for k, v in raw.items()}
@@ -388,56 +396,8 @@ class RedisStore(RedisChanges, Store):
         found = self.redis.mget([self.keys.project(p, "running") for p in projects])
         return [p for p, value in zip(projects, found, strict=True) if value is not None]
 
-    # jobs and metrics -----------------------------------------------------------------
-
-    def put_job(self, job_id: str, **fields: Any) -> None:
-        key = self.keys.job(job_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={"id": json.dumps(job_id)} | _encode(fields))
-        pipe.expire(key, JOB_TTL_SECONDS)
-        pipe.execute()
-
-    def get_job(self, job_id: str) -> dict[str, Any] | None:
-        raw = self.redis.hgetall(self.keys.job(job_id))
-        if not raw:
-            return None
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
-
-    def record_outcome(
-        self, project: int, *, succeeded: bool, duration: float, flagged: int | None
-    ) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        key = self.keys.metrics
-        pipe.hincrby(key, "audits_succeeded" if succeeded else "audits_failed", 1)
-        pipe.hincrbyfloat(key, "duration_sum", duration)
-        pipe.hincrby(key, "duration_count", 1)
-        for bucket in _bucket_hits(duration):
-            pipe.hincrby(key, f"bucket:{bucket}", 1)
-        if flagged is not None:
-            pipe.hincrby(key, "flagged_tasks_total", flagged)
-            pipe.hset(self.keys.flagged, str(project), flagged)
-        pipe.execute()
-
-    def metrics(self) -> dict[str, Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self.keys.metrics)
-        pipe.hgetall(self.keys.flagged)
-        raw, flagged = pipe.execute()
-        values = {k.decode(): float(v) for k, v in raw.items()}
-        out = _empty_metrics()
-        for name in ("audits_succeeded", "audits_failed", "duration_count", "flagged_tasks_total"):
-            out[name] = int(values.get(name, 0))
-        out["duration_sum"] = values.get("duration_sum", 0.0)
-        out["duration_buckets"] = {b: int(values.get(f"bucket:{b}", 0)) for b in DURATION_BUCKETS}
-        out["flagged_tasks"] = {int(k): int(v) for k, v in flagged.items()}
-        return out
-
     def try_sweep(self, period: float) -> bool:
         return bool(self.redis.set(self.keys.sweep, "1", nx=True, px=_ms(period * 0.9)))
 
     def ping(self) -> None:
         self.redis.ping()
-
-
-def _encode(fields: Mapping[str, Any]) -> dict[str, str]:
-    return {k: json.dumps(v, default=str) for k, v in fields.items()}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from backend.store import Artifacts, MemoryStore, RedisStore, SavedAudit
+from backend.store import Artifacts, MemoryStore, RedisStore, RowState, SavedAudit
 from tests.worker.support import drop_namespace, redis_server
 
 LONG = 60.0  # seconds: a TTL that never runs out during a test
@@ -319,6 +319,28 @@ def test_a_hand_off_flag_expires(store):
         hand_off=0.05,
     )  # fmt: skip
     assert handed == [True, False] and again.hand_off is True
+
+
+def test_a_row_state_is_one_tasks_answer_flag_verdict_and_event(store):
+    store.save_audit(7, saved("labelaudit-1"))
+    verdict = {"state": "open", "label": 1, "task": 10, "annotator": "a", "flagged_label": 1}
+    event = {"label": 0, "task": 10, "at": 101.0}
+    other = {"state": "fixed", "label": 0, "task": 11, "annotator": "b", "flagged_label": 1}
+    assert store.update_live(
+        7, "labelaudit-1", verdicts={110: verdict, 111: other}, events={110: event}
+    )
+    state = store.row_state(7, 10, 110)
+    assert state.answer == {"result": [], "score": 0.9}
+    assert state.flag == {"annotation": 110, "suspicion": 0.9, "rank": 0}
+    assert (state.verdict, state.event) == (verdict, event)
+    state = store.row_state(7, 11, 111)
+    assert (state.answer["score"], state.flag, state.verdict, state.event) == (
+        0.1,
+        None,
+        other,
+        None,
+    )
+    assert store.row_state(8, 10, 110) == RowState(None, None, None, None)  # no such project
 
 
 def test_live_updates_land_only_on_the_current_version(store):
