@@ -186,6 +186,9 @@ class RedisStore(RedisChanges, RedisJobs, Store):
 
     def save_audit(self, project: int, saved: SavedAudit) -> None:
         # Each hash is written under a staging name, then renamed in the transaction below.
+        # The hashes they replace are UNLINKed first: Redis frees them in the background,
+        # where RENAME over them would free them inline (~100 ms for 100,000 answers, with
+        # every other client waiting).
         hashes = {
             self.keys.project(project, "predictions"): saved.answers,  # keeps its first name
             self.keys.project(project, "flags"): saved.flags,
@@ -195,7 +198,7 @@ class RedisStore(RedisChanges, RedisJobs, Store):
         for key, values in hashes.items():
             staging = f"{key}:staging:{saved.version}"
             items = [(str(t), json.dumps(v)) for t, v in values.items()]
-            pipe.delete(staging)
+            pipe.unlink(staging)  # left by an earlier save that failed halfway
             for start in range(0, len(items), SAVE_CHUNK):
                 pipe.hset(staging, mapping=dict(items[start : start + SAVE_CHUNK]))
             staged[key] = staging if items else None
@@ -204,10 +207,9 @@ class RedisStore(RedisChanges, RedisJobs, Store):
         live = self.keys.project(project, "live")
         pipe = self.redis.pipeline(transaction=True)
         for key, name in staged.items():
+            pipe.unlink(key)
             if name is not None:
                 pipe.rename(name, key)
-            else:
-                pipe.delete(key)
         pipe.delete(live)
         pipe.hset(live, mapping={k: json.dumps(v) for k, v in _live_record(saved).items()})
         pipe.set(self.keys.project(project, "version"), saved.version)

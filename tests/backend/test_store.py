@@ -253,6 +253,15 @@ def test_an_audit_saves_its_flags_and_live_record(store):
     assert store.flags(5) == {} and store.live(5)["instant"] is False
 
 
+def test_a_new_audit_replaces_every_answer_of_the_last(store):
+    store.save_audit(5, saved("labelaudit-1"))
+    newer = {12: {"result": [], "score": 0.4}}
+    store.save_audit(5, SavedAudit("labelaudit-2", "job", newer, {}, "fp", 0, 1.0))
+    assert store.answers(5, [10, 11, 12]) == [None, None, newer[12]]
+    store.save_audit(5, SavedAudit("labelaudit-3", "job", {}, {}, "fp", 0, 1.0))
+    assert store.answers(5, [12]) == [None]
+
+
 def test_answers_come_decoded_or_as_the_json_text_stored(store):
     store.save_audit(5, saved("labelaudit-1"))
     answer = store.answers(5, [10])[0]
