@@ -15,8 +15,8 @@ Redis server (its ``INFO cpu``) and this process's clients. At 32 clients the 2 
 saturated, so latency follows that total: a route that waits on one Redis round trip pays
 for the round trip's system calls, its thread's sleep and wake-up, and Redis's side.
 ``--during-audit N`` then measures both again while audits of an N-task project run back to
-back (a fake Label Studio serves it; Redis mode: a ``labelaudit worker``), and prints each
-audit's seconds against one run alone.
+back (the tests' fake Label Studio serves it, in a process of its own; Redis mode: a
+``labelaudit worker``), and prints each audit's seconds against one run alone.
 
     .venv/bin/python bench/service.py                      # Redis mode (REDIS_URL or local)
     .venv/bin/python bench/service.py --mode embedded      # no Redis: one process
@@ -202,6 +202,38 @@ def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     raise SystemExit("a benchmarked server did not come up")
 
 
+class FakeLabelStudioProcess:
+    """The tests' fake Label Studio serving an ``tasks``-task numeric project, in a child
+    process: what it does for the audits (the export, the imports) must not share the
+    measuring clients' GIL, as a real Label Studio would not."""
+
+    def __init__(self, tasks: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        found = context.SimpleQueue()
+        self._process = context.Process(
+            target=_serve_fake, args=(tasks, found, self._stop), daemon=True
+        )
+        self._process.start()
+        self.url: str = found.get()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._process.join(30)
+
+
+def _serve_fake(tasks: int, found: Any, stop: Any) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.worker.support import FakeLabelStudio, numeric_tasks
+
+    with FakeLabelStudio() as fake:
+        fake.add_project(PROJECT, numeric_tasks(tasks, seed=0))
+        found.put(fake.url)
+        stop.wait()
+
+
 class AuditLoop:
     """Keeps an audit of the fake Label Studio's project running until stopped."""
 
@@ -355,10 +387,8 @@ def main() -> int:
     fake = None
     if args.during_audit:
         from tests.worker.support import TOKEN as LS_TOKEN
-        from tests.worker.support import FakeLabelStudio, numeric_tasks
 
-        fake = FakeLabelStudio().__enter__()
-        fake.add_project(PROJECT, numeric_tasks(args.during_audit, seed=0))
+        fake = FakeLabelStudioProcess(args.during_audit)
 
     namespace = f"labelaudit-bench-{uuid.uuid4().hex[:8]}"
     ports = {"labelaudit": free_port(), "bare Flask": free_port()}
@@ -461,7 +491,7 @@ def main() -> int:
                 os.killpg(worker.pid, 9)
                 worker.wait(30)
         if fake is not None:
-            fake.__exit__(None, None, None)
+            fake.close()
         if args.mode == "redis":
             import redis
 
