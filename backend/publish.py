@@ -83,6 +83,18 @@ class LabelStudioIO:
 
         return iter_project_tasks(url, api_key, project, pages=not self.export)
 
+    def state(self, url: str, api_key: str, project: int) -> str:
+        """A digest of what a whole read of the project depends on, from two small requests
+        (``backend.labelstudio.reading.project_state``)."""
+        from backend.labelstudio.client import close, connect
+        from backend.labelstudio.reading import project_state
+
+        client = connect(url, api_key)
+        try:
+            return project_state(client, project)
+        finally:
+            close(client)
+
     def next_version(self, url: str, api_key: str, project: int) -> str:
         """Return the name the project's next audit is pushed under."""
         from backend.labelstudio.client import close, connect

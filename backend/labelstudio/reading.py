@@ -13,11 +13,14 @@ fallback when the export is refused.
 Label Studio keeps a copy of every export in its data dir (``export/``, ~1 KB a text
 task; a snapshot's file stays too after its delete unless the flag
 ``ff_back_dev_4664_remove_storage_file_on_export_delete_29032023_short`` is on), so a read
-that runs unattended and often (the sweep's check) asks for pages (``pages=True``).
+that runs unattended and often (the sweep's check) asks for pages (``pages=True``), and
+only once :func:`project_state` (two small requests) says something changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -170,3 +173,40 @@ def iter_task_batches(
     yield first, None
     for batch in exported:
         yield batch, None
+
+
+def project_state(ls: LabelStudio, project_id: int) -> str:
+    """A digest of what a whole read of the project would depend on, from two small answers:
+    the project's label config, and the Data Manager's task list ordered by last update,
+    one task long (the task and annotation counts, the newest task and its ``updated_at``).
+
+    Label Studio 1.23 stamps a task's ``updated_at`` when it is edited and when one of its
+    annotations is saved or deleted (and when a prediction is saved, ours included); a
+    deleted task changes the count. Equal digests: nothing an audit reads has changed.
+    """
+    project = sdk_request(ls, "GET", f"api/projects/{project_id}/")
+    newest = sdk_request(
+        ls,
+        "GET",
+        "api/tasks/",
+        params={
+            "project": project_id,
+            "page": 1,
+            "page_size": 1,
+            "include": "id,updated_at",
+            "query": json.dumps({"ordering": ["-tasks:updated_at"]}),
+        },
+        request_options={"timeout_in_seconds": PAGE_TIMEOUT},
+    )
+    if not isinstance(project, dict) or not isinstance(newest, dict):
+        raise ValueError(f"unexpected answer reading the state of project {project_id}")
+    tasks = newest.get("tasks") or [{}]
+    first = tasks[0] if isinstance(tasks[0], dict) else {}
+    parts = [
+        project.get("label_config"),
+        newest.get("total"),
+        newest.get("total_annotations"),
+        first.get("id"),
+        first.get("updated_at"),
+    ]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()

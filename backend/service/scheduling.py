@@ -302,7 +302,13 @@ class Scheduler:
         return self.store.projects()
 
     def check_project(self, project: int) -> bool:
-        """Schedule an audit if the project's annotations changed since its last audit."""
+        """Schedule an audit if the project's annotations changed since its last audit.
+
+        Label Studio's state digest comes first (two small requests: the label config, the
+        counts and the newest task update; ``LabelStudioIO.state``): when it and the
+        project's fingerprint are what the last check confirmed, nothing changed and nothing
+        more is read. Otherwise the project is read whole and its fingerprint compared.
+        """
         activity = self.store.activity(project)
         if activity["scheduled"] or activity["running"]:
             return False
@@ -310,10 +316,16 @@ class Scheduler:
             url, key = self.credentials.of(project)
         except MissingCredentials:
             return False
+        state = self.io.state(url, key, project)  # before the read: a later change shows next
+        fingerprint = self.store.fingerprint(project)
+        confirmed = f"{state} {fingerprint}"
+        if fingerprint is not None and self.store.checked(project) == confirmed:
+            return False
         # Task pages, not the export: Label Studio 1.23 keeps a copy of every export in its
         # data dir (~1 KB a task), and this check runs every sweep, changed or not.
         dataset = self.io.load(url, key, project, no_progress, pages=True)
-        if dataset_fingerprint(dataset) == self.store.fingerprint(project):
+        if fingerprint is not None and dataset_fingerprint(dataset) == fingerprint:
+            self.store.set_checked(project, confirmed)
             return False
         self.trigger(project, immediate=True, reason="sweep")
         return True

@@ -248,6 +248,15 @@ class Store(Protocol):
         """Set (or forget, with None) the fingerprint of the annotations last seen."""
         ...
 
+    def checked(self, project: int) -> str | None:
+        """Return what the sweep's last check of the project left (``set_checked``)."""
+        ...
+
+    def set_checked(self, project: int, checked: str) -> None:
+        """Keep what the sweep's check of the project found: Label Studio's state digest
+        and the fingerprint it confirmed (backend.service.scheduling)."""
+        ...
+
     def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
         """Append ``entry`` (small JSON) to the project's change log, which holds the newest
         ``keep`` entries (older ones are dropped: a re-audit that needed them reads all)."""

@@ -207,6 +207,14 @@ class MemoryStore(MemoryScheduling, MemoryChanges, Store):
         with self._lock:
             self._project(project)["fingerprint"] = fingerprint
 
+    def checked(self, project: int) -> str | None:
+        with self._lock:
+            return self._projects.get(project, {}).get("checked")
+
+    def set_checked(self, project: int, checked: str) -> None:
+        with self._lock:
+            self._project(project)["checked"] = checked
+
     # jobs and metrics -----------------------------------------------------------------
 
     def put_job(self, job_id: str, **fields: Any) -> None:

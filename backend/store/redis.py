@@ -296,6 +296,13 @@ class RedisStore(RedisChanges, RedisJobs, Store):
         else:
             self.redis.set(key, fingerprint)
 
+    def checked(self, project: int) -> str | None:
+        value = self.redis.get(self.keys.project(project, "checked"))
+        return None if value is None else value.decode()
+
+    def set_checked(self, project: int, checked: str) -> None:
+        self.redis.set(self.keys.project(project, "checked"), checked)
+
     # scheduling -----------------------------------------------------------------------
 
     def schedule(

@@ -7,6 +7,7 @@ worker uses), so these tests run the real pipeline on datasets built here.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 import time
@@ -47,6 +48,7 @@ class FakeLabelStudio:
         self.unreachable = False  # export_tasks fails as an unreachable Label Studio would
         self.loads = 0  # projects read whole
         self.paged: list[bool] = []  # per read: task pages asked for (not the export)
+        self.states = 0  # state digests asked for (the sweep's first look)
 
     def load(
         self, url: str, key: str, project: int, progress: Any, *, keep=None, pages=False
@@ -70,6 +72,14 @@ class FakeLabelStudio:
         finally:
             with self.lock:
                 self.active -= 1
+
+    def state(self, url: str, key: str, project: int) -> str:
+        """What Label Studio's state digest follows: the config, the tasks as they are, and
+        the pushes (a saved prediction stamps its task's ``updated_at``)."""
+        self.states += 1
+        pushed = sum(1 for p, _, _ in self.pushes if p == project)
+        found = [self.config, self.tasks.get(project), pushed]
+        return hashlib.sha256(json.dumps(found, sort_keys=True, default=str).encode()).hexdigest()
 
     def export_tasks(self, url, key, project):
         if self.unreachable:
@@ -349,8 +359,11 @@ def test_the_sweep_audits_only_changed_projects(service, ls):
     assert ls.paged == [False]  # the audit read the export
     assert not service.scheduler.check_project(1)
     assert ls.paged == [False, True]  # the sweep's check: task pages (no export file left)
+    assert not service.scheduler.check_project(1)
+    assert ls.paged == [False, True] and ls.states == 2  # nothing changed: nothing read
     ls.tasks[1][0]["annotations"] = [annotation(10_001, "c")]
     assert service.scheduler.check_project(1)
+    assert ls.paged == [False, True, True]
     assert not service.scheduler.check_project(1)  # already scheduled
     assert service.scheduler.check_project(3)  # never audited
 
