@@ -39,7 +39,8 @@ MAX_ENTRY_BYTES = 64 * 1024
 ANNOTATION_FIELDS = ("id", "result", "was_cancelled", "ground_truth", "completed_by")
 
 
-def _is_id(value: Any) -> bool:
+def is_id(value: Any) -> bool:
+    """Whether ``value`` is a Label Studio id (a positive int, not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
@@ -77,20 +78,20 @@ def log_entry(action: str, body: Mapping[str, Any], *, at: float | None = None) 
         ids = (
             [a.get("id") for a in listed if isinstance(a, dict)] if isinstance(listed, list) else []
         )
-        if not ids or not all(_is_id(i) for i in ids):
+        if not ids or not all(is_id(i) for i in ids):
             return full_entry(f"{action} without annotation ids")
         return {"kind": "delete", "annotations": ids, **stamp}
     if action not in {"ANNOTATION_CREATED", "ANNOTATION_UPDATED"}:
         return full_entry(action)
     annotation = body.get("annotation")
-    if not isinstance(annotation, dict) or not _is_id(annotation.get("id")):
+    if not isinstance(annotation, dict) or not is_id(annotation.get("id")):
         return full_entry(f"{action} without an annotation id")
     task = annotation.get("task")
     task = task.get("id") if isinstance(task, dict) else task
     payload_task = body.get("task")
-    if not _is_id(task) and isinstance(payload_task, dict):
+    if not is_id(task) and isinstance(payload_task, dict):
         task = payload_task.get("id")
-    if not _is_id(task):
+    if not is_id(task):
         return full_entry(f"{action} without a task id")
     entry: dict[str, Any] = {
         "kind": "upsert",
@@ -161,11 +162,11 @@ def _with_data(task: dict[str, Any], data: Any, kind: TaskKind) -> dict[str, Any
 def apply(kept: KeptTasks, entries: Iterable[Mapping[str, Any]], position: int) -> KeptTasks | None:
     """``kept`` with ``entries`` applied, at ``position``; None if one cannot be applied."""
     tasks = list(kept.tasks)  # a task changed is copied first (_replace)
-    by_id = {t["id"]: i for i, t in enumerate(tasks) if isinstance(t, dict) and _is_id(t.get("id"))}
+    by_id = {t["id"]: i for i, t in enumerate(tasks) if isinstance(t, dict) and is_id(t.get("id"))}
     holder: dict[int, int] = {}  # annotation id -> index of its task
     for index, task in enumerate(tasks):
         for a in task.get("annotations") or [] if isinstance(task, dict) else []:
-            if isinstance(a, dict) and _is_id(a.get("id")):
+            if isinstance(a, dict) and is_id(a.get("id")):
                 holder[a["id"]] = index
     for entry in entries:
         kind = entry.get("kind")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backend.service.changelog import is_id
+
 if TYPE_CHECKING:
     from backend.labelstudio.dataset import TaskKind
     from backend.pipeline import AuditResult
@@ -111,17 +113,17 @@ def changes_of(entries: Iterable[Mapping[str, Any]]) -> list[Change]:
         at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else 0.0
         if entry.get("kind") == "delete":
             listed = entry.get("annotations")
-            ids = [i for i in listed if _is_id(i)] if isinstance(listed, list) else []
+            ids = [i for i in listed if is_id(i)] if isinstance(listed, list) else []
             changes += [Change(i, None, None, deleted=True, at=at) for i in ids[:MAX_DELETED]]
         elif entry.get("kind") == "upsert":
             annotation, task = entry.get("annotation"), entry.get("task")
-            if not isinstance(annotation, dict) or not _is_id(annotation.get("id")):
+            if not isinstance(annotation, dict) or not is_id(annotation.get("id")):
                 continue
             cancelled = bool(annotation.get("was_cancelled"))  # skipped: not audited
             changes.append(
                 Change(
                     annotation=annotation["id"],
-                    task=task if _is_id(task) else None,
+                    task=task if is_id(task) else None,
                     result=None if cancelled else annotation.get("result"),
                     ground_truth=bool(annotation.get("ground_truth")),
                     deleted=cancelled,
@@ -129,7 +131,3 @@ def changes_of(entries: Iterable[Mapping[str, Any]]) -> list[Change]:
                 )
             )
     return changes
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
