@@ -44,7 +44,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backend.service.cache import Cache
 from backend.service.credentials import Credentials, MissingCredentials
@@ -70,6 +70,8 @@ LOCK_WAIT_SECONDS = 60.0
 LOCK_POLL_SECONDS = 0.02
 #: Audits' instant data a process keeps loaded.
 INSTANT_CACHED = 4
+#: A project's live record (``Store.live``), or None.
+Live = dict[str, Any] | None
 #: How many audits a change is judged on when newer ones keep becoming current under it.
 APPLY_TRIES = 3
 #: How long a project's instant hand-off flag lives unless a run clears it, seconds: after
@@ -123,7 +125,11 @@ class Instant:
         try:
             end, entries = self.store.instant_changes(project)
             changes = changes_of(entries)
-            shown = [self._apply_logged(project, change, push_always=again) for change in changes]
+            live = self.store.live(project) if changes else None  # the lock keeps it current
+            shown = [
+                self._apply_logged(project, change, push_always=again, live=live)
+                for change in changes
+            ]
             judged = time.perf_counter()
             self._show(project, [s for s in shown if s is not None])
             self.store.set_instant_position(project, end)
@@ -173,13 +179,15 @@ class Instant:
 
     # ------------------------------------------------------------------ judging
 
-    def _apply_logged(self, project: int, change: Change, *, push_always: bool) -> Shown | None:
+    def _apply_logged(
+        self, project: int, change: Change, *, push_always: bool, live: Live = None
+    ) -> Shown | None:
         """:meth:`_apply`, an unexpected error logged and the change passed over (the audit
         that follows has it): one change the rule cannot judge never holds up the others
         logged after it. A transient error (the store, Label Studio) is raised: the run is
         tried again from the same position."""
         try:
-            return self._apply(project, change, push_always=push_always)
+            return self._apply(project, change, push_always=push_always, live=live)
         except TRANSIENT:
             raise
         except Exception as err:
@@ -191,25 +199,31 @@ class Instant:
             )
             return None
 
-    def _apply(self, project: int, change: Change, *, push_always: bool) -> Shown | None:
+    def _apply(
+        self, project: int, change: Change, *, push_always: bool, live: Live = None
+    ) -> Shown | None:
         """Judge one change against the current audit; save it; return what to show.
 
-        Judged again on a newer audit if one became current meanwhile (possible only once
-        the lock ran out: a switch waits for it otherwise).
+        ``live``: the project's live record as the run read it (under the lock, a switch
+        cannot change it), used on the first try if it judges at once; read again
+        otherwise. Judged again on a newer audit if one became current meanwhile (possible
+        only once the lock ran out: a switch waits for it otherwise).
         """
-        for _ in range(APPLY_TRIES):
-            landed, shown = self._apply_once(project, change, push_always=push_always)
+        for attempt in range(APPLY_TRIES):
+            known = live if attempt == 0 and live and live.get("instant") else None
+            landed, shown = self._apply_once(
+                project, change, push_always=push_always, live=known or self.store.live(project)
+            )
             if landed:
                 return shown
         return None
 
     def _apply_once(
-        self, project: int, change: Change, *, push_always: bool
+        self, project: int, change: Change, *, push_always: bool, live: Live
     ) -> tuple[bool, Shown | None]:
         from backend import tasktypes
 
         at = change.at
-        live = self.store.live(project)
         if not live or not live.get("instant"):
             return True, None
         version = str(live["version"])

@@ -35,13 +35,19 @@ def fix(service: Service, ls, task: int) -> None:
     webhook(service, ls, task, suggestion(service, task))
 
 
-def test_webhooks_while_one_is_pending_hand_nothing_over_and_are_judged_by_its_run(service, ls):
+def test_webhooks_while_one_is_pending_hand_nothing_over_and_are_judged_by_its_run(
+    service, ls, monkeypatch
+):
     assert audit(service)["state"] == "succeeded"
     tasks = flagged_tasks(service)[:4]
     for task in tasks:
         fix(service, ls, task)
     assert service.runner.instant == [1]  # the first set the flag; the others found it
+    reads = []
+    live = service.store.live
+    monkeypatch.setattr(service.store, "live", lambda p: reads.append(p) or live(p))
     assert service.instant.run(1)
+    assert reads == [1]  # the run read the live record once for its four changes
     assert not set(tasks) & set(flagged_tasks(service))
     assert {s["task"] for s in ls.shown} == set(tasks)
     assert service.latest_audit(1)[0]["live"]["instant_updates"] == 4
@@ -132,12 +138,12 @@ def test_a_change_that_cannot_be_judged_holds_up_none_after_it(service, ls, monk
     real_apply = service.instant._apply
     errors = [ConnectionError("Redis went away")]
 
-    def apply(project, change, *, push_always):
+    def apply(project, change, *, push_always, live=None):
         if errors:
             raise errors.pop()
         if change.annotation == 10_000 + broken:
             raise RuntimeError("a bug in the rule")
-        return real_apply(project, change, push_always=push_always)
+        return real_apply(project, change, push_always=push_always, live=live)
 
     monkeypatch.setattr(service.instant, "_apply", apply)
     with pytest.raises(ConnectionError):
