@@ -191,6 +191,7 @@ def _audit(args: argparse.Namespace) -> int:
 
         result = run_audit(dataset, settings, fetch=fetch, progress=bars)
         result.timings = timings | result.timings
+        result.notes.extend(f"tasks: {note}" for note in dataset.read_notes)
         if args.clean:
             with timed(result.timings, "clean"):
                 result.cleaned = _write_cleaned(args, settings, result)

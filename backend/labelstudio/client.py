@@ -225,9 +225,13 @@ def load_project(
             project = ls.projects.get(id=project_id)
         kind = parse_label_config(project.label_config or "")
 
+        notes: list[str] = []
+
         def tasks() -> Iterator[dict[str, Any]]:
             done = 0
-            read = iter_task_batches(ls, project_id, page_size=page_size, pages=pages)
+            read = iter_task_batches(
+                ls, project_id, page_size=page_size, pages=pages, refused=notes.append
+            )
             for page, total in read:
                 if keep is not None:
                     for task in page:
@@ -238,6 +242,7 @@ def load_project(
                     progress(done, total)
 
         dataset = dataset_from_tasks(tasks(), kind, source=source, title=project.title or "")
+        dataset.read_notes = notes
         emails = user_emails(ls)
     finally:
         close(ls)

@@ -85,6 +85,8 @@ class AuditDataset:
     source: str = ""
     title: str = ""
     annotator_emails: dict[str, str] = field(default_factory=dict)
+    #: What the read itself has to say (Label Studio refused the export, ...), for notes.
+    read_notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from backend.labelstudio.client import sdk_request, translate_errors
@@ -142,12 +142,18 @@ def iter_export(ls: LabelStudio, project_id: int) -> Iterator[list[dict[str, Any
 
 
 def iter_task_batches(
-    ls: LabelStudio, project_id: int, *, page_size: int = TASKS_PAGE_SIZE, pages: bool = False
+    ls: LabelStudio,
+    project_id: int,
+    *,
+    page_size: int = TASKS_PAGE_SIZE,
+    pages: bool = False,
+    refused: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
     """Yield ``(tasks, total)`` until every task of the project is read: from the export
     (:func:`iter_export`; total None), or from task pages if Label Studio refuses the
-    export (a key without the right to export, a proxy without the route), which is logged,
-    or if ``pages`` (a read that must leave no export file in Label Studio's data dir).
+    export (a key without the right to export, a proxy without the route), which is logged
+    and told to ``refused`` (a sentence for the audit's notes), or if ``pages`` (a read
+    that must leave no export file in Label Studio's data dir).
     """
     if pages:
         yield from iter_task_pages(ls, project_id, page_size=page_size)
@@ -166,6 +172,13 @@ def iter_task_batches(
             project_id,
             err,
         )
+        if refused is not None:
+            status = next((code.strip() for code in EXPORT_REFUSED if code in str(err)), "")
+            refused(
+                f"Label Studio refused the export ({status or type(err).__name__}): the "
+                "project was read in task pages, which cost Label Studio 2.5-5x more; an "
+                "API key allowed to export reads it in one call"
+            )
         yield from iter_task_pages(ls, project_id, page_size=page_size)
         return
     if first is None:

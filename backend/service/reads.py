@@ -71,7 +71,8 @@ def read_tasks(
 
     dataset = io.load(url, key, project, progress, keep=keep)
     kept = changelog.kept_of(dataset, tasks, end)
-    return dataset, kept, Read("read_tasks", f"project read whole ({why})")
+    how = "; ".join([f"project read whole ({why})", *dataset.read_notes])
+    return dataset, kept, Read("read_tasks", how)
 
 
 def kept_tasks(store: Store, artifacts: Artifacts, project: int) -> KeptTasks | None:

@@ -487,6 +487,15 @@ def test_load_project_maps_user_ids_to_emails(
     ds = client.load_project("http://ls:8080", KEY, 3)
     assert fake.asked == asked  # the export, else (refused) task pages
     assert ("reading task pages instead" in caplog.text) == (export_status == 403)
+    assert ds.read_notes == (
+        [
+            "Label Studio refused the export (HTTP 403): the project was read in task pages, "
+            "which cost Label Studio 2.5-5x more; an API key allowed to export reads it in one "
+            "call"
+        ]
+        if export_status == 403
+        else []
+    )
     assert ds.annotators == ["7", "8", "9"]  # keys stay user ids
     assert ds.annotator_emails == emails  # users who annotated nothing are left out
     assert ds.title == "Product reviews" and ds.source == "http://ls:8080/projects/3"

@@ -212,6 +212,22 @@ def test_anything_else_reads_the_whole_project(audited, ls, monkeypatch, make, w
     assert_same(audited.seen[-1], full_read(ls))
 
 
+def test_what_the_read_says_reaches_the_audits_notes(audited, ls, monkeypatch):
+    refused = "Label Studio refused the export (HTTP 403): the project was read in task pages"
+    load = ls.load
+
+    def refusing(*args, **kwargs):
+        dataset = load(*args, **kwargs)
+        dataset.read_notes = [refused]
+        return dataset
+
+    monkeypatch.setattr(ls, "load", refusing)
+    job = run(audited, _nothing_kept(audited, ls))
+    assert job["state"] == "succeeded", job
+    notes = audited.store.latest_audit(1)["summary"]["notes"]
+    assert any("project read whole" in n and n.endswith(refused) for n in notes), notes
+
+
 def test_the_sweep_reads_whole_and_finds_nothing_after_a_webhook_reaudit(audited, ls):
     run(audited, some_changes(ls, audited))
     assert not audited.scheduler.check_project(1)  # the kept copy matches the project
