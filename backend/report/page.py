@@ -145,6 +145,14 @@ def _verdicts_section(verdicts: dict[str, Any] | None) -> str:
     )
 
 
+def _notes_section(notes: list[str]) -> str:
+    """What the audit has to say beyond its figures (how the tasks were read, ...)."""
+    if not notes:
+        return ""
+    items = "".join(f"<li>{html.escape(str(note))}</li>" for note in notes)
+    return f"<h2>Notes</h2>\n<ul>{items}</ul>\n"
+
+
 def render_html(
     result: AuditResult,
     summary_data: dict[str, Any],
@@ -287,7 +295,7 @@ the highest of its annotations.</dd>
 {table}
 {_verdicts_section(summary_data.get("verdicts"))}{sections}<h2>Skipped</h2>
 {skipped_html}
-<h2>Where the time went</h2>
+{_notes_section(summary_data.get("notes") or [])}<h2>Where the time went</h2>
 {_timings_table(timings)}
 <p class="note">Measured while the audit ran. When the backend spreads the folds over
 several workers, cross-validation is the sum of their times.</p>

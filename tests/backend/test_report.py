@@ -142,6 +142,18 @@ def test_report_is_self_contained_and_escapes_content(tmp_path, text_result):
     assert f"{result.counts['flagged_annotations']:,}" in page
 
 
+def test_the_audits_notes_are_on_the_page_escaped(tmp_path, text_result):
+    result, _ = text_result
+    summary_data = _summary(result)
+    summary_data["notes"] = []
+    assert "<h2>Notes</h2>" not in render_html(result, summary_data)
+    summary_data["notes"] = ["tasks: Label Studio refused the export (HTTP 403)", "<b>x</b>"]
+    page = render_html(result, summary_data)
+    notes = page.split("<h2>Notes</h2>", 1)[1].split("</ul>", 1)[0]
+    assert "<li>tasks: Label Studio refused the export (HTTP 403)</li>" in notes
+    assert "<li>&lt;b&gt;x&lt;/b&gt;</li>" in notes
+
+
 def _summary(result, **overrides):
     settings = load_settings(overrides, environ={}).redacted()
     return summary(result, settings=settings, source="test", model_version="labelaudit-1")
