@@ -50,7 +50,7 @@ from backend.service.cache import Cache
 from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.instant_data import INSTANT_FILE, Change, InstantData, changes_of
 from backend.service.policy import TRANSIENT, describe_error, new_id
-from backend.service.rejudge import Shown, current, settle
+from backend.service.rejudge import Shown, settle
 from backend.settings import Settings
 from backend.store import Artifacts, Store
 
@@ -236,8 +236,10 @@ class Instant:
         state = self.store.row_state(project, int(data.task_ids[row]), change.annotation)
         seen = state.event
         if seen is not None and float(seen["at"]) >= at:
-            # This change (a redelivery) or a newer one is applied: only show it again.
-            return True, current(self.store, project, version, data, row) if push_always else None
+            # This change (a redelivery) or a newer one is applied: only show it again,
+            # as the store holds it now.
+            shown = Shown(version, int(data.task_ids[row]), state.answer, True)
+            return True, shown if push_always else None
         label: int | None = None
         if not change.deleted:
             try:

@@ -5,8 +5,7 @@ it judges (and, under a full audit's switch, for each one it applies again): the
 type's one-row rule (:meth:`backend.tasktypes.TaskType.rejudge`) on the audit's kept
 probabilities, the task's /predict answer, its flag and the annotation's verdict
 (:mod:`backend.verdicts`) that follow, written in one store step that only lands while the
-audit is current. It answers what Label Studio must then show (:class:`Shown`);
-:func:`current` says what a task shows already (a retry shows it again).
+audit is current. It answers what Label Studio must then show (:class:`Shown`).
 """
 
 from __future__ import annotations
@@ -112,10 +111,3 @@ def settle(
         return True, None
     tab_changed = (flag is None) != (old_flag is None) or push_always
     return True, Shown(version, task, answer, tab_changed)
-
-
-def current(store: Store, project: int, version: str, data: InstantData, row: int) -> Shown:
-    """What the store says a task shows now (for a retry of an applied change)."""
-    task = int(data.task_ids[row])
-    (answer,) = store.answers(project, [task])
-    return Shown(version, task, answer, True)

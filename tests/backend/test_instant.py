@@ -167,6 +167,11 @@ def test_a_fix_leaves_the_tab_at_once_and_is_counted(service, ls):
     assert service.instant.run(1)
     assert len(ls.shown) == 1 and task not in service.store.flags(1)
     assert service.latest_audit(1)[0]["live"]["instant_updates"] == 1
+    # A retried run (a failure after judging) shows it again, as the store holds it.
+    service.store.set_instant_position(1, 0)
+    assert service.instant.run(1, again=True)
+    assert [s["task"] for s in ls.shown[1:]] == [task]  # both entries: one prediction shown
+    assert all(s["prediction"] == service.store.answers(1, [task])[0] for s in ls.shown[1:])
 
 
 def test_a_kept_label_is_confirmed_and_never_flagged_again(service, ls):
