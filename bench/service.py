@@ -203,7 +203,7 @@ def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
 
 
 class FakeLabelStudioProcess:
-    """The tests' fake Label Studio serving an ``tasks``-task numeric project, in a child
+    """The tests' fake Label Studio serving a numeric project of ``tasks`` tasks, in a child
     process: what it does for the audits (the export, the imports) must not share the
     measuring clients' GIL, as a real Label Studio would not."""
 
