@@ -11,7 +11,8 @@ confident learning's flag. Then, in this order:
    the annotation's verdict (:mod:`backend.verdicts`: a flagged label kept is
    *confirmed*, a changed one *fixed*) and the change itself (``events``), in one step
    that only lands while the audit it was computed from is current
-   (:func:`backend.service.rejudge.settle`);
+   (:class:`backend.service.rejudge.Batch`: a run's changes judged in order, written
+   in one step);
 2. Label Studio: the task's prediction replaced (same model version; the new one created
    before the old one is deleted) and the review tab re-pointed when its list changed.
 
@@ -50,7 +51,7 @@ from backend.service.cache import Cache
 from backend.service.credentials import Credentials, MissingCredentials
 from backend.service.instant_data import INSTANT_FILE, Change, InstantData, changes_of
 from backend.service.policy import TRANSIENT, describe_error, new_id
-from backend.service.rejudge import Shown, settle
+from backend.service.rejudge import Batch, Shown
 from backend.settings import Settings
 from backend.store import Artifacts, Store
 
@@ -78,6 +79,8 @@ APPLY_TRIES = 3
 #: it, the next webhook sends again (a message lost or a run given up delays the changes,
 #: never drops them; a run still queued then only meets a second one, which finds less).
 HAND_OFF_SECONDS = 30.0
+#: The least time between two instant runs of a project, seconds (see :meth:`Instant.run`).
+RUN_GAP_SECONDS = 0.25
 
 
 class Instant:
@@ -116,33 +119,40 @@ class Instant:
         """Judge, under the project's lock, the logged changes since the instant position
         (clearing the hand-off flag), show them, record the new position; False if the lock
         stayed busy (try later). ``again``: a retry, so Label Studio is told even if the
-        store had the changes."""
+        store had the changes.
+
+        A run that follows another of the project's within :data:`RUN_GAP_SECONDS` first
+        waits out the gap, the hand-off flag still set: the webhooks meanwhile send nothing
+        and this run takes their changes too (a burst costs a few runs a second, not one
+        per run's length)."""
         owner = new_id()
         started = time.perf_counter()
+        rest = self.store.instant_rest(project)
+        if rest > 0:
+            time.sleep(min(rest, RUN_GAP_SECONDS))
+        rested = time.perf_counter()
         if not self._acquire(project, owner):
             return False
         locked = time.perf_counter()
         try:
             end, entries = self.store.instant_changes(project)
             changes = changes_of(entries)
-            live = self.store.live(project) if changes else None  # the lock keeps it current
-            shown = [
-                self._apply_logged(project, change, push_always=again, live=live)
-                for change in changes
-            ]
+            shown = self._apply(project, changes, push_always=again) if changes else []
             judged = time.perf_counter()
-            self._show(project, [s for s in shown if s is not None])
-            self.store.set_instant_position(project, end)
+            self._show(project, shown)
+            self.store.set_instant_position(project, end, rest=RUN_GAP_SECONDS if changes else 0)
         finally:
             self.store.unlock(project, LOCK, owner)
         logger.info(
             "project %s: %d change(s) of %d log entries judged at once in %.0f ms (%.0f ms "
-            "waiting for the lock), Label Studio told in %.0f ms",
+            "resting after the last run, %.0f ms waiting for the lock), Label Studio told "
+            "in %.0f ms",
             project,
             len(changes),
             len(entries),
-            (judged - started) * 1000,
-            (locked - started) * 1000,
+            (judged - locked) * 1000,
+            (rested - started) * 1000,
+            (locked - rested) * 1000,
             (time.perf_counter() - judged) * 1000,
         )
         return True
@@ -179,15 +189,57 @@ class Instant:
 
     # ------------------------------------------------------------------ judging
 
-    def _apply_logged(
-        self, project: int, change: Change, *, push_always: bool, live: Live = None
+    def _apply(self, project: int, changes: list[Change], *, push_always: bool) -> list[Shown]:
+        """Judge ``changes`` in order against the current audit, save them in one store
+        step; return what to show. Judged again on a newer audit if one became current
+        meanwhile (possible only once the lock ran out: a switch waits for it otherwise)."""
+        for _ in range(APPLY_TRIES):
+            landed, shown = self._apply_once(
+                project, changes, push_always=push_always, live=self.store.live(project)
+            )
+            if landed:
+                return shown
+        return []
+
+    def _apply_once(
+        self, project: int, changes: list[Change], *, push_always: bool, live: Live
+    ) -> tuple[bool, list[Shown]]:
+        if not live or not live.get("instant"):
+            return True, []
+        version = str(live["version"])
+        data = self.data(project, version)
+        if data is None:
+            return True, []
+        rows: dict[int, int] = {}  # change's place in ``changes`` -> its row in the audit
+        for place, change in enumerate(changes):
+            row = data.row_of_annotation(change.annotation)
+            if row is None or (change.task is not None and data.task_ids[row] != change.task):
+                continue  # not an annotation of the audit (a new one): the audit sees it
+            rows[place] = row
+        if not rows:
+            return True, []
+        batch = Batch.read(self.store, project, version, data, rows.values())
+        loaded_at = float(live.get("loaded_at") or 0.0)
+        shown = [
+            self._judge_logged(project, batch, changes[place], row, loaded_at, push_always)
+            for place, row in rows.items()
+        ]
+        return batch.land(self.store, project), [s for s in shown if s is not None]
+
+    def _judge_logged(
+        self,
+        project: int,
+        batch: Batch,
+        change: Change,
+        row: int,
+        loaded_at: float,
+        push_always: bool,
     ) -> Shown | None:
-        """:meth:`_apply`, an unexpected error logged and the change passed over (the audit
+        """:meth:`_judge`, an unexpected error logged and the change passed over (the audit
         that follows has it): one change the rule cannot judge never holds up the others
-        logged after it. A transient error (the store, Label Studio) is raised: the run is
-        tried again from the same position."""
+        logged after it."""
         try:
-            return self._apply(project, change, push_always=push_always, live=live)
+            return self._judge(batch, change, row, loaded_at, push_always)
         except TRANSIENT:
             raise
         except Exception as err:
@@ -199,68 +251,35 @@ class Instant:
             )
             return None
 
-    def _apply(
-        self, project: int, change: Change, *, push_always: bool, live: Live = None
+    @staticmethod
+    def _judge(
+        batch: Batch, change: Change, row: int, loaded_at: float, push_always: bool
     ) -> Shown | None:
-        """Judge one change against the current audit; save it; return what to show.
-
-        ``live``: the project's live record as the run read it (under the lock, a switch
-        cannot change it), used on the first try if it judges at once; read again
-        otherwise. Judged again on a newer audit if one became current meanwhile (possible
-        only once the lock ran out: a switch waits for it otherwise).
-        """
-        for attempt in range(APPLY_TRIES):
-            known = live if attempt == 0 and live and live.get("instant") else None
-            landed, shown = self._apply_once(
-                project, change, push_always=push_always, live=known or self.store.live(project)
-            )
-            if landed:
-                return shown
-        return None
-
-    def _apply_once(
-        self, project: int, change: Change, *, push_always: bool, live: Live
-    ) -> tuple[bool, Shown | None]:
+        """Judge one change of ``row`` in ``batch``; return what to show."""
         from backend import tasktypes
 
-        at = change.at
-        if not live or not live.get("instant"):
-            return True, None
-        version = str(live["version"])
-        data = self.data(project, version)
-        if data is None:
-            return True, None
-        row = data.row_of_annotation(change.annotation)
-        if row is None or (change.task is not None and data.task_ids[row] != change.task):
-            return True, None  # not an annotation of the audit (a new one): the audit sees it
-        state = self.store.row_state(project, int(data.task_ids[row]), change.annotation)
-        seen = state.event
-        if seen is not None and float(seen["at"]) >= at:
+        data = batch.data
+        task = int(data.task_ids[row])
+        state = batch.state(row)
+        if state.event is not None and float(state.event["at"]) >= change.at:
             # This change (a redelivery) or a newer one is applied: only show it again,
-            # as the store holds it now.
-            shown = Shown(version, int(data.task_ids[row]), state.answer, True)
-            return True, shown if push_always else None
+            # as the store holds it.
+            return Shown(batch.version, task, state.answer, True) if push_always else None
         label: int | None = None
         if not change.deleted:
             try:
                 label = tasktypes.get(data.kind.task_type).read_label(change.result, data.kind)
             except ValueError:
                 label = None  # unusable now (no choice, several): not audited, as if deleted
-        if at < float(live.get("loaded_at") or 0.0) and label != data.labels[row]:
-            return True, None  # the audit read the project after this change: a newer label
-        event = {"label": label, "task": int(data.task_ids[row]), "at": at}
-        return settle(
-            self.store,
-            project,
-            version,
-            data,
+        if change.at < loaded_at and label != data.labels[row]:
+            return None  # the audit read the project after this change: a newer label
+        return batch.judge(
             row,
             label,
             ground_truth=change.ground_truth,
-            event=event,
+            event={"label": label, "task": task, "at": change.at},
             saved=True,
             push_always=push_always,
-            state=state,
         )
 
     def _show(self, project: int, shown: list[Shown]) -> None:
@@ -300,27 +319,23 @@ class Instant:
         stale = {a: None for a, e in events.items() if float(e["at"]) < data.loaded_at}
         if stale:
             self.store.update_live(project, version, events=stale)
-        shown: list[Shown] = []
+        labels: dict[int, int | None] = {}  # row -> the label its change left
         for annotation, event in events.items():
-            if annotation in stale:
-                continue
             row = data.row_of_annotation(annotation)
-            if row is None:
-                continue  # made after the audit read the project: the next audit has it
+            if annotation in stale or row is None:
+                continue  # older than the audit, or made after it read the project
             label = event.get("label")
-            _, result = settle(
-                self.store,
-                project,
-                version,
-                data,
-                row,
-                None if label is None else int(label),
-                ground_truth=bool(data.ground_truth[row]),
-                event=None,
-                saved=False,
+            labels[row] = None if label is None else int(label)
+        batch = Batch.read(self.store, project, version, data, labels)
+        judged = [
+            batch.judge(
+                row, label, ground_truth=bool(data.ground_truth[row]), event=None, saved=False
             )
-            if result is not None:
-                shown.append(result)
+            for row, label in labels.items()
+        ]
+        if not batch.land(self.store, project):
+            return 0
+        shown = [s for s in judged if s is not None]
         self._show(project, shown)
         return len(shown)
 

@@ -42,7 +42,7 @@ RedisStore) with its Lua scripts in :mod:`backend.store.lua`, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -211,9 +211,10 @@ class Store(Protocol):
         """Return the changes applied at once: annotation id -> {"label", "task", "at"}."""
         ...
 
-    def row_state(self, project: int, task: int, annotation: int) -> RowState:
-        """Return :class:`RowState` of ``task`` and its ``annotation`` (one step; its cost
-        does not grow with the project's flags, verdicts or events)."""
+    def row_states(self, project: int, rows: Sequence[tuple[int, int]]) -> list[RowState]:
+        """Return :class:`RowState` of each ``(task, annotation)`` in ``rows``, in order (one
+        step; its cost grows with ``rows``, not with the project's flags, verdicts or
+        events)."""
         ...
 
     def update_live(
@@ -225,10 +226,10 @@ class Store(Protocol):
         flags: Mapping[int, dict[str, Any] | None] | None = None,
         verdicts: Mapping[int, dict[str, Any] | None] | None = None,
         events: Mapping[int, dict[str, Any] | None] | None = None,
-        count: bool = False,
+        count: int = 0,
     ) -> bool:
         """Set (None: delete) answers and flags by task, verdicts and events by annotation,
-        all at once, if ``version`` is still current; ``count`` one more instant update.
+        all at once, if ``version`` is still current; ``count`` more instant updates.
         Return False, changing nothing, when another version became current."""
         ...
 
@@ -279,8 +280,14 @@ class Store(Protocol):
         is none, or it lies outside the log: those entries were dropped)."""
         ...
 
-    def set_instant_position(self, project: int, position: int) -> None:
-        """Record that instant feedback judged the log's entries before ``position``."""
+    def set_instant_position(self, project: int, position: int, *, rest: float = 0.0) -> None:
+        """Record that instant feedback judged the log's entries before ``position`` and
+        that the project's next run should wait until ``rest`` seconds from now
+        (:meth:`instant_rest`)."""
+        ...
+
+    def instant_rest(self, project: int) -> float:
+        """Seconds the project's next instant run should still wait (0 when none)."""
         ...
 
     def schedule(

@@ -1,20 +1,23 @@
 """Each project's change log (:mod:`backend.service.changelog`), for the two stores: the
 methods of :class:`backend.store.Store` named ``log_change``, ``changes_since``,
 ``trim_changes``, and instant feedback's reading of it (``instant_changes``,
-``set_instant_position``; the hand-off flag ``schedule`` sets), kept here so the stores'
-modules stay one screenful each."""
+``set_instant_position``, ``instant_rest``; the hand-off flag ``schedule`` sets), kept
+here so the stores' modules stay one screenful each."""
 
 from __future__ import annotations
 
 import copy
 import json
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 #: The expiring per-project key of the instant hand-off flag (both stores).
 HAND_OFF = "instant_pending"
 #: The per-project key of the instant position (both stores).
 INSTANT_POSITION = "instant_position"
+#: The expiring per-project key that makes the next instant run wait (both stores).
+INSTANT_REST = "instant_rest"
 
 
 class MemoryChanges:
@@ -22,6 +25,7 @@ class MemoryChanges:
 
     _lock: threading.RLock
     _changes: dict[int, list[Any]]  # project -> [base position, entries]
+    _clock: Callable[[], float]
 
     if TYPE_CHECKING:  # the store's expiring keys (MemoryScheduling), whatever the base order
 
@@ -49,9 +53,16 @@ class MemoryChanges:
                 start = base
             return end, copy.deepcopy(entries[start - base :])
 
-    def set_instant_position(self, project: int, position: int) -> None:
+    def set_instant_position(self, project: int, position: int, *, rest: float = 0.0) -> None:
         with self._lock:
             self._set(project, INSTANT_POSITION, int(position))
+            if rest > 0:
+                self._set(project, INSTANT_REST, self._clock() + rest, rest)
+
+    def instant_rest(self, project: int) -> float:
+        with self._lock:
+            until = self._get(project, INSTANT_REST)
+            return 0.0 if until is None else max(0.0, float(until) - self._clock())
 
     def log_change(self, project: int, entry: dict[str, Any], *, keep: int) -> None:
         with self._lock:
@@ -121,5 +132,12 @@ class RedisChanges:
         )
         return int(end), [json.loads(item) for item in listed]
 
-    def set_instant_position(self, project: int, position: int) -> None:
-        self.redis.set(self._k(project, INSTANT_POSITION)[0], int(position))
+    def set_instant_position(self, project: int, position: int, *, rest: float = 0.0) -> None:
+        position_key, rest_key = self._k(project, INSTANT_POSITION, INSTANT_REST)
+        self.redis.set(position_key, int(position))
+        if rest > 0:
+            self.redis.set(rest_key, 1, px=max(1, round(rest * 1000)))
+
+    def instant_rest(self, project: int) -> float:
+        left = self.redis.pttl(self._k(project, INSTANT_REST)[0])
+        return max(0, int(left)) / 1000

@@ -154,7 +154,7 @@ return redis.call('GET', KEYS[3])
 
 # KEYS: version, predictions, flags, verdicts, events, live.
 # ARGV: version, changes (JSON: hash name -> {field: JSON text, or null to delete}), now,
-# count ('1': one more instant update). Applies the changes only while ARGV[1] is current.
+# count (how many instant updates this is). Applies the changes only while ARGV[1] is current.
 UPDATE_LIVE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local changes = cjson.decode(ARGV[2])
@@ -171,11 +171,27 @@ for i, name in ipairs(names) do
     end
   end
 end
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[6]) == 1 then
-  redis.call('HINCRBY', KEYS[6], 'updates', 1)
+if tonumber(ARGV[4]) > 0 and redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('HINCRBY', KEYS[6], 'updates', tonumber(ARGV[4]))
   redis.call('HSET', KEYS[6], 'updated_at', ARGV[3])
 end
 return 1
+"""
+
+#: Several rows' state at once (KEYS: predictions, flags, verdicts, events; ARGV: task,
+#: annotation, task, annotation, ...): the four HMGET answers, tasks' then annotations'.
+ROW_STATES = """
+local tasks, annotations = {}, {}
+for i = 1, #ARGV, 2 do
+  tasks[#tasks + 1] = ARGV[i]
+  annotations[#annotations + 1] = ARGV[i + 1]
+end
+return {
+  redis.call('HMGET', KEYS[1], unpack(tasks)),
+  redis.call('HMGET', KEYS[2], unpack(tasks)),
+  redis.call('HMGET', KEYS[3], unpack(annotations)),
+  redis.call('HMGET', KEYS[4], unpack(annotations)),
+}
 """
 
 #: Append a change to a project's log (KEYS: log, base; ARGV: entry, keep), as APPEND_CHANGE.

@@ -11,7 +11,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from backend.store import JOB_TTL_SECONDS, VERSION_HISTORY, RowState, SavedAudit, Store
@@ -137,20 +137,17 @@ class MemoryStore(MemoryScheduling, MemoryChanges, Store):
     def events(self, project: int) -> dict[int, dict[str, Any]]:
         return self._copy(project, "events")
 
-    def row_state(self, project: int, task: int, annotation: int) -> RowState:
+    def row_states(self, project: int, rows: Sequence[tuple[int, int]]) -> list[RowState]:
         with self._lock:
             held = self._projects.get(project, {})
-            return RowState(
-                *(
-                    copy.deepcopy(held.get(name, {}).get(key))
-                    for name, key in (
-                        ("answers", task),
-                        ("flags", task),
-                        ("verdicts", annotation),
-                        ("events", annotation),
-                    )
-                )
-            )
+
+            def one(name: str, key: int) -> dict[str, Any] | None:
+                return copy.deepcopy(held.get(name, {}).get(key))
+
+            return [
+                RowState(one("answers", t), one("flags", t), one("verdicts", a), one("events", a))
+                for t, a in rows
+            ]
 
     def _copy(self, project: int, name: str) -> dict[int, dict[str, Any]]:
         with self._lock:
@@ -165,7 +162,7 @@ class MemoryStore(MemoryScheduling, MemoryChanges, Store):
         flags: Mapping[int, dict[str, Any] | None] | None = None,
         verdicts: Mapping[int, dict[str, Any] | None] | None = None,
         events: Mapping[int, dict[str, Any] | None] | None = None,
-        count: bool = False,
+        count: int = 0,
     ) -> bool:
         with self._lock:
             entry = self._projects.get(project)
@@ -182,8 +179,8 @@ class MemoryStore(MemoryScheduling, MemoryChanges, Store):
                         entry[name].pop(int(key), None)
                     else:
                         entry[name][int(key)] = copy.deepcopy(value)
-            if count and entry.get("live") is not None:
-                entry["live"]["updates"] += 1
+            if count > 0 and entry.get("live") is not None:
+                entry["live"]["updates"] += int(count)
                 entry["live"]["updated_at"] = self._clock()
             return True
 

@@ -24,6 +24,9 @@ from backend.store._records import _audit_record, _live_record
 from backend.store.changes import HAND_OFF, RedisChanges
 from backend.store.redis_jobs import RedisJobs
 
+#: Rows read per ROW_STATES call (Lua's ``unpack`` has a bounded stack).
+ROW_STATES_CHUNK = 1000
+
 
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
@@ -94,6 +97,7 @@ class RedisStore(RedisChanges, RedisJobs, Store):
         self._delete_if = _Script(self, lua.DELETE_IF)
         self._set_stage = _Script(self, lua.SET_STAGE)
         self._update_live = _Script(self, lua.UPDATE_LIVE)
+        self._row_states = _Script(self, lua.ROW_STATES)
         self._log_change = _Script(self, lua.LOG_CHANGE)
         self._trim_changes = _Script(self, lua.TRIM_CHANGES)
         self._take_instant = _Script(self, lua.TAKE_INSTANT)
@@ -239,13 +243,15 @@ class RedisStore(RedisChanges, RedisJobs, Store):
     def events(self, project: int) -> dict[int, dict[str, Any]]:
         return self._hash(project, "events")
 
-    def row_state(self, project: int, task: int, annotation: int) -> RowState:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hget(self.keys.project(project, "predictions"), task)
-        pipe.hget(self.keys.project(project, "flags"), task)
-        pipe.hget(self.keys.project(project, "verdicts"), annotation)
-        pipe.hget(self.keys.project(project, "events"), annotation)
-        return RowState(*(None if v is None else json.loads(v) for v in pipe.execute()))
+    def row_states(self, project: int, rows: Sequence[tuple[int, int]]) -> list[RowState]:
+        states: list[RowState] = []
+        keys = self._k(project, "predictions", "flags", "verdicts", "events")
+        for start in range(0, len(rows), ROW_STATES_CHUNK):
+            chunk = rows[start : start + ROW_STATES_CHUNK]
+            found = self._row_states(keys=keys, args=[i for row in chunk for i in row])
+            columns = [[None if v is None else json.loads(v) for v in c] for c in found]
+            states += [RowState(*values) for values in zip(*columns, strict=True)]
+        return states
 
     def _hash(self, project: int, name: str) -> dict[int, dict[str, Any]]:
         raw = self.redis.hgetall(self.keys.project(project, name))
@@ -260,7 +266,7 @@ class RedisStore(RedisChanges, RedisJobs, Store):
         flags: Mapping[int, dict[str, Any] | None] | None = None,
         verdicts: Mapping[int, dict[str, Any] | None] | None = None,
         events: Mapping[int, dict[str, Any] | None] | None = None,
-        count: bool = False,
+        count: int = 0,
     ) -> bool:
         changes = {
             name: {str(k): None if v is None else json.dumps(v) for k, v in items.items()}

@@ -135,22 +135,22 @@ def test_a_change_that_cannot_be_judged_holds_up_none_after_it(service, ls, monk
     broken, fine = flagged_tasks(service)[:2]
     fix(service, ls, broken)
     fix(service, ls, fine)
-    real_apply = service.instant._apply
+    real_judge = service.instant._judge
     errors = [ConnectionError("Redis went away")]
 
-    def apply(project, change, *, push_always, live=None):
+    def judge(batch, change, *args):
         if errors:
             raise errors.pop()
         if change.annotation == 10_000 + broken:
             raise RuntimeError("a bug in the rule")
-        return real_apply(project, change, push_always=push_always, live=live)
+        return real_judge(batch, change, *args)
 
-    monkeypatch.setattr(service.instant, "_apply", apply)
+    monkeypatch.setattr(service.instant, "_judge", judge)
     with pytest.raises(ConnectionError):
         service.instant.run(1)
     assert broken in flagged_tasks(service) and fine in flagged_tasks(service)
     assert service.instant.run(1, again=True)  # the retry, from the same position
     assert broken in flagged_tasks(service) and fine not in flagged_tasks(service)
-    monkeypatch.setattr(service.instant, "_apply", real_apply)
+    monkeypatch.setattr(service.instant, "_judge", real_judge)
     assert service.instant.run(1)  # passed over for good: the next audit judges it
     assert broken in flagged_tasks(service)

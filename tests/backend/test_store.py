@@ -330,7 +330,7 @@ def test_a_hand_off_flag_expires(store):
     assert handed == [True, False] and again.hand_off is True
 
 
-def test_a_row_state_is_one_tasks_answer_flag_verdict_and_event(store):
+def test_row_states_are_each_tasks_answer_flag_and_its_annotations_verdict_and_event(store):
     store.save_audit(7, saved("labelaudit-1"))
     verdict = {"state": "open", "label": 1, "task": 10, "annotator": "a", "flagged_label": 1}
     event = {"label": 0, "task": 10, "at": 101.0}
@@ -338,18 +338,40 @@ def test_a_row_state_is_one_tasks_answer_flag_verdict_and_event(store):
     assert store.update_live(
         7, "labelaudit-1", verdicts={110: verdict, 111: other}, events={110: event}
     )
-    state = store.row_state(7, 10, 110)
-    assert state.answer == {"result": [], "score": 0.9}
-    assert state.flag == {"annotation": 110, "suspicion": 0.9, "rank": 0}
-    assert (state.verdict, state.event) == (verdict, event)
-    state = store.row_state(7, 11, 111)
-    assert (state.answer["score"], state.flag, state.verdict, state.event) == (
+    first, second, missing = store.row_states(7, [(10, 110), (11, 111), (12, 112)])
+    assert first == RowState(
+        {"result": [], "score": 0.9},
+        {"annotation": 110, "suspicion": 0.9, "rank": 0},
+        verdict,
+        event,
+    )
+    assert (second.answer["score"], second.flag, second.verdict, second.event) == (
         0.1,
         None,
         other,
         None,
     )
-    assert store.row_state(8, 10, 110) == RowState(None, None, None, None)  # no such project
+    assert missing == RowState(None, None, None, None)
+    assert store.row_states(8, [(10, 110)]) == [RowState(None, None, None, None)]  # no project
+    assert store.row_states(7, []) == []
+
+
+def test_row_states_read_many_rows_in_chunks(store):
+    store.save_audit(7, saved("labelaudit-1"))
+    events = {1000 + n: {"label": n % 3, "task": n, "at": float(n)} for n in range(2500)}
+    assert store.update_live(7, "labelaudit-1", events=events)
+    rows = [(n, 1000 + n) for n in range(2500)]
+    assert [s.event for s in store.row_states(7, rows)] == list(events.values())
+
+
+def test_instant_rest_counts_down_from_the_last_run(store):
+    assert store.instant_rest(5) == 0.0
+    store.set_instant_position(5, 3)  # no rest asked
+    assert store.instant_rest(5) == 0.0
+    store.set_instant_position(5, 4, rest=0.3)
+    assert 0.2 < store.instant_rest(5) <= 0.3
+    time.sleep(0.35)
+    assert store.instant_rest(5) == 0.0
 
 
 def test_live_updates_land_only_on_the_current_version(store):
@@ -362,14 +384,14 @@ def test_live_updates_land_only_on_the_current_version(store):
         flags={10: None, 11: {"annotation": 111, "suspicion": 0.5, "rank": None}},
         verdicts={110: verdict},
         events={110: {"label": 0, "task": 10, "at": 101.0}},
-        count=True,
+        count=2,
     )
     assert store.answers(5, [10, 11]) == [{"result": [], "score": 0.2}, None]
     assert store.flags(5) == {11: {"annotation": 111, "suspicion": 0.5, "rank": None}}
     assert store.verdicts(5) == {110: verdict}
     assert store.events(5) == {110: {"label": 0, "task": 10, "at": 101.0}}
     live = store.live(5)
-    assert live["updates"] == 1 and live["updated_at"] > 0
+    assert live["updates"] == 2 and live["updated_at"] > 0
     # Computed from a version that is no longer current: nothing changes.
     store.save_audit(5, saved("labelaudit-2"))
     assert not store.update_live(5, "labelaudit-1", flags={10: None}, verdicts={110: None})
