@@ -16,7 +16,10 @@ saturated, so latency follows that total: a route that waits on one Redis round 
 for the round trip's system calls, its thread's sleep and wake-up, and Redis's side.
 ``--during-audit N`` then measures both again while audits of an N-task project run back to
 back (the tests' fake Label Studio serves it, in a process of its own; Redis mode: a
-``labelaudit worker``), and prints each audit's seconds against one run alone.
+``labelaudit worker``), and prints each audit's seconds against one run alone; there each
+/webhook saves an annotation of the audited project, so it is also judged at once, and the
+CPU per request counts the worker's too (its audits run beside both servers alike; its
+instant runs only beside labelaudit).
 
     .venv/bin/python bench/service.py                      # Redis mode (REDIS_URL or local)
     .venv/bin/python bench/service.py --mode embedded      # no Redis: one process
@@ -114,6 +117,20 @@ def requests_for(tasks: list[dict]) -> dict[str, tuple[str, str, bytes]]:
         "/predict": ("POST", "/predict", json.dumps(predict).encode()),
         "/webhook": ("POST", "/webhook", json.dumps(webhook).encode()),
     }
+
+
+def audited_webhook() -> tuple[str, str, bytes]:
+    """The /webhook of --during-audit: a person saves an annotation of the audited project
+    (task 3 of the fake Label Studio's, its label "b"), so its audits judge it at once."""
+    from tests.worker.support import CONFIG as AUDITED_CONFIG
+    from tests.worker.support import annotation
+
+    webhook = {
+        "action": "ANNOTATION_UPDATED",
+        "project": {"id": PROJECT, "label_config": AUDITED_CONFIG},
+        "annotation": {**annotation(10_003, "b"), "task": 3},
+    }
+    return "POST", "/webhook", json.dumps(webhook).encode()
 
 
 def _head(method: str, path: str, body: bytes, *, close: bool) -> bytes:
@@ -318,10 +335,12 @@ def measure(
     rounds: int,
     pids: dict[str, int] | None = None,
     redis_client: Any = None,
+    also: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """p50, p99 (ms), requests/s and errors of one route on each server (by name), and the
     machine's CPU per request (µs) while that server was measured: its processes
-    (``pids``), the Redis server and this process's clients.
+    (``pids``, and the process tree ``also``: the worker running audits), the Redis server
+    and this process's clients.
 
     The servers take turns, ``rounds`` times, each turn ``per_client / rounds`` requests per
     client: a burst of load from elsewhere on a shared machine then falls on both alike.
@@ -330,10 +349,15 @@ def measure(
     cpu = {name: [0.0, 0.0, 0.0] for name in ports}
     for _ in range(rounds):
         for name, port in ports.items():
-            pid = (pids or {}).get(name)
-            before = (tree_cpu(pid) if pid else 0.0, redis_cpu(redis_client), time.process_time())
+            trees = [p for p in ((pids or {}).get(name), also) if p]
+
+            def now(trees: list[int] = trees) -> tuple[float, float, float]:
+                servers = sum(tree_cpu(pid) for pid in trees)
+                return servers, redis_cpu(redis_client), time.process_time()
+
+            before = now()
             runs[name].append(asyncio.run(load(port, request, clients, per_client // rounds, new)))
-            after = (tree_cpu(pid) if pid else 0.0, redis_cpu(redis_client), time.process_time())
+            after = now()
             for i in range(3):
                 cpu[name][i] += after[i] - before[i]
     out = {}
@@ -463,10 +487,17 @@ def main() -> int:
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,
                 )
+            during_requests = {**requests, "/webhook": audited_webhook()}
+            pids = {name: proc.pid for name, proc in procs.items()}
             with AuditLoop(ports["labelaudit"]) as audits:
                 opened = time.perf_counter()
-                for route, request in requests.items():
-                    found = measure(ports, request, args.clients, args.requests, True, args.rounds)
+                for route, request in during_requests.items():
+                    found = measure(
+                        *(ports, request, args.clients, args.requests, True, args.rounds),
+                        pids=pids,
+                        redis_client=redis_client,
+                        also=worker.pid if worker is not None else None,
+                    )
                     results[True, route, "during an audit"] = found["labelaudit"]
                     results[True, route, "bare"] = found["bare Flask"]
                 running = time.perf_counter() - audits.started  # the audit unfinished now
@@ -529,10 +560,12 @@ def main() -> int:
             )
         out.append(f"{title}\n\n" + "\n".join(lines))
     if fake is not None:
+        cpu_of = " (with the worker's)" if args.mode == "redis" else ""
         lines = [
             "| route | labelaudit p50 ms | p99 ms | bare Flask p99 ms (idle) | p99 ratio "
-            "| bare Flask p99 ms (during) | ratio to it | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| bare Flask p99 ms (during) | ratio to it | CPU µs/request, labelaudit: "
+            f"server{cpu_of} + Redis + clients | bare Flask | CPU ratio | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for route in requests:
             ours, bare = results[True, route, "during an audit"], results[True, route, "bare Flask"]
@@ -540,7 +573,8 @@ def main() -> int:
             lines.append(
                 f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {bare['p99']:.1f} "
                 f"| {ours['p99'] / bare['p99']:.2f}x | {bare_during['p99']:.1f} "
-                f"| {ours['p99'] / bare_during['p99']:.2f}x "
+                f"| {ours['p99'] / bare_during['p99']:.2f}x | {_cpu(ours)} | {_cpu(bare_during)} "
+                f"| {ours['cpu'] / bare_during['cpu']:.2f}x "
                 f"| {ours['errors']} / {bare_during['errors']} |"
             )
         from backend.settings import load_settings
