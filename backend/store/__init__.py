@@ -101,15 +101,14 @@ class Claim:
 @dataclass(frozen=True)
 class Scheduled:
     """The pending audit of a project after an event: its ticket and whether to enqueue it;
-    ``instant``: whether the project's current audit judges changed annotations at once
-    (its live record's ``instant``, read in the same step); ``hand_off``: whether this step
-    set the project's instant hand-off flag, so its caller sends the one instant message
+    ``hand_off``: whether this step set the project's instant hand-off flag (only while its
+    current audit judges changed annotations at once: its live record's ``instant``, read
+    in the same step), so its caller sends the one instant message
     (backend.service.instant)."""
 
     ticket: str
     created: bool
     countdown: float
-    instant: bool = False
     hand_off: bool = False
 
 

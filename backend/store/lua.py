@@ -25,9 +25,9 @@ end
 # KEYS: ticket, due, burst, projects, live, change log, change log base, instant hand-off.
 # ARGV: new ticket, immediate, debounce ms, max wait ms, ttl ms, project, a change-log entry
 # ('' for none: appended first, as LOG_CHANGE does), entries the log keeps, hand-off ms
-# ('0': none). Returns the ticket, 1 if created, the countdown ms, 1 if the live record says
-# instant, 1 if this call set the instant hand-off flag (the project judged at once, a
-# hand-off asked for and none pending: the caller sends the one instant message).
+# ('0': none). Returns the ticket, 1 if created, the countdown ms, 1 if this call set the
+# instant hand-off flag (the live record says instant, a hand-off asked for and none
+# pending: the caller sends the one instant message).
 SCHEDULE = (
     NOW_MS
     + APPEND_CHANGE
@@ -49,14 +49,12 @@ if ARGV[2] == '1' then
 end
 local due = math.min(now + tonumber(ARGV[3]), burst + tonumber(ARGV[4]))
 redis.call('SET', KEYS[2], due, 'PX', ARGV[5])
-local instant, hand_off = 0, 0
-if redis.call('HGET', KEYS[5], 'instant') == 'true' then
-  instant = 1
-  if ARGV[9] ~= '0' and redis.call('SET', KEYS[8], '1', 'NX', 'PX', ARGV[9]) then
-    hand_off = 1
-  end
+local hand_off = 0
+if ARGV[9] ~= '0' and redis.call('HGET', KEYS[5], 'instant') == 'true'
+    and redis.call('SET', KEYS[8], '1', 'NX', 'PX', ARGV[9]) then
+  hand_off = 1
 end
-return {ticket, created, math.max(due - now, 0), instant, hand_off}
+return {ticket, created, math.max(due - now, 0), hand_off}
 """
 )
 

@@ -85,7 +85,7 @@ class MemoryScheduling:
             self._set(project, "due", due, ttl)
             instant = bool((self._projects[project].get("live") or {}).get("instant"))
             handed = instant and self._flag_hand_off(project, hand_off)
-            return Scheduled(pending, created, max(due - now, 0.0), instant, handed)
+            return Scheduled(pending, created, max(due - now, 0.0), handed)
 
     def claim_begin(
         self,

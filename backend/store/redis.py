@@ -325,7 +325,7 @@ class RedisStore(RedisChanges, RedisJobs, Store):
         hand_off: float = 0.0,
     ) -> Scheduled:
         entry = "" if change is None else json.dumps(change)
-        pending, created, countdown, instant, handed = self._schedule(
+        pending, created, countdown, handed = self._schedule(
             keys=[
                 *self._k(project, "ticket", "due", "burst"),
                 self.keys.projects,
@@ -344,7 +344,7 @@ class RedisStore(RedisChanges, RedisJobs, Store):
             ],
         )
         countdown_s = int(countdown) / 1000
-        return Scheduled(pending.decode(), bool(created), countdown_s, bool(instant), bool(handed))
+        return Scheduled(pending.decode(), bool(created), countdown_s, bool(handed))
 
     def claim_begin(
         self,

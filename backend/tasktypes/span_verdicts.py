@@ -31,17 +31,10 @@ CALIBRATED = "calibrated"
 FLAG_ABOVE = 0.5
 #: Task ids a note names before "...".
 NOTE_TASKS = 5
+#: What names a span, first in its issues.csv row and in skipped_spans.csv.
+SPAN_FIELDS = ("task_id", "annotation_id", "annotator", "start", "end", "text", "given_label")
 #: Columns of skipped_spans.csv (spans left out of the audit, with why).
-SKIPPED_COLUMNS = (
-    "task_id",
-    "annotation_id",
-    "annotator",
-    "start",
-    "end",
-    "text",
-    "given_label",
-    "reason",
-)
+SKIPPED_COLUMNS = (*SPAN_FIELDS, "reason")
 
 
 @dataclass

@@ -37,7 +37,7 @@ import numpy as np
 from backend.labelstudio.dataset import Malformed, TaskKind, UnsupportedConfig, type_name
 from backend.tasktypes import Judgement, NothingToAudit, TaskType, register
 from backend.tasktypes.single_choice import task_folds
-from backend.tasktypes.span_verdicts import CALIBRATED, SKIPPED_COLUMNS
+from backend.tasktypes.span_verdicts import CALIBRATED, SKIPPED_COLUMNS, SPAN_FIELDS
 from backend.tasktypes.tokens import Span, Suggested, decode
 
 if TYPE_CHECKING:
@@ -48,19 +48,7 @@ if TYPE_CHECKING:
 RESULT_TYPE = "labels"
 #: The class of tokens outside every span, as issues.csv writes it.
 OUTSIDE = "O"
-SPAN_COLUMNS = (
-    "task_id",
-    "annotation_id",
-    "annotator",
-    "start",
-    "end",
-    "text",
-    "given_label",
-    "suggested_label",
-    "suspicion",
-    "is_label_issue",
-    "issue",
-)
+SPAN_COLUMNS = (*SPAN_FIELDS, "suggested_label", "suspicion", "is_label_issue", "issue")
 
 
 @register

@@ -270,14 +270,23 @@ def test_answers_come_decoded_or_as_the_json_text_stored(store):
     assert store.answers_json(5, []) == []
 
 
-def test_scheduling_says_whether_the_current_audit_judges_changes_at_once(store):
-    """The webhook's one round trip: the ticket and the live record's instant flag."""
-    assert schedule(store, 5).instant is False  # never audited
+def test_scheduling_hands_off_only_while_the_current_audit_judges_changes_at_once(store):
+    """The webhook's one round trip reads the live record's instant flag: a project whose
+    current audit does not judge changes at once is never handed off."""
+
+    def hand_off(project: int) -> bool:
+        return store.schedule(
+            project, uuid.uuid4().hex, immediate=False, debounce=LONG, max_wait=LONG, ttl=LONG,
+            change={"kind": "upsert"}, keep=100, hand_off=LONG,
+        ).hand_off  # fmt: skip
+
+    assert hand_off(5) is False  # never audited
     store.save_audit(5, saved("labelaudit-1", instant=True))
-    assert schedule(store, 5).instant is True
-    assert schedule(store, 6).instant is False  # another project
+    assert hand_off(5) is True
+    assert hand_off(6) is False  # another project
+    store.instant_changes(5)  # a run took the flag
     store.save_audit(5, saved("labelaudit-2", instant=False))
-    assert schedule(store, 5).instant is False
+    assert hand_off(5) is False
 
 
 def test_one_hand_off_is_pending_per_project_until_a_run_takes_the_log(store):
