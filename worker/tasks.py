@@ -13,6 +13,7 @@ are the service's (``backend.service.steps``); retries follow its one policy
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from backend.service.runners import (
     FOLD_TASK,
     INSTANT_TASK,
     SWEEP_TASK,
+    instant_queue,
 )
 
 logger = logging.getLogger("labelaudit.worker")
@@ -133,10 +135,20 @@ def register(app: Celery, service: Callable[[], Service]) -> None:
     )
     def instant_update(self: Task, project: int, message: Any = None) -> None:
         """Judge the project's changed annotations again at once; show them in Label Studio.
+        A project whose last run asked for a rest (``Instant.rest``) gets this message again
+        once it is over, the hand-off flag still set.
 
         ``message``: what web processes of older versions sent with each change; those
         changes are in the change log too, so it is not read.
         """
         again = bool(self.request.retries)  # a retry: Label Studio is told even if stored
-        if not service().instant.run(project, again=again):
+        instant = service().instant
+        rest = 0.0 if again else instant.rest(project)
+        if rest > 0 and not self.request.is_eager:
+            # Sent again to run later, not slept here: the pool process stays free.
+            queue = instant_queue(service().settings)
+            self.apply_async(kwargs={"project": project}, countdown=rest, queue=queue)
+            return
+        time.sleep(rest)  # run in this process (eager): nothing to free
+        if not instant.run(project, again=again):
             raise self.retry(countdown=RETRY.backoff)  # the project stayed locked

@@ -79,8 +79,10 @@ APPLY_TRIES = 3
 #: it, the next webhook sends again (a message lost or a run given up delays the changes,
 #: never drops them; a run still queued then only meets a second one, which finds less).
 HAND_OFF_SECONDS = 30.0
-#: The least time between two instant runs of a project, seconds (see :meth:`Instant.run`).
+#: The least time between two instant runs of a project, seconds (see :meth:`Instant.rest`).
 RUN_GAP_SECONDS = 0.25
+#: A rest shorter than this is not waited for (the runner's timer is not that fine).
+REST_AT_LEAST_SECONDS = 0.005
 
 
 class Instant:
@@ -115,22 +117,22 @@ class Instant:
 
     # ------------------------------------------------------------------ the worker side
 
+    def rest(self, project: int) -> float:
+        """Seconds the project's next run should wait first (0: none): a run that judged
+        changes asks the next one to start no sooner than :data:`RUN_GAP_SECONDS` after it.
+        The runner waits it out before :meth:`run` (the hand-off flag still set, so the
+        webhooks meanwhile send nothing and the run takes their changes too): a burst
+        costs a few runs a second, not one per run's length."""
+        rest = min(self.store.instant_rest(project), RUN_GAP_SECONDS)
+        return rest if rest >= REST_AT_LEAST_SECONDS else 0.0
+
     def run(self, project: int, *, again: bool = False) -> bool:
         """Judge, under the project's lock, the logged changes since the instant position
         (clearing the hand-off flag), show them, record the new position; False if the lock
         stayed busy (try later). ``again``: a retry, so Label Studio is told even if the
-        store had the changes.
-
-        A run that follows another of the project's within :data:`RUN_GAP_SECONDS` first
-        waits out the gap, the hand-off flag still set: the webhooks meanwhile send nothing
-        and this run takes their changes too (a burst costs a few runs a second, not one
-        per run's length)."""
+        store had the changes."""
         owner = new_id()
         started = time.perf_counter()
-        rest = self.store.instant_rest(project)
-        if rest > 0:
-            time.sleep(min(rest, RUN_GAP_SECONDS))
-        rested = time.perf_counter()
         if not self._acquire(project, owner):
             return False
         locked = time.perf_counter()
@@ -145,14 +147,12 @@ class Instant:
             self.store.unlock(project, LOCK, owner)
         logger.info(
             "project %s: %d change(s) of %d log entries judged at once in %.0f ms (%.0f ms "
-            "resting after the last run, %.0f ms waiting for the lock), Label Studio told "
-            "in %.0f ms",
+            "waiting for the lock), Label Studio told in %.0f ms",
             project,
             len(changes),
             len(entries),
-            (judged - locked) * 1000,
-            (rested - started) * 1000,
-            (locked - rested) * 1000,
+            (judged - started) * 1000,
+            (locked - started) * 1000,
             (time.perf_counter() - judged) * 1000,
         )
         return True

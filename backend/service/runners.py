@@ -227,7 +227,10 @@ class ThreadRunner:
                 logger.exception("embedded runner: instant update of project %s failed", project)
 
     def run_instant(self, project: int) -> None:
-        """Run one instant update, retrying as RETRY says while Label Studio is away."""
+        """Run one instant update, retrying as RETRY says while Label Studio is away; first
+        rest as the project's last run asked (``Instant.rest``: this thread does nothing
+        else)."""
+        time.sleep(self.service.instant.rest(project))
         again = False
         for delay in (*self.retry_delays, None):
             try:

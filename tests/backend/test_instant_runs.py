@@ -12,6 +12,7 @@ from typing import Any
 
 from backend.service import Service
 from backend.service.instant import RUN_GAP_SECONDS
+from backend.service.runners import ThreadRunner
 from tests.backend import test_instant as shared
 from tests.backend.test_instant import flagged_tasks, label_of, saved, suggestion
 from tests.backend.test_service import audit
@@ -119,32 +120,45 @@ def _count(service: Service, monkeypatch) -> tuple[list[int], list[int]]:
 
 
 def test_a_run_right_after_another_rests_and_its_webhooks_send_nothing(service, ls):
-    """A run that judged changes makes the next one wait out RUN_GAP_SECONDS; meanwhile
-    the hand-off flag stays set, so webhooks send no message, and the waiting run judges
-    them all. A run long after the last starts at once."""
+    """A run that judged changes asks the next one to rest until RUN_GAP_SECONDS after it;
+    meanwhile the hand-off flag stays set, so webhooks send no message, and the next run
+    judges them all. A run that judged nothing asks no rest."""
     audit(service)
     first, second, third = flagged_tasks(service)[:3]
-    time.sleep(RUN_GAP_SECONDS)
+    assert service.instant.rest(1) == 0
     service.annotation_changed(
         1, "ANNOTATION_UPDATED", _body(ls, first, suggestion(service, first))
     )
     assert service.runner.instant == [1]
-    started = time.perf_counter()
     assert service.instant.run(1)
-    assert time.perf_counter() - started < RUN_GAP_SECONDS  # nothing ran before it
-    assert service.store.instant_rest(1) > 0
-    for task in (second, third):  # a burst while the next run waits
+    assert 0 < service.instant.rest(1) <= RUN_GAP_SECONDS
+    for task in (second, third):  # a burst while the next run rests
         service.annotation_changed(
             1, "ANNOTATION_UPDATED", _body(ls, task, suggestion(service, task))
         )
     assert service.runner.instant == [1, 1]  # the first set the flag again; one message
-    started = time.perf_counter()
     assert service.instant.run(1)
-    assert time.perf_counter() - started >= RUN_GAP_SECONDS * 0.8  # it rested first
     assert not {first, second, third} & set(flagged_tasks(service))
     assert service.runner.instant == [1, 1]
-    assert service.instant.run(1)  # nothing new: it rests, and asks no rest of the next
-    assert service.store.instant_rest(1) == 0
+    time.sleep(RUN_GAP_SECONDS)
+    assert service.instant.rest(1) == 0
+    assert service.instant.run(1)  # nothing new: no rest asked of the next
+    assert service.instant.rest(1) == 0
+
+
+def test_the_embedded_runner_waits_out_the_rest_before_a_run(service, ls, tmp_path):
+    """The embedded runner's instant thread sleeps the rest, then runs: the second of two
+    runs in a row starts RUN_GAP_SECONDS after the first."""
+    audit(service)
+    first, second = flagged_tasks(service)[:2]
+    runner = ThreadRunner(service, retry_delays=(0.0,))
+    saved(service, ls, first, suggestion(service, first))
+    runner.run_instant(1)
+    ended = time.perf_counter()
+    saved(service, ls, second, suggestion(service, second))
+    runner.run_instant(1)
+    assert time.perf_counter() - ended >= RUN_GAP_SECONDS * 0.8
+    assert not {first, second} & set(flagged_tasks(service))
 
 
 def _body(ls, task: int, label: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ these tests need no worker; Redis only holds Celery's task states (update_state)
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -186,6 +187,52 @@ def test_an_instant_update_is_applied_and_shown_again_after_a_transient_failure(
     assert task not in service.store.flags(1)
     ((what,),) = [shown]
     assert list(what["predictions"]) == [task] and what["tabs"] is not None
+
+
+def test_an_instant_update_asked_to_rest_is_sent_again_for_later(
+    app, ls, chords, redis_url, monkeypatch
+):
+    """A run right after the project's last one does not sleep in the pool process: the
+    task sends itself again, due when the rest is over, and judges nothing now."""
+    import json
+
+    import redis
+
+    from backend.service.changelog import CHANGES_KEPT, log_entry
+    from backend.service.runners import instant_queue
+    from tests.worker.support import annotation
+
+    service = service_of(app)
+    run_audit(app, chords, 1, service.trigger(1, immediate=True, reason="test"))
+    first, second = service.latest_audit(1)[0]["summary"]["flagged_task_ids"][:2]
+
+    def fix(task: int) -> None:
+        (answer,) = service.store.answers(1, [task])
+        better = answer["result"][0]["value"]["choices"][0]
+        body = {"annotation": {**annotation(10_000 + task, better), "task": task}}
+        entry = log_entry("ANNOTATION_UPDATED", body, at=time.time())
+        service.store.log_change(1, entry, keep=CHANGES_KEPT)
+
+    monkeypatch.setattr(ls, "show", lambda url, key, project, **what: None, raising=False)
+    fix(first)
+    app.tasks[INSTANT_TASK].apply(kwargs={"project": 1})
+    assert first not in service.store.flags(1) and service.instant.rest(1) > 0
+    fix(second)
+    app.conf.task_always_eager = False
+    task = app.tasks[INSTANT_TASK]
+    task.push_request(retries=0, is_eager=False)
+    try:
+        task.run(project=1)
+    finally:
+        task.pop_request()
+    assert second in service.store.flags(1)  # not judged now
+    client = redis.Redis.from_url(redis_url)
+    try:
+        (raw,) = client.lrange(instant_queue(service.settings), 0, -1)
+    finally:
+        client.close()
+    message = json.loads(raw)
+    assert message["headers"]["task"] == INSTANT_TASK and message["headers"]["eta"]
 
 
 def test_the_celery_app_follows_the_settings(app):
