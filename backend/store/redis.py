@@ -12,24 +12,18 @@ from typing import Any
 from backend.store import (
     SAVE_CHUNK,
     VERSION_HISTORY,
-    Claim,
     RowState,
     SavedAudit,
-    Scheduled,
-    Stage,
     Store,
     lua,
 )
 from backend.store._records import _audit_record, _live_record
-from backend.store.changes import HAND_OFF, RedisChanges
+from backend.store.changes import RedisChanges
 from backend.store.redis_jobs import RedisJobs
+from backend.store.redis_scheduling import RedisScheduling, _ms
 
 #: Rows read per ROW_STATES call (Lua's ``unpack`` has a bounded stack).
 ROW_STATES_CHUNK = 1000
-
-
-def _ms(seconds: float) -> int:
-    return max(1, round(seconds * 1000))
 
 
 class _Script:
@@ -74,7 +68,7 @@ class Keys:
         return f"{self.ns}:sweep"
 
 
-class RedisStore(RedisChanges, RedisJobs, Store):
+class RedisStore(RedisChanges, RedisJobs, RedisScheduling, Store):
     """The shared state in Redis; every scheduling operation is one atomic Lua script.
 
     Its methods are those of :class:`Store` (documented there, inherited by ``help``).
@@ -308,111 +302,6 @@ class RedisStore(RedisChanges, RedisJobs, Store):
 
     def set_checked(self, project: int, checked: str) -> None:
         self.redis.set(self.keys.project(project, "checked"), checked)
-
-    # scheduling -----------------------------------------------------------------------
-
-    def schedule(
-        self,
-        project: int,
-        ticket: str,
-        *,
-        immediate: bool,
-        debounce: float,
-        max_wait: float,
-        ttl: float,
-        change: dict[str, Any] | None = None,
-        keep: int = 0,
-        hand_off: float = 0.0,
-    ) -> Scheduled:
-        entry = "" if change is None else json.dumps(change)
-        pending, created, countdown, handed = self._schedule(
-            keys=[
-                *self._k(project, "ticket", "due", "burst"),
-                self.keys.projects,
-                *self._k(project, "live", "changes", "changes_base", HAND_OFF),
-            ],
-            args=[
-                ticket,
-                int(immediate),
-                _ms(debounce),
-                _ms(max_wait),
-                _ms(ttl),
-                project,
-                entry,
-                keep,
-                _ms(hand_off) if hand_off > 0 else 0,
-            ],
-        )
-        countdown_s = int(countdown) / 1000
-        return Scheduled(pending.decode(), bool(created), countdown_s, bool(handed))
-
-    def claim_begin(
-        self,
-        project: int,
-        ticket: str,
-        owner: str,
-        *,
-        lock_ttl: float,
-        lease_ttl: float,
-        ttl: float,
-    ) -> Claim:
-        action, delay = self._claim_begin(
-            keys=self._k(project, "ticket", "due", "burst", "lock", "running", "stage", "owner"),
-            args=[ticket, owner, _ms(lock_ttl), _ms(lease_ttl), _ms(ttl)],
-        )
-        return Claim(action.decode(), int(delay) / 1000)
-
-    def claim_step(
-        self,
-        project: int,
-        ticket: str,
-        owner: str | None,
-        *,
-        stage: Stage,
-        lock_ttl: float,
-        lease_ttl: float,
-    ) -> Claim:
-        action, delay = self._claim_step(
-            keys=self._k(project, "lock", "running", "stage", "owner"),
-            args=[ticket, owner or "", _ms(lock_ttl), _ms(lease_ttl), stage],
-        )
-        return Claim(action.decode(), int(delay) / 1000)
-
-    def set_stage(self, project: int, ticket: str, stage: Stage) -> None:
-        self._set_stage(keys=self._k(project, "running", "stage"), args=[ticket, stage])
-
-    def renew(
-        self, project: int, ticket: str, owner: str | None, *, lock_ttl: float, lease_ttl: float
-    ) -> bool:
-        return bool(
-            self._renew(
-                keys=self._k(project, "lock", "running", "owner"),
-                args=[ticket, owner or "", _ms(lock_ttl), _ms(lease_ttl)],
-            )
-        )
-
-    def end_lease(self, project: int, owner: str) -> None:
-        self._delete_if(keys=self._k(project, "owner"), args=[owner])
-
-    def release(self, project: int, ticket: str) -> bool:
-        return bool(
-            self._release(keys=self._k(project, "lock", "running", "stage", "owner"), args=[ticket])
-        )
-
-    def activity(self, project: int) -> dict[str, Any]:
-        values = self.redis.mget(self._k(project, "ticket", "running", "stage"))
-        scheduled, running, stage = (None if v is None else v.decode() for v in values)
-        return {"scheduled": scheduled, "running": running, "stage": stage}
-
-    def running(self) -> list[int]:
-        projects = self.projects()
-        if not projects:
-            return []
-        found = self.redis.mget([self.keys.project(p, "running") for p in projects])
-        return [p for p, value in zip(projects, found, strict=True) if value is not None]
-
-    def try_sweep(self, period: float) -> bool:
-        return bool(self.redis.set(self.keys.sweep, "1", nx=True, px=_ms(period * 0.9)))
 
     def ping(self) -> None:
         self.redis.ping()
