@@ -230,10 +230,11 @@ class ThreadRunner:
         """Run one instant update, retrying as RETRY says while Label Studio is away; first
         rest as the project's last run asked (``Instant.rest``: this thread does nothing
         else)."""
-        time.sleep(self.service.instant.rest(project))
         again = False
         for delay in (*self.retry_delays, None):
             try:
+                if not again:
+                    time.sleep(self.service.instant.rest(project))
                 if self.service.instant.run(project, again=again):
                     return
                 reason = "its project stayed locked"

@@ -161,6 +161,26 @@ def test_the_embedded_runner_waits_out_the_rest_before_a_run(service, ls, tmp_pa
     assert not {first, second} & set(flagged_tasks(service))
 
 
+def test_the_embedded_runner_retries_when_the_rest_cannot_be_read(service, ls, monkeypatch):
+    """The rest is read inside the runner's retries: a store that fails the read once is a
+    transient error like any other, and the change is still judged."""
+    audit(service)
+    task = flagged_tasks(service)[0]
+    runner = ThreadRunner(service, retry_delays=(0.0,))
+    failures = [ConnectionError("Redis went away")]
+    real_rest = service.store.instant_rest
+
+    def rest(project: int) -> float:
+        if failures:
+            raise failures.pop()
+        return real_rest(project)
+
+    monkeypatch.setattr(service.store, "instant_rest", rest)
+    saved(service, ls, task, suggestion(service, task))
+    runner.run_instant(1)
+    assert not failures and task not in flagged_tasks(service)
+
+
 def _body(ls, task: int, label: str) -> dict[str, Any]:
     stored = ls.relabel(1, task, label)
     return {
