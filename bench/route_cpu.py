@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import bare_app  # noqa: E402
-from bench.service import AUTH, PASSWORD, USER, requests_for, seed  # noqa: E402
+from bench.load import AUTH, PASSWORD, USER  # noqa: E402
+from bench.service import requests_for, seed  # noqa: E402
 
 
 def per_call(call: Callable[[], object], count: int) -> float:

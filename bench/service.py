@@ -34,40 +34,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.audit_loop import PROJECT, AuditLoop, FakeLabelStudioProcess  # noqa: E402
+from bench.load import PASSWORD, USER, free_port, load, measure, wait_up  # noqa: E402
+
 CONFIG = """<View>
   <Text name="text" value="$text"/>
   <Choices name="sentiment" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices>
 </View>"""
-PROJECT = 1
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
-USER, PASSWORD = "bench", "bench-password-0123"
 #: The worker of --during-audit in Redis mode (2 pool processes: the machine's 2 cores).
 WORKER_ARGS = ("--concurrency", "2", "--no-beat")
-AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def seed(redis_url: str, namespace: str) -> list[dict]:
@@ -131,251 +122,6 @@ def audited_webhook() -> tuple[str, str, bytes]:
         "annotation": {**annotation(10_003, "b"), "task": 3},
     }
     return "POST", "/webhook", json.dumps(webhook).encode()
-
-
-def _head(method: str, path: str, body: bytes, *, close: bool) -> bytes:
-    return (
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Authorization: {AUTH}\r\nContent-Length: {len(body)}\r\n"
-        + ("Connection: close\r\n" if close else "")
-        + "\r\n"
-    ).encode()
-
-
-async def _answer(reader: asyncio.StreamReader) -> int:
-    """Read one response; return its status."""
-    status_line = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        if name.lower() == "content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return int(status_line.split()[1])
-
-
-async def one_client(
-    port: int, request: tuple[str, str, bytes], count: int, latencies: list[float], new: bool
-) -> int:
-    """Send ``count`` requests (each on a new connection, or all on one kept alive); return
-    the number of errors."""
-    method, path, body = request
-    message = _head(method, path, body, close=new) + body
-    errors = 0
-    writer = None
-    try:
-        if not new:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(count):
-            start = time.perf_counter()
-            try:
-                if new:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(message)
-                await writer.drain()
-                status = await _answer(reader)
-                if new:
-                    writer.close()
-            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
-                errors += 1
-                if writer is not None:
-                    writer.close()
-                if not new:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                continue
-            latencies.append(time.perf_counter() - start)
-            if not 200 <= status < 300:
-                errors += 1
-    finally:
-        if writer is not None:
-            writer.close()
-    return errors
-
-
-async def load(
-    port: int, request: tuple[str, str, bytes], clients: int, per_client: int, new: bool
-) -> tuple[list[float], int, float]:
-    """Run ``clients`` concurrent clients; return latencies (s), errors and wall time."""
-    latencies: list[float] = []
-    started = time.perf_counter()
-    errors = await asyncio.gather(
-        *(one_client(port, request, per_client, latencies, new) for _ in range(clients))
-    )
-    return latencies, sum(errors), time.perf_counter() - started
-
-
-def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("a benchmarked server exited early")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(_head("GET", "/health", b"", close=True))
-                if b"200" in sock.recv(64):
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("a benchmarked server did not come up")
-
-
-class FakeLabelStudioProcess:
-    """The tests' fake Label Studio serving a numeric project of ``tasks`` tasks, in a child
-    process: what it does for the audits (the export, the imports) must not share the
-    measuring clients' GIL, as a real Label Studio would not."""
-
-    def __init__(self, tasks: int) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
-        found = context.SimpleQueue()
-        self._process = context.Process(
-            target=_serve_fake, args=(tasks, found, self._stop), daemon=True
-        )
-        self._process.start()
-        self.url: str = found.get()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._process.join(30)
-
-
-def _serve_fake(tasks: int, found: Any, stop: Any) -> None:
-    sys.path.insert(0, str(ROOT))
-    from tests.worker.support import FakeLabelStudio, numeric_tasks
-
-    with FakeLabelStudio() as fake:
-        fake.add_project(PROJECT, numeric_tasks(tasks, seed=0))
-        found.put(fake.url)
-        stop.wait()
-
-
-class AuditLoop:
-    """Keeps an audit of the fake Label Studio's project running until stopped."""
-
-    def __init__(self, port: int) -> None:
-        import threading
-
-        self.port = port
-        self.stop = threading.Event()
-        self.done = 0
-        self.seconds: list[float] = []  # each finished audit's wall time
-        self.started = 0.0  # when the audit running now was asked for
-        self.failed: list[str] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _call(self, method: str, path: str) -> dict:
-        import httpx
-
-        answer = httpx.request(
-            method, f"http://127.0.0.1:{self.port}{path}", headers={"Authorization": AUTH}
-        )
-        return answer.json()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            started = self.started = time.perf_counter()
-            job = self._call("POST", f"/projects/{PROJECT}/audit")["job"]
-            while not self.stop.is_set():
-                record = self._call("GET", f"/jobs/{job}")
-                if record.get("state") in {"succeeded", "failed"}:
-                    self.seconds.append(time.perf_counter() - started)
-                    self.done += 1
-                    if record["state"] == "failed":
-                        self.failed.append(str(record.get("error")))
-                    break
-                time.sleep(0.2)
-
-    def __enter__(self) -> AuditLoop:
-        """Start; return once two audits finished: the first warms up (start-up is not what
-        is measured), the second ran with no requests (``alone``: its seconds)."""
-        self.thread.start()
-        deadline = time.monotonic() + 600
-        while self.done < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.alone = self.seconds[-1] if self.seconds else float("nan")
-        self.done = 0
-        self.seconds = []
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(60)
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children, from /proc."""
-    found = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    total = 0.0
-    for each in [pid, *(int(p) for p in found.stdout.split())]:
-        try:
-            with open(f"/proc/{each}/stat", encoding="ascii") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # exited meanwhile
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def redis_cpu(client: Any) -> float:
-    """CPU seconds the Redis server has used (its INFO), or 0 without one."""
-    if client is None:
-        return 0.0
-    info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
-def measure(
-    ports: dict[str, int],
-    request: tuple[str, str, bytes],
-    clients: int,
-    per_client: int,
-    new: bool,
-    rounds: int,
-    pids: dict[str, int] | None = None,
-    redis_client: Any = None,
-    also: int | None = None,
-) -> dict[str, dict[str, float]]:
-    """p50, p99 (ms), requests/s and errors of one route on each server (by name), and the
-    machine's CPU per request (µs) while that server was measured: its processes
-    (``pids``, and the process tree ``also``: the worker running audits), the Redis server
-    and this process's clients.
-
-    The servers take turns, ``rounds`` times, each turn ``per_client / rounds`` requests per
-    client: a burst of load from elsewhere on a shared machine then falls on both alike.
-    """
-    runs: dict[str, list[tuple[list[float], int, float]]] = {name: [] for name in ports}
-    cpu = {name: [0.0, 0.0, 0.0] for name in ports}
-    for _ in range(rounds):
-        for name, port in ports.items():
-            trees = [p for p in ((pids or {}).get(name), also) if p]
-
-            def now(trees: list[int] = trees) -> tuple[float, float, float]:
-                servers = sum(tree_cpu(pid) for pid in trees)
-                return servers, redis_cpu(redis_client), time.process_time()
-
-            before = now()
-            runs[name].append(asyncio.run(load(port, request, clients, per_client // rounds, new)))
-            after = now()
-            for i in range(3):
-                cpu[name][i] += after[i] - before[i]
-    out = {}
-    for name, parts in runs.items():
-        ms = np.array([x for latencies, _, _ in parts for x in latencies]) * 1000
-        server, in_redis, client = (seconds * 1e6 / max(1, len(ms)) for seconds in cpu[name])
-        out[name] = {
-            "n": len(ms),
-            "p50": float(np.percentile(ms, 50)),
-            "p99": float(np.percentile(ms, 99)),
-            "rate": len(ms) / sum(wall for _, _, wall in parts),
-            "errors": sum(errors for _, errors, _ in parts),
-            "cpu_server": server,
-            "cpu_redis": in_redis,
-            "cpu_client": client,
-            "cpu": server + in_redis + client,
-        }
-    return out
 
 
 def main() -> int:

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.load import tree_cpu  # noqa: E402
 from bench.scale import label_studio  # noqa: E402
-from bench.service import tree_cpu  # noqa: E402
 
 CONFIG = """<View>
   <Text name="text" value="$text"/>
