@@ -1,4 +1,5 @@
-"""Record helpers both state stores share: empty metrics, histogram buckets, an audit's record."""
+"""Record helpers both state stores share: empty metrics, histogram buckets, an audit's
+record; and the milliseconds of a Redis expiry."""
 
 from __future__ import annotations
 
@@ -44,3 +45,8 @@ def _live_record(saved: SavedAudit) -> dict[str, Any]:
         "updates": 0,
         "updated_at": None,
     }
+
+
+def _ms(seconds: float) -> int:
+    """Seconds as the whole milliseconds Redis takes for an expiry (at least 1)."""
+    return max(1, round(seconds * 1000))

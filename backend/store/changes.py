@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from backend.store._records import _ms
+
 #: The expiring per-project key of the instant hand-off flag (both stores).
 HAND_OFF = "instant_pending"
 #: The per-project key of the instant position (both stores).
@@ -136,7 +138,7 @@ class RedisChanges:
         position_key, rest_key = self._k(project, INSTANT_POSITION, INSTANT_REST)
         self.redis.set(position_key, int(position))
         if rest > 0:
-            self.redis.set(rest_key, 1, px=max(1, round(rest * 1000)))
+            self.redis.set(rest_key, 1, px=_ms(rest))
 
     def instant_rest(self, project: int) -> float:
         left = self.redis.pttl(self._k(project, INSTANT_REST)[0])

@@ -17,10 +17,10 @@ from backend.store import (
     Store,
     lua,
 )
-from backend.store._records import _audit_record, _live_record
+from backend.store._records import _audit_record, _live_record, _ms
 from backend.store.changes import RedisChanges
 from backend.store.redis_jobs import RedisJobs
-from backend.store.redis_scheduling import RedisScheduling, _ms
+from backend.store.redis_scheduling import RedisScheduling
 
 #: Rows read per ROW_STATES call (Lua's ``unpack`` has a bounded stack).
 ROW_STATES_CHUNK = 1000

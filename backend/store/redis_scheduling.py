@@ -9,14 +9,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from backend.store import Claim, Scheduled, Stage
+from backend.store._records import _ms
 from backend.store.changes import HAND_OFF
 
 if TYPE_CHECKING:
     from backend.store.redis import Keys
-
-
-def _ms(seconds: float) -> int:
-    return max(1, round(seconds * 1000))
 
 
 class RedisScheduling:
