@@ -15,11 +15,14 @@ from backend.service.instant import RUN_GAP_SECONDS
 from backend.service.runners import ThreadRunner
 from tests.backend import test_instant as shared
 from tests.backend.test_instant import flagged_tasks, label_of, saved, suggestion
+from tests.backend.test_instant_hand_off import fix
 from tests.backend.test_service import audit
 from tests.worker.support import CLASSES
 
 # test_instant.py's fixtures: a service on each store, the fake Label Studio.
 redis_url, store, ls, service = shared.redis_url, shared.store, shared.ls, shared.service
+#: The ids of the fake Label Studio's tasks (test_instant.py's ``ls``: 150 tasks).
+TASKS = list(range(1, 151))
 
 
 def saves(service: Service, ls) -> list[tuple[int, str]]:
@@ -48,9 +51,8 @@ def saves(service: Service, ls) -> list[tuple[int, str]]:
 
 def state_of(service: Service) -> dict[str, Any]:
     store = service.store
-    tasks = [t for t in range(1, 151)]
     return {
-        "answers": store.answers(1, tasks),
+        "answers": store.answers(1, TASKS),
         "flags": store.flags(1),
         "verdicts": store.verdicts(1),
         "events": store.events(1),
@@ -95,7 +97,7 @@ def _restore(service: Service, before: dict[str, Any]) -> None:
     back = {
         key: {k: before[key].get(k) for k in {*before[key], *held}} for key, held in now.items()
     }
-    answers = dict(zip(range(1, 151), before["answers"], strict=True))
+    answers = dict(zip(TASKS, before["answers"], strict=True))
     assert store.update_live(1, store.live(1)["version"], answers=answers, **back)
     assert {**state_of(service), "updates": before["updates"]} == before  # updates count on
 
@@ -126,16 +128,12 @@ def test_a_run_right_after_another_rests_and_its_webhooks_send_nothing(service, 
     audit(service)
     first, second, third = flagged_tasks(service)[:3]
     assert service.instant.rest(1) == 0
-    service.annotation_changed(
-        1, "ANNOTATION_UPDATED", _body(ls, first, suggestion(service, first))
-    )
+    fix(service, ls, first)
     assert service.runner.instant == [1]
     assert service.instant.run(1)
     assert 0 < service.instant.rest(1) <= RUN_GAP_SECONDS
     for task in (second, third):  # a burst while the next run rests
-        service.annotation_changed(
-            1, "ANNOTATION_UPDATED", _body(ls, task, suggestion(service, task))
-        )
+        fix(service, ls, task)
     assert service.runner.instant == [1, 1]  # the first set the flag again; one message
     assert service.instant.run(1)
     assert not {first, second, third} & set(flagged_tasks(service))
@@ -179,12 +177,3 @@ def test_the_embedded_runner_retries_when_the_rest_cannot_be_read(service, ls, m
     saved(service, ls, task, suggestion(service, task))
     runner.run_instant(1)
     assert not failures and task not in flagged_tasks(service)
-
-
-def _body(ls, task: int, label: str) -> dict[str, Any]:
-    stored = ls.relabel(1, task, label)
-    return {
-        "action": "ANNOTATION_UPDATED",
-        "annotation": {**stored, "task": task},
-        "project": {"id": 1},
-    }
