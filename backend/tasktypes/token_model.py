@@ -4,7 +4,8 @@
   each text -> :class:`TokenRows`, its tokens (``backend.tasktypes.tokens.tokenize``) and
   their hashed string features (:func:`token_features`: the word, lower-case form, shape,
   affixes, character n-grams, the words and shapes within CONTEXT tokens either side, the
-  word pair). The pipeline (``backend.pipeline.prepare``) builds them once for every
+  word pair, and for a name-like token the wording of its clause: :func:`clause_features`).
+  The pipeline (``backend.pipeline.prepare``) builds them once for every
   audited text; each fold then only stacks rows and fits.
 * :class:`TokenModel`: a ``LogisticRegression`` over the training tokens' classes ("O" or
   an entity type), fitted with BLAS on one thread (on a shared machine OpenBLAS's threads
@@ -37,6 +38,10 @@ CHAR_NGRAMS: tuple[int, ...] = (3,)
 C = 1.0
 #: L-BFGS iterations.
 MAX_ITER = 300
+#: Tokens of the wording between two name runs kept in a clause feature, nearest first.
+CLAUSE_WORDS = 6
+#: Stands for a name run inside a clause feature's wording.
+RUN = "§"
 #: A hashed feature column is used when at least this many training tokens have it (one
 #: token's own word pair or rare n-gram says little and costs L-BFGS a coefficient per class).
 MIN_TOKENS = 2
@@ -101,7 +106,62 @@ def token_features(
         if i:
             f.append(f"ww={lower[i - 1]}_{low}")
         rows.append(f)
+    for (start, end), clause in zip(_name_runs(words), clause_features(lower, words), strict=True):
+        for t in range(start, end):
+            rows[t].extend(clause)
     return rows
+
+
+def _name_like(word: str) -> bool:
+    return word[:1].isupper() or word[:1].isdigit()
+
+
+def _name_runs(words: list[str]) -> list[tuple[int, int]]:
+    """The maximal runs [start, end) of tokens that start with a capital or a digit."""
+    runs: list[tuple[int, int]] = []
+    for i, word in enumerate(words):
+        if not _name_like(word):
+            continue
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
+
+
+def clause_features(lower: list[str], words: list[str]) -> list[list[str]]:
+    """The clause features of each name run of one text (:func:`_name_runs`), shared by
+    every token of the run: the wording between the run and the run before it (``gl``;
+    at most CLAUSE_WORDS tokens, nearest first kept, ``<s>`` at the text's start) and
+    between it and the run after it (``gr``; ``</s>`` at the end), and the same two reaching
+    across one more run (``gl2``, ``gr2``; RUN stands for that run).
+
+    A name's type is told by its clause more than by its nearest words: in "Jordan and
+    Egypt signed a trade agreement" and "Jordan and Smith founded a firm" the words either
+    side of "Jordan" are the same. A wording that no two training tokens share is dropped
+    with the other rare columns (MIN_TOKENS), so texts whose wording never repeats lose
+    nothing but the hashing (measured in bench/RESULTS.md, issue 13's sixth round).
+    """
+    runs = _name_runs(words)
+    if not runs:
+        return []
+    # gaps[k]: the tokens between run k - 1 and run k (gaps[0] from the start, the last to
+    # the end of the text).
+    edges = [0, *(i for run in runs for i in run), len(words)]
+    gaps = [lower[edges[2 * k] : edges[2 * k + 1]] for k in range(len(runs) + 1)]
+    gaps[0] = ["<s>", *gaps[0]]
+    gaps[-1] = [*gaps[-1], "</s>"]
+    out = []
+    for r in range(len(runs)):
+        before = " ".join(gaps[r][-CLAUSE_WORDS:])
+        after = " ".join(gaps[r + 1][:CLAUSE_WORDS])
+        clause = [f"gl={before}", f"gr={after}"]
+        if r > 0:
+            clause.append(f"gl2={' '.join(gaps[r - 1][-CLAUSE_WORDS:])} {RUN} {before}")
+        if r + 1 < len(runs):
+            clause.append(f"gr2={after} {RUN} {' '.join(gaps[r + 2][:CLAUSE_WORDS])}")
+        out.append(clause)
+    return out
 
 
 class TokenFeatures(TransformerMixin, BaseEstimator):
