@@ -4,7 +4,7 @@
   each text -> :class:`TokenRows`, its tokens (``backend.tasktypes.tokens.tokenize``) and
   their hashed string features (:func:`token_features`: the word, lower-case form, shape,
   affixes, character n-grams, the words and shapes within CONTEXT tokens either side, the
-  word pair, and for a name-like token the wording of its clause: :func:`clause_features`).
+  word pair, and for the first token of a name the wording of its clause: :func:`clause_features`).
   The pipeline (``backend.pipeline.prepare``) builds them once for every
   audited text; each fold then only stacks rows and fits.
 * :class:`TokenModel`: a ``LogisticRegression`` over the training tokens' classes ("O" or
@@ -106,9 +106,8 @@ def token_features(
         if i:
             f.append(f"ww={lower[i - 1]}_{low}")
         rows.append(f)
-    for (start, end), clause in zip(_name_runs(words), clause_features(lower, words), strict=True):
-        for t in range(start, end):
-            rows[t].extend(clause)
+    for (start, _), clause in zip(_name_runs(words), clause_features(lower, words), strict=True):
+        rows[start].extend(clause)
     return rows
 
 
@@ -130,17 +129,19 @@ def _name_runs(words: list[str]) -> list[tuple[int, int]]:
 
 
 def clause_features(lower: list[str], words: list[str]) -> list[list[str]]:
-    """The clause features of each name run of one text (:func:`_name_runs`), shared by
-    every token of the run: the wording between the run and the run before it (``gl``;
+    """The clause features of each name run of one text (:func:`_name_runs`), given to the
+    run's first token: the wording between the run and the run before it (``gl``;
     at most CLAUSE_WORDS tokens, nearest first kept, ``<s>`` at the text's start) and
     between it and the run after it (``gr``; ``</s>`` at the end), and the same two reaching
     across one more run (``gl2``, ``gr2``; RUN stands for that run).
 
     A name's type is told by its clause more than by its nearest words: in "Jordan and
     Egypt signed a trade agreement" and "Jordan and Smith founded a firm" the words either
-    side of "Jordan" are the same. A wording that no two training tokens share is dropped
-    with the other rare columns (MIN_TOKENS), so texts whose wording never repeats lose
-    nothing but the hashing (measured in bench/RESULTS.md, issue 13's sixth round).
+    side of "Jordan" are the same. Only the first token has them, so a wording is counted
+    once per run: one that no two runs share is dropped with the other rare columns
+    (MIN_TOKENS), and texts whose wording never repeats lose nothing but the hashing (on
+    every token of a run, a long name's unique wording survived and cost free sentences
+    18% more CPU at 2,000 tasks; bench/RESULTS.md, issue 13's sixth round).
     """
     runs = _name_runs(words)
     if not runs:

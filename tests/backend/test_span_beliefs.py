@@ -34,9 +34,11 @@ def test_a_name_run_shares_the_wording_of_its_clause():
         f"gl2=<s> {RUN} and",
     ]
     assert found["signed"] == found["and"] == []
-    # Every token of a run has the same clause; the run ends at a lower-case word.
+    # A run's first token has its clause (counted once per run); the run ends at a
+    # lower-case word.
     both = clauses("Yesterday Maria Garcia met Khan.")
-    assert both["Yesterday"] == both["Maria"] == both["Garcia"]
+    assert both["Yesterday"] == ["gl=<s>", "gr=met", f"gr2=met {RUN} . </s>"]
+    assert both["Maria"] == both["Garcia"] == []
     assert both["Khan"] == ["gl=met", "gr=. </s>", f"gl2=<s> {RUN} met"]
 
 
