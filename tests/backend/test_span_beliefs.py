@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.tasktypes.span_verdicts import (
+from backend.tasktypes.span_beliefs import (
     NOISE_FLOOR,
     floored_noise,
     token_error_probability,
