@@ -4,9 +4,9 @@
   each text -> :class:`TokenRows`, its tokens (``backend.tasktypes.tokens.tokenize``) and
   their hashed string features (:func:`token_features`: the word, lower-case form, shape,
   affixes, character n-grams, the words and shapes within CONTEXT tokens either side, the
-  word pair, and for the first token of a name the wording of its clause: :func:`clause_features`).
-  The pipeline (``backend.pipeline.prepare``) builds them once for every
-  audited text; each fold then only stacks rows and fits.
+  word pair, and for the first token of a name the wording of its clause:
+  :func:`clause_features`). The pipeline (``backend.pipeline.prepare``) builds them once
+  for every audited text; each fold then only stacks rows and fits.
 * :class:`TokenModel`: a ``LogisticRegression`` over the training tokens' classes ("O" or
   an entity type), fitted with BLAS on one thread (on a shared machine OpenBLAS's threads
   made L-BFGS 5-20x slower); ``predict_proba`` gives one
@@ -106,7 +106,7 @@ def token_features(
         if i:
             f.append(f"ww={lower[i - 1]}_{low}")
         rows.append(f)
-    for (start, _), clause in zip(_name_runs(words), clause_features(lower, words), strict=True):
+    for start, clause in clause_features(words, lower):
         rows[start].extend(clause)
     return rows
 
@@ -128,9 +128,10 @@ def _name_runs(words: list[str]) -> list[tuple[int, int]]:
     return runs
 
 
-def clause_features(lower: list[str], words: list[str]) -> list[list[str]]:
-    """The clause features of each name run of one text (:func:`_name_runs`), given to the
-    run's first token: the wording between the run and the run before it (``gl``;
+def clause_features(words: list[str], lower: list[str]) -> list[tuple[int, list[str]]]:
+    """The clause features of each name run of one text's ``words`` (:func:`_name_runs`;
+    ``lower``: the words lower-cased), as (the run's first token, its features), given to
+    that token: the wording between the run and the run before it (``gl``;
     at most CLAUSE_WORDS tokens, nearest first kept, ``<s>`` at the text's start) and
     between it and the run after it (``gr``; ``</s>`` at the end), and the same two reaching
     across one more run (``gl2``, ``gr2``; RUN stands for that run).
@@ -161,7 +162,7 @@ def clause_features(lower: list[str], words: list[str]) -> list[list[str]]:
             clause.append(f"gl2={' '.join(gaps[r - 1][-CLAUSE_WORDS:])} {RUN} {before}")
         if r + 1 < len(runs):
             clause.append(f"gr2={after} {RUN} {' '.join(gaps[r + 2][:CLAUSE_WORDS])}")
-        out.append(clause)
+        out.append((runs[r][0], clause))
     return out
 
 

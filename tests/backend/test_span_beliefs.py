@@ -54,9 +54,10 @@ def test_the_clause_tells_apart_what_the_nearest_words_do_not():
 def test_clause_wording_is_cut_to_the_nearest_words_and_lower_case_text_has_none():
     long_gap = "Paris " + " ".join(["and"] * 20) + " Rome"
     words = words_of(long_gap)
-    features = clause_features([w.lower() for w in words], words)
-    assert features[0][1] == "gr=" + " ".join(["and"] * 6)
-    assert features[1][0] == "gl=" + " ".join(["and"] * 6)
+    (paris, paris_clause), (rome, rome_clause) = clause_features(words, [w.lower() for w in words])
+    assert (words[paris], words[rome]) == ("Paris", "Rome")
+    assert paris_clause[1] == "gr=" + " ".join(["and"] * 6)
+    assert rome_clause[0] == "gl=" + " ".join(["and"] * 6)
     text = "prices rose again this week ."
     assert clause_features(text.split(), text.split()) == []
 
