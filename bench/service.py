@@ -43,6 +43,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -202,7 +203,7 @@ def main() -> int:
     }
     worker = None
     modes = {"new": [True], "keep-alive": [False], "both": [True, False]}[args.connections]
-    results: dict[tuple[bool, str, str], dict[str, float]] = {}
+    results: Results = {}
     requests = requests_for(tasks)
     redis_client = None
     if args.mode == "redis":
@@ -257,87 +258,116 @@ def main() -> int:
             if audits.failed:
                 during += f" ({len(audits.failed)} failed: {audits.failed[0][:200]})"
     finally:
-        for proc in procs.values():
-            proc.terminate()
-            proc.wait(30)
-        if worker is not None:
-            os.killpg(worker.pid, 15)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:  # a warm shutdown behind a queue of tasks
-                os.killpg(worker.pid, 9)
-                worker.wait(30)
-        if fake is not None:
-            fake.close()
+        stop(procs, worker, fake)
         if args.mode == "redis":
-            import redis
+            forget(args.redis_url, namespace)
 
-            client = redis.Redis.from_url(args.redis_url)
-            keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
-            keys += list(client.scan_iter(match=f"_kombu.binding*.{namespace}", count=1000))
-            if keys:
-                client.delete(*keys)
-
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}"
-    )
-    out = []
-    for new in modes:
-        title = (
-            f"mode {args.mode}, {'a new connection per request' if new else 'keep-alive'}, "
-            f"basic auth, {args.clients} concurrent clients, {args.requests} requests per client "
-            f"and route, gunicorn {workers} x {args.threads} threads; {machine}; load average "
-            f"{os.getloadavg()[0]:.1f} at the end"
-        )
-        lines = [
-            "| route | labelaudit p50 ms | p99 ms | req/s | bare Flask p50 ms | p99 ms | req/s "
-            "| p99 ratio | CPU µs/request, labelaudit: server + Redis + clients | bare Flask "
-            "| CPU ratio | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for route in requests:
-            ours, bare = results[new, route, "labelaudit"], results[new, route, "bare Flask"]
-            lines.append(
-                f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {ours['rate']:.0f} "
-                f"| {bare['p50']:.1f} | {bare['p99']:.1f} | {bare['rate']:.0f} "
-                f"| {ours['p99'] / bare['p99']:.2f}x | {_cpu(ours)} | {_cpu(bare)} "
-                f"| {ours['cpu'] / bare['cpu']:.2f}x | {ours['errors']} / {bare['errors']} |"
-            )
-        out.append(f"{title}\n\n" + "\n".join(lines))
+    out = [idle_table(args, workers, new, requests, results) for new in modes]
     if fake is not None:
-        cpu_of = " (with the worker's)" if args.mode == "redis" else ""
-        lines = [
-            "| route | labelaudit p50 ms | p99 ms | bare Flask p99 ms (idle) | p99 ratio "
-            "| bare Flask p99 ms (during) | ratio to it | CPU µs/request, labelaudit: "
-            f"server{cpu_of} + Redis + clients | bare Flask | CPU ratio | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for route in requests:
-            ours, bare = results[True, route, "during an audit"], results[True, route, "bare Flask"]
-            bare_during = results[True, route, "bare"]
-            lines.append(
-                f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {bare['p99']:.1f} "
-                f"| {ours['p99'] / bare['p99']:.2f}x | {bare_during['p99']:.1f} "
-                f"| {ours['p99'] / bare_during['p99']:.2f}x | {_cpu(ours)} | {_cpu(bare_during)} "
-                f"| {ours['cpu'] / bare_during['cpu']:.2f}x "
-                f"| {ours['errors']} / {bare_during['errors']} |"
-            )
-        from backend.settings import load_settings
-
-        if args.mode == "redis":
-            where = f"in a worker at niceness +{load_settings(environ=env).audit_nice}"
-        else:
-            where = "in the web process's audit process"
-        out.append(
-            f"During audits ({args.mode} mode: {where}; {during}), a new connection per "
-            f"request; load average {os.getloadavg()[0]:.1f} at the end\n\n" + "\n".join(lines)
-        )
+        out.append(during_table(args, env, during, requests, results))
     print("\n\n".join(out))
     if args.markdown:
         with open(args.markdown, "a", encoding="utf-8") as handle:
             handle.write("\n" + "\n\n".join(out) + "\n")
     return 1 if any(r["errors"] for r in results.values()) else 0
+
+
+def stop(procs: dict[str, subprocess.Popen], worker: subprocess.Popen | None, fake: Any) -> None:
+    """Stop the two servers, the worker (its whole process group) and the fake Label Studio."""
+    for proc in procs.values():
+        proc.terminate()
+        proc.wait(30)
+    if worker is not None:
+        os.killpg(worker.pid, 15)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:  # a warm shutdown behind a queue of tasks
+            os.killpg(worker.pid, 9)
+            worker.wait(30)
+    if fake is not None:
+        fake.close()
+
+
+def forget(redis_url: str, namespace: str) -> None:
+    """Delete the run's keys (its namespace and its Celery queue bindings) from Redis."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
+    keys += list(client.scan_iter(match=f"_kombu.binding*.{namespace}", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+Results = dict[tuple[bool, str, str], dict[str, float]]
+
+
+def idle_table(
+    args: argparse.Namespace, workers: int, new: bool, requests: dict[str, Any], results: Results
+) -> str:
+    """The idle figures of one connection mode: labelaudit beside the bare app, per route."""
+    machine = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    title = (
+        f"mode {args.mode}, {'a new connection per request' if new else 'keep-alive'}, "
+        f"basic auth, {args.clients} concurrent clients, {args.requests} requests per client "
+        f"and route, gunicorn {workers} x {args.threads} threads; {machine}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end"
+    )
+    lines = [
+        "| route | labelaudit p50 ms | p99 ms | req/s | bare Flask p50 ms | p99 ms | req/s "
+        "| p99 ratio | CPU µs/request, labelaudit: server + Redis + clients | bare Flask "
+        "| CPU ratio | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for route in requests:
+        ours, bare = results[new, route, "labelaudit"], results[new, route, "bare Flask"]
+        lines.append(
+            f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {ours['rate']:.0f} "
+            f"| {bare['p50']:.1f} | {bare['p99']:.1f} | {bare['rate']:.0f} "
+            f"| {ours['p99'] / bare['p99']:.2f}x | {_cpu(ours)} | {_cpu(bare)} "
+            f"| {ours['cpu'] / bare['cpu']:.2f}x | {ours['errors']} / {bare['errors']} |"
+        )
+    return f"{title}\n\n" + "\n".join(lines)
+
+
+def during_table(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    during: str,
+    requests: dict[str, Any],
+    results: Results,
+) -> str:
+    """The figures while audits run: labelaudit against the bare app idle and during."""
+    from backend.settings import load_settings
+
+    cpu_of = " (with the worker's)" if args.mode == "redis" else ""
+    lines = [
+        "| route | labelaudit p50 ms | p99 ms | bare Flask p99 ms (idle) | p99 ratio "
+        "| bare Flask p99 ms (during) | ratio to it | CPU µs/request, labelaudit: "
+        f"server{cpu_of} + Redis + clients | bare Flask | CPU ratio | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for route in requests:
+        ours, bare = results[True, route, "during an audit"], results[True, route, "bare Flask"]
+        bare_during = results[True, route, "bare"]
+        lines.append(
+            f"| {route} | {ours['p50']:.1f} | {ours['p99']:.1f} | {bare['p99']:.1f} "
+            f"| {ours['p99'] / bare['p99']:.2f}x | {bare_during['p99']:.1f} "
+            f"| {ours['p99'] / bare_during['p99']:.2f}x | {_cpu(ours)} | {_cpu(bare_during)} "
+            f"| {ours['cpu'] / bare_during['cpu']:.2f}x "
+            f"| {ours['errors']} / {bare_during['errors']} |"
+        )
+    if args.mode == "redis":
+        where = f"in a worker at niceness +{load_settings(environ=env).audit_nice}"
+    else:
+        where = "in the web process's audit process"
+    return (
+        f"During audits ({args.mode} mode: {where}; {during}), a new connection per "
+        f"request; load average {os.getloadavg()[0]:.1f} at the end\n\n" + "\n".join(lines)
+    )
 
 
 def _cpu(found: dict[str, float]) -> str:
