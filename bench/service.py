@@ -60,6 +60,8 @@ CONFIG = """<View>
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 #: The worker of --during-audit in Redis mode (2 pool processes: the machine's 2 cores).
 WORKER_ARGS = ("--concurrency", "2", "--no-beat")
+#: The measured figures, by (new connection per request, route, server).
+Results = dict[tuple[bool, str, str], dict[str, float]]
 
 
 def seed(redis_url: str, namespace: str) -> list[dict]:
@@ -297,9 +299,6 @@ def forget(redis_url: str, namespace: str) -> None:
     keys += list(client.scan_iter(match=f"_kombu.binding*.{namespace}", count=1000))
     if keys:
         client.delete(*keys)
-
-
-Results = dict[tuple[bool, str, str], dict[str, float]]
 
 
 def idle_table(

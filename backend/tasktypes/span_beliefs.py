@@ -128,7 +128,3 @@ def span_posteriors(
         for (r, i), row in zip(where, found, strict=True):
             out[r][i] = row
     return out
-
-
-def renormalised(probs: np.ndarray) -> np.ndarray:
-    return probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)

@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backend.tasktypes import Judgement
-from backend.tasktypes.span_beliefs import (
-    renormalised,
-    span_posteriors,
-    token_error_probability,
-)
+from backend.tasktypes.one_row import over_present
+from backend.tasktypes.span_beliefs import span_posteriors, token_error_probability
 from backend.tasktypes.tokens import (
     OVERLAPS,
     PAST_THE_END,
@@ -70,7 +67,7 @@ def judge_spans(prepared: Prepared, probs: np.ndarray, filter_by: str) -> Judgem
     present = np.unique(all_labels)
     # core works over the classes present (cleanlab's rule); "O" is always among them.
     local = [np.searchsorted(present, labels).tolist() for labels in token_labels]
-    local_probs = [renormalised(p.probs[:, present]) for p in probs]
+    local_probs = [over_present(p.probs, present) for p in probs]
     trusted = dataset.ground_truth[prepared.rows]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
